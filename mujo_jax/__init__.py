@@ -1,0 +1,1 @@
+"""MuJo in JAX: multi-way contrastive pretraining of IMU, pose, video and text encoders."""
