@@ -1,0 +1,122 @@
+r"""Multi-way contrastive pretraining (MuJo) of IMU, pose, video and text encoders.
+
+  python -m mujo_jax.main --config=configs/pretrain.py --workdir=/tmp/mujo
+  python -m mujo_jax.main --config=configs/pretrain.py:size=tiny,strategy=round_robin,loss=siglip \
+      --workdir=/tmp/mujo --config.total_steps=50
+
+Variants (after the colon): data=synthetic|fimad, size=tiny|small|base,
+strategy=joint|round_robin|random_pair|anchored|uncertainty, anchor=<modality> (anchored),
+loss=clip|siglip, modalities=imu+pose+text+video, pairs=all|imu-text+imu-pose, batch_size=N,
+corpus=tiny|default (synthetic builder config), runlocal (shrinks everything for a smoke run).
+Every key below is also overridable with --config.key=value.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from configs.common import parse_arg
+
+# The 5 sites of MM-Fit's devices (watches, pocket phones, earbud): pretraining on them makes the
+# IMU encoder's site embeddings meaningful downstream.
+SYNTHETIC_IMU_SITES = ('left_wrist', 'right_wrist', 'left_thigh', 'right_thigh', 'head')
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  arg = parse_arg(arg, data='synthetic', size='small', strategy='joint', anchor='', loss='clip',
+                  modalities='imu+pose+text+video', pairs='all', batch_size=128,
+                  corpus='default', runlocal=False)
+  config = ml_collections.ConfigDict()
+  config.job = 'pretrain'
+  config.seed = 0
+  config.modalities = tuple(arg.modalities.split('+'))
+
+  # ---------------------------------------------------------------- schedule
+  config.total_steps = 1500
+  config.batch_size = arg.batch_size  # Global batch: divided across processes and devices.
+  config.log_every_steps = 50
+  config.save_every_steps = 500
+  config.keep_checkpoints = 2
+  config.window_s = 5.0
+  # GradCache-style exact accumulation (issue 6): the contrastive loss sees the whole batch.
+  config.accum_steps = 1
+  config.accum_mode = 'exact'
+
+  # ---------------------------------------------------------------- data
+  config.data = ml_collections.ConfigDict()
+  config.data.name = arg.data
+  config.data.tfds_data_dir = None  # None: TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR).
+  config.data.builder_config = arg.corpus if arg.data == 'synthetic' else 'features'
+  config.data.train_split = 'train'
+  config.data.eval_split = 'validation'
+  config.data.imu_sites = SYNTHETIC_IMU_SITES
+  config.data.imu_rate_hz = 50.0
+  config.data.pose_fps = 30.0
+  config.data.video_fps = 10.0
+  config.data.num_workers = 1  # grain worker processes; 0 reads in the training process.
+  config.data.prefetch_batches = 2
+  config.augment = ml_collections.ConfigDict()
+  config.augment.imu_rotation_deg = 15.0  # Sensor mounting jitter, same rotation for acc and gyr.
+  config.augment.imu_scale = 0.1  # Relative gain jitter per site.
+  config.augment.site_dropout = 0.1  # Each present IMU site is dropped with this probability.
+  config.augment.modality_dropout = 0.1  # Each modality marked absent with this probability.
+
+  # ---------------------------------------------------------------- model
+  config.model = ml_collections.ConfigDict()
+  config.model.size = arg.size
+  for key in ('width', 'depth', 'num_heads', 'mlp_dim', 'embed_dim', 'dropout_rate'):
+    config.model[key] = ml_collections.config_dict.placeholder(float if key == 'dropout_rate'
+                                                               else int)
+  config.model.dtype = 'float32'
+  config.model.imu_patch = 25
+  config.model.pose_patch = 10
+  config.model.video_tubelet = (5, 8, 8)
+  config.model.video_input = 'frames'
+  config.model.text_max_len = 96
+
+  # ---------------------------------------------------------------- loss and multitask
+  config.loss = ml_collections.ConfigDict()
+  config.loss.type = arg.loss
+  config.loss.init_logit_scale = 2.6592600369262695  # log(1 / 0.07), CLIP.
+  config.loss.max_logit_scale = 4.605170185988092  # log(100), CLIP's clamp.
+  config.loss.siglip_init_t = 2.302585092994046  # log(10), big_vision.
+  config.loss.siglip_init_b = -10.0
+  config.multitask = ml_collections.ConfigDict()
+  config.multitask.strategy = arg.strategy
+  config.multitask.pairs = 'all' if arg.pairs == 'all' else tuple(arg.pairs.split('+'))
+  config.multitask.pair_weights = ml_collections.config_dict.placeholder(dict)
+  config.multitask.anchor = arg.anchor or ('text' if arg.strategy == 'anchored' else '')
+
+  # ---------------------------------------------------------------- optimiser
+  config.optim = ml_collections.ConfigDict()
+  config.optim.learning_rate = 1e-3
+  config.optim.warmup_steps = 100
+  config.optim.weight_decay = 0.05
+  config.optim.b1 = 0.9
+  config.optim.b2 = 0.98
+  config.optim.grad_clip_norm = 1.0
+
+  # ---------------------------------------------------------------- sharding
+  # Mesh axes (name, size); -1 takes the remaining devices. Batch is split over both axes;
+  # parameters and optimiser state are sharded over 'fsdp' by the regex rules below.
+  config.mesh = (('data', -1), ('fsdp', 1))
+  config.sharding_rules = (('.*', 'fsdp'),)  # Shard the largest divisible axis over 'fsdp'.
+
+  # ---------------------------------------------------------------- end-of-run probe
+  config.probe = ml_collections.ConfigDict()
+  config.probe.train_windows = 2000
+  config.probe.eval_windows = 1000
+  config.probe.modality = 'imu'
+
+  if arg.runlocal:
+    config.data.builder_config = 'tiny'
+    config.model.size = 'tiny'
+    config.batch_size = min(config.batch_size, 16)
+    config.total_steps = 10
+    config.log_every_steps = 5
+    config.save_every_steps = 5
+    config.optim.warmup_steps = 2
+    config.data.num_workers = 0
+    config.probe.train_windows = 64
+    config.probe.eval_windows = 64
+  return config

@@ -1,0 +1,64 @@
+"""Training-time augmentations of one window (NumPy, run inside grain workers).
+
+Each takes the window dict and a `np.random.Generator` supplied by grain's `random_map`, whose
+seed is derived from the pipeline seed and the element index: the same element gets the same
+augmentation after a restart, which is what makes checkpoint → resume exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def random_rotations(rng: np.random.Generator, count: int, max_angle_rad: float) -> np.ndarray:
+  """`count` rotation matrices about uniformly random axes by angles in [0, max_angle_rad]."""
+  axes = rng.normal(size=(count, 3))
+  axes /= np.linalg.norm(axes, axis=-1, keepdims=True)
+  angles = rng.uniform(0.0, max_angle_rad, size=(count, 1, 1))
+  cross = np.zeros((count, 3, 3))
+  cross[:, 0, 1], cross[:, 0, 2] = -axes[:, 2], axes[:, 1]
+  cross[:, 1, 0], cross[:, 1, 2] = axes[:, 2], -axes[:, 0]
+  cross[:, 2, 0], cross[:, 2, 1] = -axes[:, 1], axes[:, 0]
+  # Rodrigues' formula.
+  return np.eye(3) + np.sin(angles) * cross + (1 - np.cos(angles)) * cross @ cross
+
+
+def augment_imu(imu: np.ndarray, rng: np.random.Generator, max_rotation_deg: float,
+                scale_jitter: float) -> np.ndarray:
+  """Rotates each site's sensor frame and jitters its gain.
+
+  The same rotation applies to the accelerometer and the gyroscope of a site, as a sensor
+  mounted slightly differently would see; |acc| at rest stays 9.81 up to the gain jitter.
+  """
+  _, num_sites, _ = imu.shape
+  rotations = random_rotations(rng, num_sites, np.deg2rad(max_rotation_deg))
+  gains = 1.0 + rng.uniform(-scale_jitter, scale_jitter, size=(num_sites, 1))
+  acc = np.einsum('sij,tsj->tsi', rotations, imu[..., :3]) * gains
+  gyr = np.einsum('sij,tsj->tsi', rotations, imu[..., 3:]) * gains
+  return np.concatenate([acc, gyr], axis=-1).astype(np.float32)
+
+
+def drop_sites(imu_sites: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:
+  """Marks present sites absent with probability `rate`, keeping at least one present site."""
+  keep = imu_sites & (rng.uniform(size=imu_sites.shape) >= rate)
+  if imu_sites.any() and not keep.any():
+    keep[rng.choice(np.flatnonzero(imu_sites))] = True
+  return keep
+
+
+def drop_modalities(present: np.ndarray, rng: np.random.Generator, rate: float,
+                    min_present: int = 2) -> np.ndarray:
+  """Marks modalities absent with probability `rate`, keeping `min_present` so a pair remains."""
+  keep = present & (rng.uniform(size=present.shape) >= rate)
+  shortfall = min(min_present, int(present.sum())) - int(keep.sum())
+  if shortfall > 0:
+    restorable = np.flatnonzero(present & ~keep)
+    keep[rng.choice(restorable, size=shortfall, replace=False)] = True
+  return keep
+
+
+def modality_presence(modalities: Sequence[str], available: Sequence[str]) -> np.ndarray:
+  """`present` vector in the order of `modalities` (DESIGN.md §4 batch schema)."""
+  return np.array([m in available for m in modalities], dtype=bool)

@@ -1,0 +1,81 @@
+"""Registry of pretraining datasets: each gives a random-access source and a window function.
+
+A dataset module exposes
+  `source(config, split)` → a random-access source (len, getitem → dict of numpy), and
+  `make_window(record, rng, config)` → one un-batched window in the batch schema
+      (DESIGN.md §4) with `present`; `rng=None` means the deterministic evaluation window.
+The pipeline (pipeline.py) adds shuffling, sharding, augmentation and batching on top.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import ml_collections
+import numpy as np
+
+from mujo_jax.data import augment, windows
+from mujo_jax.data.tokenizer import ByteTokenizer
+
+# name → module implementing `source` and `make_window`.
+_MODULES = {
+    'synthetic': 'mujo_jax.data.datasets',
+    'fimad': 'mujo_jax.data.fimad',
+}
+
+
+def get(name: str) -> ModuleType:
+  if name not in _MODULES:
+    raise ValueError(f'config.data.name={name!r}: expected one of {sorted(_MODULES)}')
+  return importlib.import_module(_MODULES[name])
+
+
+def timed_rates(config: ml_collections.ConfigDict) -> dict[str, float]:
+  """Sampling rate of each timed stream of the batch schema."""
+  return {'imu': config.data.imu_rate_hz, 'pose': config.data.pose_fps,
+          'video': config.data.video_fps}
+
+
+# ---------------------------------------------------------------- the synthetic corpus
+
+
+def source(config: ml_collections.ConfigDict, split: str) -> Any:
+  """The synthetic corpus, built with TFDS on first use when absent."""
+  from mujo_jax.data import synthetic_source  # pylint: disable=g-import-not-at-top
+  return synthetic_source.data_source(config.data.builder_config, split, config.data.tfds_data_dir)
+
+
+def _site_indices(stored_sites: tuple[str, ...], wanted_sites: tuple[str, ...]) -> np.ndarray:
+  missing = [s for s in wanted_sites if s not in stored_sites]
+  if missing:
+    raise ValueError(f'config.data.imu_sites asks for {missing}, which the corpus does not '
+                     f'have; it has {list(stored_sites)}')
+  return np.array([stored_sites.index(s) for s in wanted_sites])
+
+
+def make_window(record: dict[str, Any], rng: np.random.Generator | None,
+                config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+  """A 5 s window (random start in training, centred in evaluation) of a synthetic clip."""
+  from mujo_jax.data.synthetic import corpus  # pylint: disable=g-import-not-at-top
+  rates = timed_rates(config)
+  if rng is None:
+    window = windows.centre_window(record, config.window_s, rates)
+  else:
+    window = windows.random_window(record, config.window_s, rates, rng)
+  sites = _site_indices(tuple(corpus.SYNTHETIC_IMU_SITES), tuple(config.data.imu_sites))
+  out = {'label': np.int32(record['label'])}
+  if 'imu' in config.modalities:
+    out['imu'] = np.asarray(window['imu'][:, sites], np.float32)
+    out['imu_sites'] = np.asarray(window['imu_sites'][sites], bool)
+  if 'pose' in config.modalities:
+    out['pose'] = np.asarray(window['pose'], np.float32)
+  if 'video' in config.modalities:
+    out['video'] = np.asarray(window['video'], np.uint8)
+  if 'text' in config.modalities:
+    text = record['text']
+    out['text'] = ByteTokenizer(config.model.text_max_len).encode(
+        text.decode('utf-8') if isinstance(text, bytes) else str(text))
+  out['present'] = augment.modality_presence(config.modalities, config.modalities)
+  return out

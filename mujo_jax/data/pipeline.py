@@ -1,0 +1,86 @@
+"""grain input pipelines: per-process sharding, shuffling, windows, augmentation, batching.
+
+Data flows one way (DESIGN.md §4): a dataset's random-access source → grain MapDataset (shard,
+shuffle, repeat, window + augment with a per-element RNG, batch) → an iterator whose state is
+checkpointed with the model, so a restarted run reads exactly the batches it would have read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grain
+import ml_collections
+import numpy as np
+
+from mujo_jax.data import augment, datasets
+
+
+class TrainWindow(grain.transforms.RandomMap):
+  """Random window of a record + augmentations; picklable for grain worker processes."""
+
+  def __init__(self, config: ml_collections.ConfigDict):
+    self._config = config
+    self._dataset = datasets.get(config.data.name)
+
+  def random_map(self, record: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    config = self._config
+    window = self._dataset.make_window(record, rng, config)
+    if 'imu' in window:
+      window['imu'] = augment.augment_imu(window['imu'], rng, config.augment.imu_rotation_deg,
+                                          config.augment.imu_scale)
+      window['imu_sites'] = augment.drop_sites(window['imu_sites'], rng,
+                                               config.augment.site_dropout)
+    window['present'] = augment.drop_modalities(window['present'], rng,
+                                                config.augment.modality_dropout)
+    return window
+
+
+class EvalWindow(grain.transforms.Map):
+  """The deterministic (centre) window of a record, no augmentation."""
+
+  def __init__(self, config: ml_collections.ConfigDict):
+    self._config = config
+    self._dataset = datasets.get(config.data.name)
+
+  def map(self, record: dict[str, Any]) -> dict[str, Any]:
+    return self._dataset.make_window(record, None, self._config)
+
+
+def per_process_batch_size(config: ml_collections.ConfigDict, process_count: int) -> int:
+  if config.batch_size % process_count:
+    raise ValueError(f'config.batch_size={config.batch_size} is not divisible by the '
+                     f'{process_count} processes')
+  return config.batch_size // process_count
+
+
+def train_dataset(config: ml_collections.ConfigDict, process_index: int,
+                  process_count: int) -> grain.IterDataset:
+  """Infinite, shuffled, augmented batches of this process's share of the training split."""
+  source = datasets.get(config.data.name).source(config, config.data.train_split)
+  dataset = grain.MapDataset.source(source)
+  if len(dataset) < process_count:
+    raise ValueError(f'{config.data.name}/{config.data.train_split} has {len(dataset)} records, '
+                     f'fewer than the {process_count} processes')
+  # Each process reads a disjoint stride of the records; shuffling then happens within it.
+  dataset = dataset[process_index::process_count]
+  dataset = dataset.seed(config.seed).shuffle().repeat()
+  dataset = dataset.random_map(TrainWindow(config))
+  dataset = dataset.batch(per_process_batch_size(config, process_count), drop_remainder=True)
+  iter_dataset = dataset.to_iter_dataset(
+      grain.ReadOptions(num_threads=2, prefetch_buffer_size=config.data.prefetch_batches))
+  if config.data.num_workers > 0:
+    iter_dataset = iter_dataset.mp_prefetch(
+        grain.MultiprocessingOptions(num_workers=config.data.num_workers))
+  return iter_dataset
+
+
+def eval_dataset(config: ml_collections.ConfigDict, split: str, max_windows: int | None = None,
+                 batch_size: int = 256) -> grain.MapDataset:
+  """Deterministic centre windows of `split` in order, batched (last batch may be short)."""
+  source = datasets.get(config.data.name).source(config, split)
+  dataset = grain.MapDataset.source(source)
+  if max_windows is not None and max_windows < len(dataset):
+    # An evenly spaced subset keeps every class and subject of an ordered split represented.
+    dataset = dataset[::int(np.ceil(len(dataset) / max_windows))]
+  return dataset.map(EvalWindow(config)).batch(batch_size, drop_remainder=False)

@@ -1,0 +1,1 @@
+"""Procedural synthetic parallel corpus: motion -> pose, IMU, video and text of one clip."""

@@ -1,0 +1,33 @@
+"""Multi-process start-up: `jax.distributed.initialize` when launched as several processes.
+
+Launchers (launch/) set MUJO_COORDINATOR_ADDRESS, MUJO_NUM_PROCESSES and MUJO_PROCESS_ID; on
+TPU pods and SLURM, `jax.distributed.initialize()` with no arguments finds them itself, which
+MUJO_DISTRIBUTED=auto selects. A single process needs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+
+def initialize_from_env() -> None:
+  mode = os.environ.get('MUJO_DISTRIBUTED', '')
+  address = os.environ.get('MUJO_COORDINATOR_ADDRESS')
+  if mode == 'auto':
+    jax.distributed.initialize()
+    return
+  if not address:
+    return
+  try:
+    num_processes = int(os.environ['MUJO_NUM_PROCESSES'])
+    process_id = int(os.environ['MUJO_PROCESS_ID'])
+  except (KeyError, ValueError) as error:
+    raise ValueError('MUJO_COORDINATOR_ADDRESS is set, so MUJO_NUM_PROCESSES and '
+                     'MUJO_PROCESS_ID must be integers') from error
+  # CPU devices of different processes talk through gloo (DESIGN.md §5); the setting only
+  # affects the CPU backend, and asking which backend is in use would start it too early.
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(coordinator_address=address, num_processes=num_processes,
+                             process_id=process_id)

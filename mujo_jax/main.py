@@ -1,0 +1,33 @@
+"""Entry point: `python -m mujo_jax.main --config=configs/pretrain.py --workdir=W`."""
+
+from __future__ import annotations
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from mujo_jax import distributed
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (get_config(arg)).',
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and results.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  distributed.initialize_from_env()
+  config = _CONFIG.value
+  logging.info('job=%s workdir=%s', config.job, _WORKDIR.value)
+  if config.job == 'pretrain':
+    from mujo_jax import train  # pylint: disable=g-import-not-at-top
+    train.train_and_evaluate(config, _WORKDIR.value)
+  elif config.job == 'linear_probe':
+    from mujo_jax.eval import linear_probe  # pylint: disable=g-import-not-at-top
+    linear_probe.run(config, _WORKDIR.value)
+  else:
+    raise app.UsageError(f"config.job={config.job!r}: expected 'pretrain' or 'linear_probe'")
+
+
+if __name__ == '__main__':
+  app.run(main)

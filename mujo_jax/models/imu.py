@@ -1,0 +1,78 @@
+"""IMU encoder: per-site patches over time, site and time embeddings, absent sites masked.
+
+Each of the S sites is cut into patches of `patch_len` samples × 6 channels (acc xyz, gyr xyz);
+one patch is one token, so the sequence is S × T/patch_len tokens. A token knows its site through
+a learned embedding indexed by the site's id in the global vocabulary
+(`mujo_jax.data.virtual_imu.SITES`), so a model pretrained on some sites can be applied to another
+subset of them. Tokens of absent sites (`site_mask` False) are removed as attention keys and from
+the pooled mean, and their input is zeroed first so that even NaNs there cannot leak: the
+embedding of an example equals that of the same example with the absent sites not given at all.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from mujo_jax.models.transformer import (Transformer, TransformerConfig, learned_positions,
+                                         masked_mean, parse_dtype)
+
+IMU_CHANNELS = 6  # acc xyz (m/s²), gyr xyz (rad/s).
+
+
+class ImuEncoder(nn.Module):
+  """(B, T, S, 6) float + site mask (B, S) bool → pooled features (B, width) float32."""
+
+  transformer: TransformerConfig
+  site_ids: tuple[int, ...]  # Global site id of each of the S sites, in input order.
+  patch_len: int = 25  # Samples per token (0.5 s at 50 Hz).
+  num_site_ids: int = 64  # Size of the site-embedding table (>= len(virtual_imu.SITES)).
+  max_time_tokens: int = 64  # Longest input: max_time_tokens × patch_len samples.
+
+  def _check(self, imu: jax.Array, site_mask: jax.Array) -> None:
+    if imu.ndim != 4 or imu.shape[-1] != IMU_CHANNELS:
+      raise ValueError(f'ImuEncoder: expected imu (B, T, S, {IMU_CHANNELS}), got {imu.shape}')
+    batch, time, sites, _ = imu.shape
+    if sites != len(self.site_ids):
+      raise ValueError(f'ImuEncoder: imu has {sites} sites but site_ids has '
+                       f'{len(self.site_ids)} entries {self.site_ids}')
+    if len(set(self.site_ids)) != len(self.site_ids):
+      raise ValueError(f'ImuEncoder: site_ids {self.site_ids} contain duplicates')
+    if any(not 0 <= site < self.num_site_ids for site in self.site_ids):
+      raise ValueError(f'ImuEncoder: site_ids {self.site_ids} must lie in '
+                       f'[0, num_site_ids={self.num_site_ids})')
+    if time % self.patch_len:
+      raise ValueError(f'ImuEncoder: {time} samples are not a multiple of imu_patch='
+                       f'{self.patch_len}')
+    if site_mask.shape != (batch, sites):
+      raise ValueError(f'ImuEncoder: imu_sites mask shape {site_mask.shape} != {(batch, sites)}')
+
+  @nn.compact
+  def __call__(self, imu: jax.Array, site_mask: jax.Array, *, train: bool,
+               example_ids: jax.Array | None = None) -> jax.Array:
+    self._check(imu, site_mask)
+    cfg = self.transformer
+    dtype = parse_dtype(cfg.dtype)
+    batch, time, sites, channels = imu.shape
+    num_patches = time // self.patch_len
+    site_mask = site_mask.astype(bool)
+
+    imu = jnp.where(site_mask[:, None, :, None], imu.astype(jnp.float32), 0.0)
+    patches = imu.reshape(batch, num_patches, self.patch_len, sites, channels)
+    patches = patches.transpose(0, 3, 1, 2, 4).reshape(
+        batch, sites, num_patches, self.patch_len * channels)
+    tokens = nn.Dense(cfg.width, dtype=dtype, name='patch_embed')(patches)  # (B, S, P, D)
+
+    site_table = nn.Embed(self.num_site_ids, cfg.width, dtype=dtype,
+                          embedding_init=nn.initializers.normal(stddev=0.02), name='site_embed')
+    tokens = tokens + site_table(jnp.asarray(self.site_ids, jnp.int32))[None, :, None, :]
+    time_table = learned_positions(self, 'time_embed', num_patches, self.max_time_tokens,
+                                   cfg.width)
+    tokens = tokens + time_table.astype(dtype)[None, None]
+
+    tokens = tokens.reshape(batch, sites * num_patches, cfg.width)
+    token_mask = jnp.repeat(site_mask, num_patches, axis=1)  # Same (site, patch) order.
+    tokens = Transformer(cfg, name='transformer')(tokens, token_mask, train=train,
+                                                  example_ids=example_ids)
+    return masked_mean(tokens, token_mask)

@@ -1,0 +1,48 @@
+"""Pose encoder: per-frame joint embedding, temporal patches, transformer, mean pooling.
+
+A frame's J × 3 joint coordinates (H36M-17, metres, pelvis-relative) are flattened and embedded
+(Dense + GELU); `patch_len` consecutive frame embeddings are concatenated and projected to one
+token, so a 5 s window at 30 fps with `patch_len=10` is 15 tokens of 1/3 s each.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from mujo_jax.models.transformer import (Transformer, TransformerConfig, learned_positions,
+                                         masked_mean, parse_dtype)
+
+
+class PoseEncoder(nn.Module):
+  """(B, T, J, 3) float → pooled features (B, width) float32."""
+
+  transformer: TransformerConfig
+  patch_len: int = 10  # Frames per token.
+  max_time_tokens: int = 64
+
+  @nn.compact
+  def __call__(self, pose: jax.Array, *, train: bool,
+               example_ids: jax.Array | None = None) -> jax.Array:
+    if pose.ndim != 4 or pose.shape[-1] != 3:
+      raise ValueError(f'PoseEncoder: expected pose (B, T, J, 3), got {pose.shape}')
+    batch, time, joints, _ = pose.shape
+    if time % self.patch_len:
+      raise ValueError(f'PoseEncoder: {time} frames are not a multiple of pose_patch='
+                       f'{self.patch_len}')
+    cfg = self.transformer
+    dtype = parse_dtype(cfg.dtype)
+    num_patches = time // self.patch_len
+
+    frames = pose.astype(jnp.float32).reshape(batch, time, joints * 3)
+    frames = jax.nn.gelu(nn.Dense(cfg.width, dtype=dtype, name='joint_embed')(frames),
+                         approximate=True)
+    patches = frames.reshape(batch, num_patches, self.patch_len * cfg.width)
+    tokens = nn.Dense(cfg.width, dtype=dtype, name='patch_embed')(patches)
+    time_table = learned_positions(self, 'time_embed', num_patches, self.max_time_tokens,
+                                   cfg.width)
+    tokens = tokens + time_table.astype(dtype)[None]
+    tokens = Transformer(cfg, name='transformer')(tokens, None, train=train,
+                                                  example_ids=example_ids)
+    return masked_mean(tokens, None)

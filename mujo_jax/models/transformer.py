@@ -1,0 +1,159 @@
+"""The one pre-norm transformer block that every encoder uses, and pooling over valid tokens.
+
+Design choices that other code relies on:
+
+- Attention is `jax.nn.dot_product_attention` on a fused QKV projection; a boolean key mask
+  `(B, N)` removes padded / absent tokens as keys. Masked tokens are still computed as queries
+  (shapes stay static) but never influence a valid token or the pooled output.
+- Dropout masks are drawn per example from `fold_in(dropout_rng, example_id)`, not for the batch
+  as a whole. A batch split into micro-batches (exact gradient accumulation, issue 6) therefore
+  draws exactly the masks of the full batch as long as each micro-batch passes the global ids of
+  its examples (`example_ids`; default `arange(B)`).
+- `dtype` is the compute dtype (float32 or bfloat16); parameters stay float32. Attention softmax
+  and LayerNorm statistics run in float32 regardless.
+- GELU is the tanh approximation (flax/JAX default); a PyTorch twin must use
+  `nn.GELU(approximate='tanh')`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+DType = Any
+
+_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+
+
+def parse_dtype(name: str | DType) -> DType:
+  """Maps a config string ('float32' | 'bfloat16') to a JAX dtype."""
+  if isinstance(name, str):
+    if name not in _DTYPES:
+      raise ValueError(f'model dtype {name!r}: expected one of {sorted(_DTYPES)}')
+    return _DTYPES[name]
+  if jnp.dtype(name) not in (jnp.dtype(d) for d in _DTYPES.values()):
+    raise ValueError(f'model dtype {name!r}: expected float32 or bfloat16')
+  return name
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TransformerConfig:
+  """Shape of the transformer stack shared by the four encoders."""
+
+  width: int
+  depth: int
+  num_heads: int
+  mlp_dim: int
+  dropout_rate: float = 0.0
+  dtype: DType = jnp.float32
+  remat: bool = False  # Recompute block activations in the backward pass (saves memory).
+
+  def __post_init__(self):
+    for name in ('width', 'depth', 'num_heads', 'mlp_dim'):
+      value = getattr(self, name)
+      if not isinstance(value, int) or value < 1:
+        raise ValueError(f'model.{name}={value!r}: expected a positive int')
+    if self.width % self.num_heads:
+      raise ValueError(f'model.width={self.width} is not divisible by model.num_heads='
+                       f'{self.num_heads}')
+    if not 0.0 <= self.dropout_rate < 1.0:
+      raise ValueError(f'model.dropout_rate={self.dropout_rate!r}: expected a value in [0, 1)')
+    parse_dtype(self.dtype)
+
+
+def default_example_ids(batch_size: int) -> Array:
+  return jnp.arange(batch_size, dtype=jnp.int32)
+
+
+class ExampleDropout(nn.Module):
+  """Dropout whose mask for example i depends only on (dropout rng, example_ids[i], layer)."""
+
+  rate: float
+
+  @nn.compact
+  def __call__(self, x: Array, example_ids: Array, deterministic: bool) -> Array:
+    if deterministic or self.rate == 0.0:
+      return x
+    key = self.make_rng('dropout')
+    example_keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, example_ids)
+    keep = jax.vmap(lambda k: jax.random.bernoulli(k, 1.0 - self.rate, x.shape[1:]))(
+        example_keys)
+    return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))
+
+
+class Block(nn.Module):
+  """Pre-norm block: x + Drop(Attn(LN(x))), then x + Drop(MLP(LN(x)))."""
+
+  config: TransformerConfig
+
+  @nn.compact
+  def __call__(self, x: Array, mask: Array | None, example_ids: Array, train: bool) -> Array:
+    cfg = self.config
+    dtype = parse_dtype(cfg.dtype)
+    batch, length, width = x.shape
+    head_dim = width // cfg.num_heads
+
+    y = nn.LayerNorm(dtype=dtype, name='attn_norm')(x)
+    qkv = nn.Dense(3 * width, dtype=dtype, name='qkv')(y)
+    qkv = qkv.reshape(batch, length, 3, cfg.num_heads, head_dim)
+    query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, N) → BNTS.
+    y = jax.nn.dot_product_attention(query, key, value, mask=key_mask)
+    y = nn.Dense(width, dtype=dtype, name='attn_out')(y.reshape(batch, length, width))
+    x = x + ExampleDropout(cfg.dropout_rate, name='attn_dropout')(y, example_ids, not train)
+
+    y = nn.LayerNorm(dtype=dtype, name='mlp_norm')(x)
+    y = nn.Dense(cfg.mlp_dim, dtype=dtype, name='mlp_in')(y)
+    y = jax.nn.gelu(y, approximate=True)
+    y = nn.Dense(width, dtype=dtype, name='mlp_out')(y)
+    return x + ExampleDropout(cfg.dropout_rate, name='mlp_dropout')(y, example_ids, not train)
+
+
+class Transformer(nn.Module):
+  """`depth` blocks and a final LayerNorm: (B, N, width) → (B, N, width)."""
+
+  config: TransformerConfig
+
+  @nn.compact
+  def __call__(self, x: Array, mask: Array | None = None, *, train: bool,
+               example_ids: Array | None = None) -> Array:
+    cfg = self.config
+    if x.ndim != 3 or x.shape[-1] != cfg.width:
+      raise ValueError(f'Transformer: expected tokens (B, N, {cfg.width}), got {x.shape}')
+    if mask is not None and mask.shape != x.shape[:2]:
+      raise ValueError(f'Transformer: mask shape {mask.shape} != tokens {x.shape[:2]}')
+    if example_ids is None:
+      example_ids = default_example_ids(x.shape[0])
+    x = x.astype(parse_dtype(cfg.dtype))
+    block_cls = nn.remat(Block, static_argnums=(4,)) if cfg.remat else Block
+    for index in range(cfg.depth):
+      x = block_cls(cfg, name=f'block_{index}')(x, mask, example_ids, train)
+    return nn.LayerNorm(dtype=parse_dtype(cfg.dtype), name='final_norm')(x)
+
+
+def masked_mean(tokens: Array, mask: Array | None) -> Array:
+  """Mean over valid tokens (B, N, D) → (B, D) in float32; zeros where no token is valid.
+
+  `jnp.where` rather than a product, so that a NaN in a masked token cannot leak into the mean.
+  """
+  tokens = tokens.astype(jnp.float32)
+  if mask is None:
+    return jnp.mean(tokens, axis=1)
+  summed = jnp.sum(jnp.where(mask[:, :, None], tokens, 0.0), axis=1)
+  count = jnp.sum(mask, axis=1, dtype=jnp.float32)[:, None]
+  return summed / jnp.maximum(count, 1.0)
+
+
+def learned_positions(module: nn.Module, name: str, length: int, max_length: int,
+                      width: int) -> Array:
+  """First `length` rows of a learned (max_length, width) table, so shorter inputs share it."""
+  if length > max_length:
+    raise ValueError(f'{type(module).__name__}: {length} positions exceed the maximum '
+                     f'{max_length} of {name!r}; raise the encoder\'s maximum length')
+  table = module.param(name, nn.initializers.normal(stddev=0.02), (max_length, width))
+  return table[:length]

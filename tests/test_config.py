@@ -1,0 +1,79 @@
+"""Config parsing and validation fail fast, naming the key and the expected value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from configs import pretrain
+from mujo_jax import config_validation
+
+
+def test_variants_parse_with_types():
+  config = pretrain.get_config('size=tiny,batch_size=8,strategy=round_robin,loss=siglip,'
+                               'modalities=imu+text')
+  assert config.model.size == 'tiny'
+  assert config.batch_size == 8
+  assert config.multitask.strategy == 'round_robin'
+  assert config.loss.type == 'siglip'
+  assert config.modalities == ('imu', 'text')
+
+
+def test_runlocal_shrinks():
+  config = pretrain.get_config('runlocal')
+  assert config.model.size == 'tiny' and config.data.builder_config == 'tiny'
+  assert config.total_steps <= 20
+
+
+def test_unknown_variant_rejected():
+  with pytest.raises(ValueError, match="unknown config argument 'sise'"):
+    pretrain.get_config('sise=tiny')
+
+
+def test_badly_typed_variant_rejected():
+  with pytest.raises(ValueError, match='batch_size=.*integer'):
+    pretrain.get_config('batch_size=many')
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('multitask.strategy', 'everything', 'multitask.strategy'),
+    ('loss.type', 'triplet', 'loss.type'),
+    ('model.size', 'huge', 'model.size'),
+    ('batch_size', 0, 'batch_size'),
+    ('accum_steps', 3, 'not divisible by accum_steps'),
+    ('accum_mode', 'lazy', 'accum_mode'),
+    ('window_s', 4.3, 'not a multiple of the model patch'),
+])
+def test_invalid_values_rejected(key, value, message):
+  config = pretrain.get_config('size=tiny,batch_size=8')
+  section, _, leaf = key.rpartition('.')
+  (config[section] if section else config)[leaf] = value
+  with pytest.raises(ValueError, match=message):
+    config_validation.resolve_pretrain_config(config)
+
+
+def test_unknown_site_and_modality_rejected():
+  config = pretrain.get_config('size=tiny')
+  config.data.imu_sites = ('left_wrist', 'left_pinky')
+  with pytest.raises(ValueError, match='left_pinky'):
+    config_validation.resolve_pretrain_config(config)
+  with pytest.raises(ValueError, match='modalities'):
+    config_validation.resolve_pretrain_config(pretrain.get_config('modalities=imu+smell'))
+
+
+def test_site_ids_resolved():
+  from mujo_jax.data import virtual_imu
+  config = config_validation.resolve_pretrain_config(pretrain.get_config('size=tiny'))
+  assert [virtual_imu.SITES[i] for i in config.data.imu_site_ids] == list(config.data.imu_sites)
+
+
+def test_main_rejects_unknown_override_before_compute(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'mujo_jax.main', '--config=configs/pretrain.py:runlocal',
+       f'--workdir={tmp_path}', '--config.no_such_key=1'],
+      capture_output=True, text=True, timeout=120)
+  assert result.returncode != 0
+  assert 'no_such_key' in result.stderr
+  assert not (tmp_path / 'checkpoints').exists()

@@ -1,0 +1,134 @@
+"""The training system: a real step learns, resume is exact, multi-device equals one device."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from mujo_jax import config_validation, sharding, train
+from mujo_jax.data import pipeline
+from mujo_jax.models import joint
+
+
+def _first_batch(config):
+  iterator = iter(pipeline.train_dataset(config, 0, 1))
+  return next(iterator)
+
+
+def test_batch_matches_schema(tiny_config):
+  config = config_validation.resolve_pretrain_config(tiny_config)
+  batch = _first_batch(config)
+  spec = train.batch_spec(config, config.batch_size)
+  assert set(batch) == set(spec)
+  for key, value in batch.items():
+    assert value.shape == spec[key].shape, key
+    assert value.dtype == spec[key].dtype, key
+  assert batch['present'].sum(1).min() >= 2
+
+
+def test_train_steps_lower_the_loss(tiny_config):
+  config = config_validation.resolve_pretrain_config(tiny_config)
+  config.optim.warmup_steps = 0
+  config.optim.learning_rate = 3e-3
+  config.total_steps = 100
+  mesh = sharding.make_mesh(config.mesh)
+  model = joint.build_model(config)
+  tx = train.make_optimizer(config)
+  state, shardings = train.create_state(model, tx, config, mesh, jax.random.key(0))
+  step = train.make_train_step(model, tx, config, mesh, shardings)
+  batch = sharding.global_batch(_first_batch(config), mesh)
+  losses = []
+  for _ in range(8):
+    state, metrics = step(state, batch)
+    losses.append(float(metrics['loss']))
+  assert np.all(np.isfinite(losses))
+  assert losses[-1] < losses[0] - 0.05, losses
+  assert int(state.step) == 8
+  pair_keys = [k for k in metrics if k.startswith('loss/')]
+  assert len(pair_keys) == 6  # Every pair of 4 modalities is logged.
+
+
+def _run(config, workdir, total_steps):
+  config = config.copy_and_resolve_references()
+  config.total_steps = total_steps
+  return train.train_and_evaluate(config, workdir)
+
+
+@pytest.mark.slow
+def test_resume_is_exact(tiny_config, tmp_path):
+  tiny_config.save_every_steps = 3
+  tiny_config.log_every_steps = 3
+  tiny_config.keep_checkpoints = 5
+  tiny_config.data.num_workers = 1  # The iterator state must survive worker processes too.
+  straight = _run(tiny_config, tmp_path / 'straight', 6)
+  _run(tiny_config, tmp_path / 'resumed', 3)
+  resumed = _run(tiny_config, tmp_path / 'resumed', 6)
+  assert resumed['steps'] == straight['steps'] == 6
+  assert resumed['final_loss'] == pytest.approx(straight['final_loss'], rel=1e-6)
+  a, _, _ = train.restore_params(tmp_path / 'straight')
+  b, _, _ = train.restore_params(tmp_path / 'resumed')
+  jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
+  # The saved input iterator state (the next batch to read) is the same.
+  state_a = sorted((tmp_path / 'straight/checkpoints/6/data_iter').glob('*.json'))
+  state_b = sorted((tmp_path / 'resumed/checkpoints/6/data_iter').glob('*.json'))
+  assert state_a and [p.read_text() for p in state_a] == [p.read_text() for p in state_b]
+  summary = json.loads((tmp_path / 'resumed/summary.json').read_text())
+  for key in ('steps', 'final_loss', 'per_pair_loss', 'params_global_norm', 'wall_seconds',
+              'probe_macro_f1_imu', 'probe_macro_f1_imu_random_init'):
+    assert key in summary
+  assert list((tmp_path / 'resumed').glob('events.out.tfevents*'))
+
+
+_DEVICE_EQUALITY = textwrap.dedent('''
+    import os, sys, json
+    import jax, numpy as np
+    jax.config.update('jax_disable_most_optimizations', True)
+    from configs import pretrain
+    from mujo_jax import accumulation, config_validation, sharding, train
+    from mujo_jax.data import pipeline
+    from mujo_jax.models import joint
+    config = pretrain.get_config('runlocal,batch_size=8')
+    config.data.tfds_data_dir = sys.argv[1]
+    config = config_validation.resolve_pretrain_config(config)
+    model = joint.build_model(config)
+    local = next(iter(pipeline.train_dataset(config, 0, 1)))
+    params = train.init_params(model, config, jax.random.key(0))
+    results = {}
+    for name, axes, devices in (('one', (('data', 1),), jax.devices()[:1]),
+                                ('data4', (('data', 4),), jax.devices()),
+                                ('data2_fsdp2', (('data', 2), ('fsdp', 2)), jax.devices())):
+      mesh = sharding.make_mesh(axes, devices)
+      batch = sharding.global_batch(local, mesh)
+      placed = jax.device_put(params, sharding.tree_shardings(params, mesh,
+                                                              config.sharding_rules))
+      fn = jax.jit(lambda p, b: accumulation.loss_and_grads(model, config, p, b, 0,
+                                                            jax.random.key(1)))
+      loss, metrics, grads = fn(placed, batch)
+      results[name] = (float(loss), jax.tree.map(np.asarray, grads))
+    ref_loss, ref_grads = results['one']
+    for name in ('data4', 'data2_fsdp2'):
+      loss, grads = results[name]
+      assert abs(loss - ref_loss) <= 1e-5 * abs(ref_loss), (name, loss, ref_loss)
+      for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6 * np.abs(r).max())
+    print('OK', len(jax.devices()))
+''')
+
+
+@pytest.mark.slow
+def test_four_devices_equal_one(synthetic_data_dir):
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4',
+             JAX_PLATFORMS='cpu')
+  result = subprocess.run([sys.executable, '-c', _DEVICE_EQUALITY, synthetic_data_dir],
+                          capture_output=True, text=True, timeout=300, env=env,
+                          cwd=Path(__file__).parents[1])
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'OK 4' in result.stdout

@@ -1,0 +1,387 @@
+"""The FiMAD manual directory: where each file lives, what it holds, and how to read it.
+
+This module is the one definition of the layout (README.md in this folder documents it for
+users). The TFDS builder reads it and the synthetic writer (`mujo_jax.data.synthetic.
+fimad_writer`) writes it, so the two cannot drift apart. Every reader checks shapes, dtypes and
+finiteness and raises `CorruptClipError` naming the clip and the file: one bad file among ten
+thousand must be findable from the message alone.
+
+Time convention: sample `i` of a stream at rate `r` lies at `i / r` seconds from the start of
+the clip, for every stream of the clip. Streams of one clip therefore align by time, whatever
+their rates and lengths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# ---------------------------------------------------------------- file names
+
+SPLIT_FILE = 'train_val_split.json'
+LANGUAGE_FILE = 'language_data.json'
+LINKS_FILE = 'youtube_links.txt'  # Optional; the builder does not read it.
+POSE_DIR = 'pose'
+IMU_DIR = 'imu'
+VIDEO_FEATURES_DIR = 'video_features'
+VIDEO_FRAMES_DIR = 'video_frames'
+META_DIR = 'meta'
+
+# Keys of `train_val_split.json` (the authors' file) -> TFDS split names.
+SPLIT_KEYS = {'train': 'train', 'val': 'validation'}
+# Keys of `meta/<clip_id>.json`.
+META_POSE_FPS = 'pose_fps'
+META_IMU_RATE = 'imu_rate_hz'
+META_IMU_SITES = 'imu_sites'
+META_FEATURE_RATE = 'video_feature_rate_hz'
+META_FRAME_RATE = 'video_fps'
+META_LABEL = 'label'
+
+# Field names of one `language_data.json` entry, with the spellings we accept for each: the
+# authors describe the fields ("chapter, normalized chapters, subtitles, and descriptions") but
+# the file itself is only given on request, so we accept singular/plural and both spellings.
+LANGUAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    'chapter': ('chapter', 'chapters', 'chapter_title', 'title'),
+    'normalized_chapter': ('normalized_chapter', 'normalized_chapters', 'normalised_chapter',
+                           'normalised_chapters', 'normalized_title'),
+    'subtitles': ('subtitles', 'subtitle', 'captions'),
+    'descriptions': ('descriptions', 'description', 'gpt_descriptions'),
+}
+
+NUM_POSE_JOINTS = 17  # Human3.6M-17 (DESIGN.md §3).
+IMU_CHANNELS = 6  # acc xyz (m/s², specific force incl. gravity), gyr xyz (rad/s).
+
+_CLIP_ID = re.compile(r'^(?P<video>.+)___(?P<chapter>\d+)$')
+
+
+class CorruptClipError(ValueError):
+  """A file of a clip exists but cannot be read or holds the wrong thing."""
+
+  def __init__(self, clip_id: str, path: Path | str, problem: str):
+    super().__init__(f'FiMAD clip {clip_id!r}: file {str(path)!r}: {problem}')
+    self.clip_id = clip_id
+    self.path = str(path)
+
+
+# ---------------------------------------------------------------- ids and splits
+
+
+def video_id(clip_id: str) -> str:
+  """`'<youtubeID>___<chapter>'` -> `'<youtubeID>'` (YouTube ids may contain `_` and `-`)."""
+  match = _CLIP_ID.match(clip_id)
+  if match is None:
+    raise ValueError(f'clip id {clip_id!r}: expected "<youtubeID>___<chapterIndex>"')
+  return match.group('video')
+
+
+def read_split_file(path: Path | str) -> dict[str, list[str]]:
+  """Reads `train_val_split.json` into `{'train': [...], 'validation': [...]}`.
+
+  Raises:
+    FileNotFoundError: the file is absent.
+    ValueError: not JSON, a split key missing, ids not strings of the clip-id form, or a clip
+      listed in both splits.
+  """
+  path = Path(path)
+  if not path.is_file():
+    raise FileNotFoundError(f'FiMAD split file {str(path)!r} does not exist; expected the '
+                            f'authors\' {SPLIT_FILE} ({{"train": [clip ids], "val": [...]}})')
+  try:
+    raw = json.loads(path.read_text(encoding='utf-8'))
+  except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    raise ValueError(f'FiMAD split file {str(path)!r} is not valid JSON: {error}') from None
+  if not isinstance(raw, dict):
+    raise ValueError(f'FiMAD split file {str(path)!r}: expected a JSON object with keys '
+                     f'{sorted(SPLIT_KEYS)}, got {type(raw).__name__}')
+  splits = {}
+  for key, split in SPLIT_KEYS.items():
+    ids = raw.get(key, raw.get(split))
+    if not isinstance(ids, list):
+      raise ValueError(f'FiMAD split file {str(path)!r}: expected a list of clip ids under '
+                       f'{key!r}, got {type(ids).__name__} (keys present: {sorted(raw)})')
+    for clip_id in ids:
+      if not isinstance(clip_id, str) or _CLIP_ID.match(clip_id) is None:
+        raise ValueError(f'FiMAD split file {str(path)!r}, split {key!r}: clip id {clip_id!r} '
+                         'is not of the form "<youtubeID>___<chapterIndex>"')
+    splits[split] = list(dict.fromkeys(ids))  # Drop duplicates, keep order.
+  both = set(splits['train']) & set(splits['validation'])
+  if both:
+    raise ValueError(f'FiMAD split file {str(path)!r}: {len(both)} clip ids are in both splits, '
+                     f'e.g. {sorted(both)[:3]}')
+  return splits
+
+
+# ---------------------------------------------------------------- language data
+
+
+def _as_text_list(value: Any, clip_id: str, field: str, path: Path) -> list[str]:
+  """A field given as a string, a list of strings or null -> a list of non-empty strings."""
+  if value is None:
+    return []
+  if isinstance(value, str):
+    value = [value]
+  if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    raise CorruptClipError(clip_id, path, f'language field {field!r} must be a string or a list '
+                           f'of strings, got {value!r:.80}')
+  return [item.strip() for item in value if item.strip()]
+
+
+def parse_language_entry(entry: Any, clip_id: str, path: Path | str) -> dict[str, Any]:
+  """One `language_data.json` entry -> `{chapter: str, normalized_chapter: str,
+  subtitles: [str], descriptions: [str]}`; missing fields become '' or []."""
+  path = Path(path)
+  if entry is None:
+    entry = {}
+  if not isinstance(entry, dict):
+    raise CorruptClipError(clip_id, path, f'language entry must be a JSON object, got '
+                           f'{type(entry).__name__}')
+  fields = {}
+  for field, spellings in LANGUAGE_FIELDS.items():
+    value = next((entry[key] for key in spellings if key in entry), None)
+    fields[field] = _as_text_list(value, clip_id, field, path)
+  return {
+      # A chapter has one title; a list (e.g. a title per source) is joined.
+      'chapter': ' / '.join(fields['chapter']),
+      'normalized_chapter': ' / '.join(fields['normalized_chapter']),
+      'subtitles': fields['subtitles'],
+      'descriptions': fields['descriptions'],
+  }
+
+
+def read_language_file(path: Path | str) -> dict[str, Any]:
+  """Reads `language_data.json` (clip id -> entry); an absent file gives `{}`."""
+  path = Path(path)
+  if not path.exists():
+    return {}
+  try:
+    raw = json.loads(path.read_text(encoding='utf-8'))
+  except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    raise ValueError(f'FiMAD language file {str(path)!r} is not valid JSON: {error}') from None
+  if not isinstance(raw, dict):
+    raise ValueError(f'FiMAD language file {str(path)!r}: expected a JSON object keyed by clip '
+                     f'id, got {type(raw).__name__}')
+  return raw
+
+
+# ---------------------------------------------------------------- per-clip files
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClipPaths:
+  """Where the files of one clip live (they need not all exist)."""
+
+  clip_id: str
+  pose: Path
+  imu: Path
+  video_features: Path
+  video_frames_npy: Path
+  video_frames_mp4: Path
+  meta: Path
+
+
+def clip_paths(manual_dir: Path | str, clip_id: str) -> ClipPaths:
+  root = Path(manual_dir)
+  return ClipPaths(
+      clip_id=clip_id,
+      pose=root / POSE_DIR / f'{clip_id}.npy',
+      imu=root / IMU_DIR / f'{clip_id}.npy',
+      video_features=root / VIDEO_FEATURES_DIR / f'{clip_id}.npy',
+      video_frames_npy=root / VIDEO_FRAMES_DIR / f'{clip_id}.npy',
+      video_frames_mp4=root / VIDEO_FRAMES_DIR / f'{clip_id}.mp4',
+      meta=root / META_DIR / f'{clip_id}.json',
+  )
+
+
+def clips_on_disk(manual_dir: Path | str) -> set[str]:
+  """Clip ids that have a pose file (the one modality every clip must have)."""
+  pose_dir = Path(manual_dir) / POSE_DIR
+  if not pose_dir.is_dir():
+    return set()
+  return {path.stem for path in pose_dir.glob('*.npy')}
+
+
+def _load_npy(clip_id: str, path: Path) -> np.ndarray:
+  try:
+    return np.load(path, allow_pickle=False)
+  except (ValueError, OSError, EOFError, pickle.UnpicklingError) as error:
+    raise CorruptClipError(clip_id, path, f'cannot be read as .npy: {error}') from None
+
+
+def _check_finite(clip_id: str, path: Path, array: np.ndarray) -> None:
+  if not np.isfinite(array).all():
+    bad = int((~np.isfinite(array)).sum())
+    raise CorruptClipError(clip_id, path, f'holds {bad} non-finite values (NaN/inf)')
+
+
+def read_meta(clip_id: str, path: Path) -> dict[str, Any]:
+  try:
+    meta = json.loads(path.read_text(encoding='utf-8'))
+  except (json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
+    raise CorruptClipError(clip_id, path, f'is not valid JSON: {error}') from None
+  if not isinstance(meta, dict):
+    raise CorruptClipError(clip_id, path, f'expected a JSON object, got {type(meta).__name__}')
+  return meta
+
+
+def meta_rate(clip_id: str, path: Path, meta: Mapping[str, Any], key: str) -> float:
+  """A positive rate from the clip's metadata, or an error naming the key."""
+  value = meta.get(key)
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    raise CorruptClipError(clip_id, path, f'needs a positive number under {key!r}, got '
+                           f'{value!r} (keys present: {sorted(meta)})')
+  return float(value)
+
+
+def read_pose(clip_id: str, path: Path) -> np.ndarray:
+  """`(T, 17, 3)` float32 Human3.6M-17 pose in metres."""
+  pose = _load_npy(clip_id, path)
+  if pose.ndim != 3 or pose.shape[1:] != (NUM_POSE_JOINTS, 3) or pose.shape[0] < 2:
+    raise CorruptClipError(clip_id, path, f'expected pose of shape (T>=2, {NUM_POSE_JOINTS}, 3), '
+                           f'got {pose.shape}')
+  if not np.issubdtype(pose.dtype, np.floating):
+    raise CorruptClipError(clip_id, path, f'expected a float pose, got dtype {pose.dtype}')
+  _check_finite(clip_id, path, pose)
+  return pose.astype(np.float32)
+
+
+def read_imu(clip_id: str, path: Path, num_sites: int) -> np.ndarray:
+  """`(T, num_sites, 6)` float32 IMU (acc xyz then gyr xyz per site)."""
+  imu = _load_npy(clip_id, path)
+  if imu.ndim != 3 or imu.shape[1:] != (num_sites, IMU_CHANNELS) or imu.shape[0] < 1:
+    raise CorruptClipError(clip_id, path, f'expected IMU of shape (T, {num_sites}, '
+                           f'{IMU_CHANNELS}) (sites as listed in the metadata), got {imu.shape}')
+  if not np.issubdtype(imu.dtype, np.floating):
+    raise CorruptClipError(clip_id, path, f'expected float IMU, got dtype {imu.dtype}')
+  _check_finite(clip_id, path, imu)
+  return imu.astype(np.float32)
+
+
+def read_video_features(clip_id: str, path: Path) -> np.ndarray:
+  """`(T, F)` float32 pre-extracted video features."""
+  features = _load_npy(clip_id, path)
+  if features.ndim != 2 or features.shape[0] < 1 or features.shape[1] < 1:
+    raise CorruptClipError(clip_id, path, f'expected video features of shape (T, F), got '
+                           f'{features.shape}')
+  if not np.issubdtype(features.dtype, np.floating):
+    raise CorruptClipError(clip_id, path, f'expected float features, got dtype {features.dtype}')
+  _check_finite(clip_id, path, features)
+  return features.astype(np.float32)
+
+
+def read_video_frames_npy(clip_id: str, path: Path) -> np.ndarray:
+  """`(T, H, W, C)` uint8 frames, C in {1, 3}; `(T, H, W)` is read as grayscale."""
+  frames = _load_npy(clip_id, path)
+  if frames.ndim == 3:
+    frames = frames[..., None]
+  if frames.ndim != 4 or frames.shape[-1] not in (1, 3) or min(frames.shape[:3]) < 1:
+    raise CorruptClipError(clip_id, path, f'expected frames of shape (T, H, W) or (T, H, W, 1|3),'
+                           f' got {frames.shape}')
+  if frames.dtype != np.uint8:
+    raise CorruptClipError(clip_id, path, f'expected uint8 frames, got dtype {frames.dtype}')
+  return frames
+
+
+def read_video_frames_mp4(clip_id: str, path: Path) -> tuple[np.ndarray, float]:
+  """Decodes an mp4 with the `ffmpeg`/`ffprobe` command line into `(T, H, W, 3)` uint8 + fps."""
+  ffmpeg, ffprobe = shutil.which('ffmpeg'), shutil.which('ffprobe')
+  if ffmpeg is None or ffprobe is None:
+    raise CorruptClipError(clip_id, path, 'decoding .mp4 needs the ffmpeg and ffprobe programs on '
+                           'PATH; install ffmpeg or store the frames as .npy (T, H, W[, C]) uint8')
+  probe = subprocess.run(
+      [ffprobe, '-v', 'error', '-select_streams', 'v:0', '-show_entries',
+       'stream=width,height,avg_frame_rate', '-of', 'json', str(path)],
+      capture_output=True, text=True, check=False)
+  try:
+    stream = json.loads(probe.stdout)['streams'][0]
+    width, height = int(stream['width']), int(stream['height'])
+    numerator, denominator = stream['avg_frame_rate'].split('/')
+    fps = float(numerator) / float(denominator)
+  except (json.JSONDecodeError, KeyError, IndexError, ValueError, ZeroDivisionError):
+    raise CorruptClipError(clip_id, path, f'ffprobe cannot read a video stream: '
+                           f'{probe.stderr.strip()[:300]}') from None
+  decoded = subprocess.run(
+      [ffmpeg, '-v', 'error', '-i', str(path), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+      capture_output=True, check=False)
+  frame_bytes = width * height * 3
+  if decoded.returncode != 0 or not decoded.stdout or len(decoded.stdout) % frame_bytes:
+    raise CorruptClipError(clip_id, path, f'ffmpeg cannot decode it: '
+                           f'{decoded.stderr.decode(errors="replace").strip()[:300]}')
+  frames = np.frombuffer(decoded.stdout, np.uint8).reshape(-1, height, width, 3)
+  return frames, fps
+
+
+# ---------------------------------------------------------------- frame preparation
+
+
+def to_small_gray(frames: np.ndarray, frame_size: int) -> np.ndarray:
+  """`(T, H, W, C)` uint8 -> `(T, frame_size, frame_size, 1)` uint8.
+
+  Centre-crops to a square (so a 16:9 video keeps the person in the middle and its aspect), turns
+  RGB into luma (ITU-R BT.601) and area-averages down (or repeats pixels up) to `frame_size`.
+  """
+  num_frames, height, width, channels = frames.shape
+  side = min(height, width)
+  top, left = (height - side) // 2, (width - side) // 2
+  square = frames[:, top:top + side, left:left + side].astype(np.float32)
+  if channels == 3:
+    square = square @ np.array([0.299, 0.587, 0.114], np.float32)
+  else:
+    square = square[..., 0]
+  if side != frame_size:
+    # Area resampling as a matrix product: each output pixel averages the input pixels whose
+    # span overlaps its own, weighted by the overlap.
+    edges_in = np.arange(side + 1) / side
+    edges_out = np.arange(frame_size + 1) / frame_size
+    overlap = np.clip(np.minimum(edges_out[1:, None], edges_in[None, 1:])
+                      - np.maximum(edges_out[:-1, None], edges_in[None, :-1]), 0.0, None)
+    weights = (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+    square = np.einsum('oh,thw,pw->top', weights, square, weights)
+  return np.clip(np.rint(square), 0, 255).astype(np.uint8).reshape(
+      num_frames, frame_size, frame_size, 1)
+
+
+def hold_resample_indices(num_in: int, rate_in_hz: float, rate_out_hz: float) -> np.ndarray:
+  """Indices of the input samples held at each output time `k / rate_out_hz`.
+
+  Sample `i` at `rate_in_hz` covers `[i / rate_in_hz, (i + 1) / rate_in_hz)`; output sample `k`
+  takes the input sample whose interval contains its time. Output length covers the same
+  duration: `floor(num_in * rate_out / rate_in)`.
+  """
+  if rate_in_hz == rate_out_hz:
+    return np.arange(num_in)
+  num_out = int(np.floor(num_in * rate_out_hz / rate_in_hz + 1e-6))
+  return np.minimum(np.floor(np.arange(num_out) * rate_in_hz / rate_out_hz + 1e-6).astype(int),
+                    num_in - 1)
+
+
+def linear_resample(stream: np.ndarray, rate_in_hz: float, rate_out_hz: float) -> np.ndarray:
+  """Linear interpolation of `stream` (time on axis 0) at times `k / rate_out_hz`.
+
+  The output covers the input's duration without extrapolating: `k / rate_out_hz` never passes
+  the last input sample's time.
+  """
+  if rate_in_hz == rate_out_hz:
+    return stream
+  num_in = stream.shape[0]
+  num_out = int(np.floor((num_in - 1) * rate_out_hz / rate_in_hz + 1e-6)) + 1
+  position = np.arange(num_out) * (rate_in_hz / rate_out_hz)
+  lower = np.minimum(np.floor(position + 1e-9).astype(int), num_in - 1)
+  upper = np.minimum(lower + 1, num_in - 1)
+  weight = (position - lower).reshape((-1,) + (1,) * (stream.ndim - 1))
+  return (stream[lower] * (1.0 - weight) + stream[upper] * weight).astype(stream.dtype)
+
+
+def check_sites(sites: Sequence[str], known: Sequence[str], where: str) -> None:
+  unknown = [site for site in sites if site not in known]
+  if unknown or len(set(sites)) != len(sites):
+    raise ValueError(f'{where}: IMU sites {list(sites)} must be distinct names among '
+                     f'{list(known)}; unknown: {unknown}')
