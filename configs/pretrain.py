@@ -45,7 +45,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # ---------------------------------------------------------------- data
   config.data = ml_collections.ConfigDict()
   config.data.name = arg.data
-  config.data.tfds_data_dir = None  # None: TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR).
+  # None: TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR).
+  config.data.tfds_data_dir = ml_collections.config_dict.placeholder(str)
   config.data.builder_config = arg.corpus if arg.data == 'synthetic' else 'features'
   config.data.train_split = 'train'
   config.data.eval_split = 'validation'
@@ -53,6 +54,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data.imu_rate_hz = 50.0
   config.data.pose_fps = 30.0
   config.data.video_fps = 10.0
+  config.data.video_size = 32  # Frames are (video_size, video_size, 1) uint8.
+  # FiMAD's pre-extracted (HERO-style) features; the builder records the real width.
+  config.data.video_feature_dim = 128
   config.data.num_workers = 1  # grain worker processes; 0 reads in the training process.
   config.data.prefetch_batches = 2
   config.augment = ml_collections.ConfigDict()
@@ -71,7 +75,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model.imu_patch = 25
   config.model.pose_patch = 10
   config.model.video_tubelet = (5, 8, 8)
-  config.model.video_input = 'frames'
+  # FiMAD's `features` builder config stores pre-extracted features, `frames` small frames.
+  config.model.video_input = ('frames' if arg.data == 'synthetic'
+                              or config.data.builder_config == 'frames' else 'features')
   config.model.text_max_len = 96
 
   # ---------------------------------------------------------------- loss and multitask
@@ -109,7 +115,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.probe.modality = 'imu'
 
   if arg.runlocal:
-    config.data.builder_config = 'tiny'
+    if arg.data == 'synthetic':
+      config.data.builder_config = 'tiny'
     config.model.size = 'tiny'
     config.batch_size = min(config.batch_size, 16)
     config.total_steps = 10

@@ -115,7 +115,8 @@ class Multitask:
   def selection(self) -> tuple[float, ...]:
     """Static weight of each pair before the per-step choice (0 for excluded pairs)."""
     if self.strategy == 'anchored':
-      return tuple(w if self.anchor in p else 0.0 for p, w in zip(self.pairs, self.pair_weights))
+      return tuple(w if self.anchor in p else 0.0
+                   for p, w in zip(self.pairs, self.pair_weights, strict=True))
     return self.pair_weights
 
   @property
@@ -165,7 +166,8 @@ def build_multitask(modalities: Sequence[str] | str, strategy: str = 'joint',
   multitask = Multitask(modalities=modalities, strategy=strategy, pairs=pair_list,
                         pair_weights=tuple(weights[p] for p in pair_list), anchor=anchor)
   if not multitask.active:
-    raise ValueError(f'multitask: every selected pair has weight 0 ({dict(zip(multitask.pair_names, multitask.selection))})')
+    weights_by_pair = dict(zip(multitask.pair_names, multitask.selection, strict=True))
+    raise ValueError(f'multitask: every selected pair has weight 0 ({weights_by_pair})')
   return multitask
 
 

@@ -42,7 +42,10 @@ def make_mesh(axes: Sequence[Sequence[Any]], devices: Sequence[jax.Device] | Non
   for name in BATCH_AXES:  # Absent axes are size 1, so specs can always name both.
     if name not in names:
       names, sizes = names + (name,), sizes + [1]
-  return jax.make_mesh(tuple(sizes), names, devices=devices)
+  # Auto axes: XLA's sharding propagation places the intermediates (jax.make_mesh defaults to
+  # explicit axes, which would make every reshape of a sharded activation spell out its sharding).
+  return jax.make_mesh(tuple(sizes), names, devices=devices,
+                       axis_types=(jax.sharding.AxisType.Auto,) * len(names))
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
@@ -96,3 +99,10 @@ def global_batch(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, ja
   sharding = batch_sharding(mesh)
   return {key: jax.make_array_from_process_local_data(sharding, value)
           for key, value in local_batch.items()}
+
+
+def global_batch_from_full(full_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+  """The same full batch on every process → global arrays sharded along the batch axis."""
+  sharding = batch_sharding(mesh)
+  return {key: jax.make_array_from_callback(value.shape, sharding, lambda index, v=value: v[index])
+          for key, value in full_batch.items()}

@@ -233,7 +233,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
       'steps': int(state.step),
       'final_loss': last_metrics.get('loss'),
       'per_pair_loss': _pair_losses(last_metrics),
-      'params_global_norm': float(optax.global_norm(params)),
+      'params_global_norm': float(jax.jit(optax.global_norm,
+                                          out_shardings=sharding.replicated(mesh))(params)),
       'wall_seconds': time.time() - start_time,
   }
   summary.update(quick_probe.pretrained_vs_random(model, params, config, mesh))

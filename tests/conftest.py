@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import jax
 import pytest
+from absl import flags
+
+# grain's worker processes read absl flags; under pytest nobody parses them.
+flags.FLAGS.mark_as_parsed()
 
 # Compile time dominates the tiny models of the tests; XLA's optimisations buy nothing there.
 jax.config.update('jax_disable_most_optimizations', True)

@@ -236,8 +236,10 @@ def h36m_to_coco(pose: np.ndarray) -> np.ndarray:
     if pose.shape[-2:] != (NUM_H36M_JOINTS, 3):
         raise ValueError(f'pose must have shape (..., 17, 3), got {pose.shape}.')
     j = _INDEX['h36m']
-    nose, head_top, thorax = pose[..., j['neck'], :], pose[..., j['head'], :], pose[..., j['thorax'], :]
-    left_shoulder, right_shoulder = pose[..., j['left_shoulder'], :], pose[..., j['right_shoulder'], :]
+    nose, head_top = pose[..., j['neck'], :], pose[..., j['head'], :]
+    thorax = pose[..., j['thorax'], :]
+    left_shoulder = pose[..., j['left_shoulder'], :]
+    right_shoulder = pose[..., j['right_shoulder'], :]
 
     up, head_size = _normalize(head_top - nose)
     to_nose = nose - thorax
@@ -246,7 +248,8 @@ def h36m_to_coco(pose: np.ndarray) -> np.ndarray:
     left = np.cross(up, forward)
     # Fallback where the nose lies on the head axis: the shoulder line gives left.
     shoulder_line = left_shoulder - right_shoulder
-    left_fallback, _ = _normalize(shoulder_line - np.sum(shoulder_line * up, -1, keepdims=True) * up)
+    shoulder_line = shoulder_line - np.sum(shoulder_line * up, -1, keepdims=True) * up
+    left_fallback, _ = _normalize(shoulder_line)
     degenerate = (forward_norm < 1e-3 * np.maximum(head_size, 1e-9))[..., None]
     left = np.where(degenerate, left_fallback, left)
     forward = np.where(degenerate, np.cross(left, up), forward)

@@ -21,10 +21,12 @@ points up. Gyroscope = body angular velocity in the sensor frame, the vee of R^T
 
 Smoothing and resampling. Estimated 30 Hz pose jitters by centimetres, and differentiating
 twice amplifies that by fps². All derivatives therefore use Savitzky-Golay filters (local cubic
-least-squares fits over `smoothing_window_s`, default 0.3 s, i.e. 9 frames at 30 Hz; scipy
-`savgol_filter` with `mode='interp'`, which fits the edge windows instead of padding): site
+least-squares fits over `smoothing_window_s`, default 0.3 s, i.e. 9 frames at 30 Hz; edge
+samples are taken from the fit of the first/last full window instead of padding): site
 accelerations are the SG second derivative of the site trajectories, frames are built from
-SG-smoothed joints, and dR/dt is the SG first derivative of the frame matrices. A cubic fit is
+SG-smoothed joints, and dR/dt is the SG first derivative of the frame matrices (our
+`savgol_filter` equals scipy's with `polyorder=3, mode='interp'`, with the fits cached, since
+scipy refits the edges on every call, which dominated a short clip). A cubic fit is
 exact for constant acceleration and nearly exact for human motion below ~3 Hz, while attenuating
 the jitter band. The sensor-frame signals, computed at the pose rate, are then resampled to
 `out_rate_hz` with a cubic spline in time (the signals are smooth after SG, so interpolating them
@@ -36,13 +38,13 @@ axis, a constant bias and white Gaussian noise after resampling.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import dataclasses
+import functools
 import math
+from collections.abc import Sequence
 
 import numpy as np
-from scipy import interpolate
-from scipy import signal
+from scipy import interpolate, ndimage
 
 from mujo_jax.data import skeleton
 
@@ -271,6 +273,46 @@ def _limb_frame(
 # --- Public entry point ---------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=32)
+def _savgol_matrix(window: int, deriv: int) -> np.ndarray:
+    """(window, window): row r estimates the deriv-th derivative at sample r of the window.
+
+    Least-squares fit of a cubic to the window's samples, then its derivative evaluated at
+    each sample position (in units of samples).
+    """
+    half = window // 2
+    positions = np.arange(window, dtype=np.float64) - half
+    powers = np.arange(_POLYORDER + 1)
+    fit = np.linalg.pinv(positions[:, None] ** powers)  # Samples -> polynomial coefficients.
+    factor = np.array(
+        [math.factorial(p) / math.factorial(p - deriv) if p >= deriv else 0.0 for p in powers]
+    )
+    evaluate = factor * positions[:, None] ** np.maximum(powers - deriv, 0)
+    matrix = evaluate @ fit
+    matrix.setflags(write=False)
+    return matrix
+
+
+def savgol_filter(values: np.ndarray, window: int, deriv: int, dt: float) -> np.ndarray:
+    """Cubic Savitzky-Golay smoothing/derivative along axis 0, edges by fitting (mode 'interp').
+
+    Same result as `scipy.signal.savgol_filter(values, window, 3, deriv, delta=dt, axis=0,
+    mode='interp')`, with the filter and edge fits cached (scipy refits the edges on every call,
+    which dominated the cost of a short clip).
+    """
+    if window % 2 != 1 or window < _MIN_WINDOW or values.shape[0] < window:
+        raise ValueError(
+            f'window must be odd, >= {_MIN_WINDOW} and <= the length {values.shape[0]}, '
+            f'got {window}.'
+        )
+    matrix = _savgol_matrix(window, deriv) / dt**deriv
+    half = window // 2
+    filtered = ndimage.correlate1d(values, matrix[half], axis=0, mode='constant')
+    filtered[:half] = np.tensordot(matrix[:half], values[:window], axes=(1, 0))
+    filtered[-half:] = np.tensordot(matrix[half + 1 :], values[-window:], axes=(1, 0))
+    return filtered
+
+
 def smoothing_window_frames(fps: float, smoothing_window_s: float) -> int:
     """Odd Savitzky-Golay window length (frames) closest to `smoothing_window_s`, at least 5."""
     frames = 2 * int(round(smoothing_window_s * fps / 2.0)) + 1
@@ -308,7 +350,9 @@ def from_pose(
     """
     pose = np.asarray(pose, dtype=np.float64)
     if pose.ndim != 3 or pose.shape[1:] != (skeleton.NUM_H36M_JOINTS, 3):
-        raise ValueError(f'pose must have shape (T, 17, 3) (H36M joints, metres), got {pose.shape}.')
+        raise ValueError(
+            f'pose must have shape (T, 17, 3) (H36M joints, metres), got {pose.shape}.'
+        )
     if not np.all(np.isfinite(pose)):
         bad = np.unique(np.nonzero(~np.isfinite(pose))[0])
         raise ValueError(f'pose has non-finite values at frames {bad[:10].tolist()}.')
@@ -337,14 +381,14 @@ def from_pose(
     dt = 1.0 / fps
 
     def savgol(values: np.ndarray, deriv: int) -> np.ndarray:
-        return signal.savgol_filter(values, window, _POLYORDER, deriv=deriv, delta=dt, axis=0)
+        return savgol_filter(values, window, deriv, dt)
 
     # Accelerometer: SG second derivative of each site's trajectory, minus gravity.
-    proximal, distal, fraction = zip(*(site_placement(site) for site in sites))
-    proximal_idx = [skeleton.joint_index(j) for j in proximal]
-    distal_idx = [skeleton.joint_index(j) for j in distal]
-    fraction = np.asarray(fraction)[None, :, None]
-    site_positions = pose[:, proximal_idx] + fraction * (pose[:, distal_idx] - pose[:, proximal_idx])
+    placements = [site_placement(site) for site in sites]
+    proximal = pose[:, [skeleton.joint_index(p) for p, _, _ in placements]]
+    distal = pose[:, [skeleton.joint_index(d) for _, d, _ in placements]]
+    fraction = np.array([f for _, _, f in placements])[None, :, None]
+    site_positions = proximal + fraction * (distal - proximal)
     specific_force = savgol(site_positions, 2) + np.array([0.0, 0.0, GRAVITY])
 
     # Orientation: frames from SG-smoothed joints; gyro from R^T dR/dt.
@@ -419,7 +463,8 @@ def _segment_frames(pose: np.ndarray, segments: Sequence[str]) -> dict[str, np.n
         specs = [_SEGMENTS[n] for n in names]
         axes = joints([s.distal for s in specs]) - joints([s.proximal for s in specs])
         if depth == 0:
-            lateral = joints([s.lateral_to for s in specs]) - joints([s.lateral_from for s in specs])
+            lateral = joints([s.lateral_to for s in specs])
+            lateral = lateral - joints([s.lateral_from for s in specs])
             stacked = _trunk_frame(axes, lateral)
         else:
             parents = np.stack([frames[s.parent] for s in specs], axis=1)

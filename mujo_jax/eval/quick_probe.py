@@ -7,6 +7,7 @@ same architecture — the baseline that shows pretraining learnt something.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -27,7 +28,8 @@ def embed_dataset(model: Any, params: Any, config: ml_collections.ConfigDict, sp
   """Frozen embeddings of the deterministic windows of `split`, plus their labels."""
   batch_size = 64 * mesh.size
 
-  @jax.jit
+  # Replicated outputs are addressable from every process, so device_get works multi-host.
+  @functools.partial(jax.jit, out_shardings=sharding.replicated(mesh))
   def embed(params, inputs):
     return model.apply({'params': params}, inputs, train=False, method='embed')
 
@@ -37,7 +39,7 @@ def embed_dataset(model: Any, params: Any, config: ml_collections.ConfigDict, sp
     # Pad the short last batch so every call has one shape (one compile) and shards evenly.
     padded = {k: np.concatenate([v, np.repeat(v[-1:], batch_size - count, 0)])
               for k, v in batch.items() if k not in ('label', 'present')}
-    inputs = jax.device_put(padded, sharding.batch_sharding(mesh))
+    inputs = sharding.global_batch_from_full(padded, mesh)
     for name, value in jax.device_get(embed(params, inputs)).items():
       if modalities is None or name in modalities:
         outputs.setdefault(name, []).append(np.asarray(value[:count]))
@@ -58,7 +60,9 @@ def pretrained_vs_random(model: Any, params: Any, config: ml_collections.ConfigD
   """Probe macro F1 of `config.probe.modality` for `params` and for a random init."""
   from mujo_jax import train  # pylint: disable=g-import-not-at-top
   modality = config.probe.modality
-  random_params = train.init_params(model, config, jax.random.key(config.seed + 12345))
+  random_params = jax.jit(lambda rng: train.init_params(model, config, rng),
+                          out_shardings=sharding.replicated(mesh))(
+                              jax.random.key(config.seed + 12345))
   results = {}
   for name, candidate in (('', params), ('_random_init', random_params)):
     fit = embed_dataset(model, candidate, config, config.data.train_split,

@@ -15,8 +15,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from mujo_jax.models.transformer import (Transformer, TransformerConfig, learned_positions,
-                                         masked_mean, parse_dtype)
+from mujo_jax.models.transformer import (
+  Transformer,
+  TransformerConfig,
+  learned_positions,
+  masked_mean,
+  parse_dtype,
+)
 
 IMU_CHANNELS = 6  # acc xyz (m/s²), gyr xyz (rad/s).
 

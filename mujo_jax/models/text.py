@@ -12,8 +12,13 @@ import jax
 import jax.numpy as jnp
 
 from mujo_jax.data.tokenizer import PAD_ID, ByteTokenizer
-from mujo_jax.models.transformer import (Transformer, TransformerConfig, learned_positions,
-                                         masked_mean, parse_dtype)
+from mujo_jax.models.transformer import (
+  Transformer,
+  TransformerConfig,
+  learned_positions,
+  masked_mean,
+  parse_dtype,
+)
 
 BYTE_VOCAB_SIZE = ByteTokenizer(2).vocab_size
 

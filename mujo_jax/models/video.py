@@ -14,8 +14,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from mujo_jax.models.transformer import (Transformer, TransformerConfig, learned_positions,
-                                         masked_mean, parse_dtype)
+from mujo_jax.models.transformer import (
+  Transformer,
+  TransformerConfig,
+  learned_positions,
+  masked_mean,
+  parse_dtype,
+)
 
 VIDEO_INPUTS = ('frames', 'features')
 

@@ -103,7 +103,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     config: FimadConfig = self.builder_config
     num_sites = len(_fimad_sites())
     if config.video_form == 'features':
-      video = tfds.features.Tensor(shape=(None, None), dtype=np.float32)
+      # Two unknown dimensions (time and F) need an explicit serialisation in TFDS.
+      video = tfds.features.Tensor(shape=(None, None), dtype=np.float32,
+                                   encoding=tfds.features.Encoding.BYTES)
     else:
       video = tfds.features.Tensor(shape=(None, config.frame_size, config.frame_size, 1),
                                    dtype=np.uint8)

@@ -76,11 +76,21 @@ class CorruptClipError(ValueError):
 
 
 def video_id(clip_id: str) -> str:
-  """`'<youtubeID>___<chapter>'` -> `'<youtubeID>'` (YouTube ids may contain `_` and `-`)."""
+  """`'<youtubeID>___<chapter>'` -> `'<youtubeID>'` (YouTube ids may contain `_` and `-`).
+
+  The authors' split also lists two ids without `___` (`sit-ups_1`, `sit-ups_2`); such an id
+  names no YouTube video we can tell apart, so it is its own video id.
+  """
   match = _CLIP_ID.match(clip_id)
-  if match is None:
-    raise ValueError(f'clip id {clip_id!r}: expected "<youtubeID>___<chapterIndex>"')
-  return match.group('video')
+  return clip_id if match is None else match.group('video')
+
+
+def check_clip_id(clip_id: object, where: str) -> None:
+  """A clip id must be usable as a file name: a non-empty string without path separators."""
+  if (not isinstance(clip_id, str) or not clip_id.strip() or clip_id in ('.', '..')
+      or any(c in clip_id for c in '/\\\0')):
+    raise ValueError(f'{where}: clip id {clip_id!r} is not a file-name-safe string (expected '
+                     '"<youtubeID>___<chapterIndex>")')
 
 
 def read_split_file(path: Path | str) -> dict[str, list[str]]:
@@ -88,7 +98,7 @@ def read_split_file(path: Path | str) -> dict[str, list[str]]:
 
   Raises:
     FileNotFoundError: the file is absent.
-    ValueError: not JSON, a split key missing, ids not strings of the clip-id form, or a clip
+    ValueError: not JSON, a split key missing, an id that cannot be a file name, or a clip
       listed in both splits.
   """
   path = Path(path)
@@ -109,9 +119,7 @@ def read_split_file(path: Path | str) -> dict[str, list[str]]:
       raise ValueError(f'FiMAD split file {str(path)!r}: expected a list of clip ids under '
                        f'{key!r}, got {type(ids).__name__} (keys present: {sorted(raw)})')
     for clip_id in ids:
-      if not isinstance(clip_id, str) or _CLIP_ID.match(clip_id) is None:
-        raise ValueError(f'FiMAD split file {str(path)!r}, split {key!r}: clip id {clip_id!r} '
-                         'is not of the form "<youtubeID>___<chapterIndex>"')
+      check_clip_id(clip_id, f'FiMAD split file {str(path)!r}, split {key!r}')
     splits[split] = list(dict.fromkeys(ids))  # Drop duplicates, keep order.
   both = set(splits['train']) & set(splits['validation'])
   if both:

@@ -1,8 +1,9 @@
 """A random pinhole camera that films a synthetic clip: 3D world pose -> 2D COCO-18 keypoints.
 
-Fitness videos are filmed from a fixed tripod somewhere around the person, roughly at chest
-height, a few metres away, sometimes slightly tilted. `sample_camera` draws such a viewpoint
-(azimuth all around the subject, elevation, distance, small roll); `project` applies a true
+Fitness videos are filmed from a fixed tripod in front of or beside the person (rarely from
+behind), roughly at chest height, a few metres away, sometimes slightly tilted.
+`sample_viewpoint` draws such a viewpoint (azimuth around the direction the subject faces, any
+azimuth now and then, elevation, distance, small roll); `project` applies a true
 perspective projection, so depth foreshortening and the side the subject faces are real cues in
 the 2D pose and the video, as they are in OpenPose output of real footage.
 
@@ -32,6 +33,10 @@ class CameraRanges:
     """Ranges the random viewpoint is drawn from (angles in degrees, distances in metres).
 
     Attributes:
+      azimuth_spread_deg: half-width of the uniform azimuth range around the direction the
+        subject faces (60: front and oblique views; side views come from the lying exercises,
+        which are filmed from the side, and from `any_azimuth_probability`).
+      any_azimuth_probability: chance of a viewpoint anywhere around the subject instead.
       elevation_deg: camera height angle above the target (negative: looking up).
       distance_m: camera distance to the target.
       roll_deg: standard deviation of the roll about the viewing axis (a tilted phone).
@@ -40,6 +45,8 @@ class CameraRanges:
         margin left around it.
     """
 
+    azimuth_spread_deg: float = 60.0
+    any_azimuth_probability: float = 0.1
     elevation_deg: tuple[float, float] = (-5.0, 25.0)
     distance_m: tuple[float, float] = (2.5, 5.0)
     roll_deg: float = 3.0
@@ -52,12 +59,23 @@ class CameraRanges:
             if not low <= high:
                 raise ValueError(f'CameraRanges.{name} must be (low, high) with low <= high')
         if not (-80.0 <= self.elevation_deg[0] and self.elevation_deg[1] <= 80.0):
-            raise ValueError(f'CameraRanges.elevation_deg must lie in [-80, 80], '
-                             f'got {self.elevation_deg}')
+            raise ValueError(
+                f'CameraRanges.elevation_deg must lie in [-80, 80], got {self.elevation_deg}'
+            )
         if self.distance_m[0] <= 0:
             raise ValueError(f'CameraRanges.distance_m must be > 0, got {self.distance_m}')
         if not (0 < self.fill[0] and self.fill[1] <= 1.0):
             raise ValueError(f'CameraRanges.fill must lie in (0, 1], got {self.fill}')
+        if not 0 <= self.azimuth_spread_deg <= 180:
+            raise ValueError(
+                'CameraRanges.azimuth_spread_deg must lie in [0, 180], '
+                f'got {self.azimuth_spread_deg}'
+            )
+        if not 0 <= self.any_azimuth_probability <= 1:
+            raise ValueError(
+                'CameraRanges.any_azimuth_probability must lie in [0, 1], '
+                f'got {self.any_azimuth_probability}'
+            )
         if self.roll_deg < 0 or not 0 <= self.max_shift <= 1:
             raise ValueError('CameraRanges.roll_deg must be >= 0 and max_shift in [0, 1]')
 
@@ -98,11 +116,29 @@ class Camera:
     principal_point: np.ndarray
 
 
-def sample_viewpoint(rng: np.random.Generator, ranges: CameraRanges | None = None) -> Viewpoint:
-    """Draws a random viewpoint: any azimuth, elevation/distance/roll from `ranges`."""
+def sample_viewpoint(
+    rng: np.random.Generator,
+    ranges: CameraRanges | None = None,
+    facing_rad: float | None = None,
+) -> Viewpoint:
+    """Draws a random viewpoint.
+
+    Args:
+      rng: random generator; a fixed number of values is drawn whatever the arguments.
+      ranges: where the values are drawn from.
+      facing_rad: azimuth (world, from +x towards +y) that the subject faces, i.e. where the
+        camera sees them from the front; None draws any azimuth.
+    """
     ranges = ranges or CameraRanges()
+    anywhere = rng.uniform(0.0, 2.0 * np.pi)
+    relative = np.deg2rad(rng.uniform(-ranges.azimuth_spread_deg, ranges.azimuth_spread_deg))
+    use_anywhere = rng.random() < ranges.any_azimuth_probability
+    if facing_rad is None or use_anywhere:
+        azimuth = anywhere
+    else:
+        azimuth = float(np.mod(facing_rad + relative, 2.0 * np.pi))
     return Viewpoint(
-        azimuth_rad=float(rng.uniform(0.0, 2.0 * np.pi)),
+        azimuth_rad=float(azimuth),
         elevation_rad=float(np.deg2rad(rng.uniform(*ranges.elevation_deg))),
         distance_m=float(rng.uniform(*ranges.distance_m)),
         roll_rad=float(np.deg2rad(rng.normal(0.0, ranges.roll_deg))),
@@ -162,8 +198,12 @@ def frame_clip(
     rng: np.random.Generator,
     ranges: CameraRanges | None = None,
     viewpoint: Viewpoint | None = None,
+    facing_rad: float | None = None,
 ) -> Camera:
     """A camera that films all of `points_world` (T, J, 3) from a random viewpoint.
+
+    `viewpoint` fixes the viewpoint; otherwise one is drawn with `sample_viewpoint(rng, ranges,
+    facing_rad)`.
 
     Pass the points that will be drawn (e.g. the COCO-18 joints of the whole clip). The camera
     looks at the centre of their 3D bounding box; the focal length and principal point are
@@ -178,7 +218,7 @@ def frame_clip(
         )
     if not np.all(np.isfinite(points_world)):
         raise ValueError('points_world contains non-finite values')
-    viewpoint = viewpoint or sample_viewpoint(rng, ranges)
+    viewpoint = viewpoint or sample_viewpoint(rng, ranges, facing_rad)
     # Draw the framing numbers unconditionally so the random stream does not depend on the pose.
     fill = rng.uniform(*ranges.fill)
     shift = rng.uniform(-ranges.max_shift, ranges.max_shift, size=2)

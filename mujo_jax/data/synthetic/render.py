@@ -136,9 +136,7 @@ def _coverage(sq_distance: np.ndarray, half_width: float) -> np.ndarray:
     return np.clip(half_width + 0.5 - np.sqrt(np.maximum(sq_distance, 0.0)), 0.0, 1.0)
 
 
-def render(
-    pose_2d_px: np.ndarray, size: int, *, style: RenderStyle | None = None
-) -> np.ndarray:
+def render(pose_2d_px: np.ndarray, size: int, *, style: RenderStyle | None = None) -> np.ndarray:
     """Draws one stick figure per frame.
 
     Args:

@@ -19,91 +19,159 @@ from mujo_jax.data import activities as activities_lib
 
 TEMPO_LABELS = ('slow', 'moderate', 'fast')
 
-# Core phrases per class. `{n}` marks where a repetition count may go ("12 squats"); phrases
-# without it are used when the count is not mentioned.
+# Core phrases per class: short, so that equipment, tempo and repetition clauses can follow.
 _CORE_PHRASES: dict[str, tuple[str, ...]] = {
     'squats': (
         'a person doing bodyweight squats',
         'someone squatting down and standing back up',
-        'squats, bending the knees and hips until the thighs are near parallel',
-        'an athlete performing air squats with feet shoulder-width apart',
-        'a squat exercise: lowering the hips and driving back up',
+        'an athlete performing air squats',
+        'squats',
+        'a set of squats',
     ),
     'lunges': (
         'a person doing lunges',
-        'alternating forward lunges, one leg stepping ahead and the back knee dropping',
-        'someone stepping forward into a lunge and pushing back to standing',
-        'walking-in-place lunges, switching the front leg each time',
-        'a lunge exercise working the front thigh and glutes',
+        'someone doing alternating forward lunges',
+        'lunges, switching the front leg',
+        'an athlete stepping into lunges',
+        'a set of lunges',
     ),
     'bicep_curls': (
         'a person doing bicep curls',
-        'someone curling dumbbells up towards the shoulders',
-        'standing biceps curls, elbows fixed at the sides while the forearms swing up',
-        'arm curls: bending the elbows to lift the weights and lowering them slowly',
-        'a curl exercise for the upper arms',
+        'someone curling the weights up to the shoulders',
+        'standing biceps curls',
+        'arm curls',
+        'a set of bicep curls',
     ),
     'situps': (
         'a person doing sit-ups',
-        'someone lying on their back and curling the torso up to sitting',
-        'sit-ups on the floor, knees bent, rolling the upper body up and down',
-        'an abdominal exercise: sitting up from lying flat',
-        'core training with sit-ups',
+        'someone lying on their back and sitting up',
+        'sit-ups with bent knees',
+        'an athlete doing sit-ups',
+        'a set of situps',
     ),
     'pushups': (
         'a person doing push-ups',
-        'someone in a plank position lowering the chest to the floor and pushing back up',
-        'push-ups with a straight body, bending and extending the arms',
-        'press-ups on the floor',
-        'an upper-body exercise where the body is lowered and raised with the arms',
+        'someone doing pushups from a plank position',
+        'push-ups with a straight body',
+        'an athlete doing press-ups',
+        'a set of push-ups',
     ),
     'tricep_extensions': (
         'a person doing overhead tricep extensions',
-        'someone holding a dumbbell behind the head and straightening the arms overhead',
-        'triceps extensions: the upper arms stay up while the forearms bend down and extend',
-        'overhead arm extensions with a weight',
-        'an exercise for the back of the upper arms, extending the elbows overhead',
+        'someone doing triceps extensions',
+        'overhead triceps extensions',
+        'an athlete extending the elbows overhead in tricep extensions',
+        'a set of tricep extensions',
     ),
     'dumbbell_rows': (
         'a person doing dumbbell rows',
-        'someone bent over at the hips pulling dumbbells up to the ribs',
-        'bent-over rows, the torso leaning forward while the elbows pull back',
-        'rowing a weight up towards the hip from a hinged position',
-        'a back exercise: bent-over dumbbell rows',
+        'someone doing bent-over rows',
+        'bent-over dumbbell rows',
+        'an athlete rowing the weights up to the ribs',
+        'a set of dumbbell rows',
     ),
     'jumping_jacks': (
         'a person doing jumping jacks',
-        'someone jumping while spreading the legs and swinging the arms overhead',
-        'star jumps: arms and legs open and close with every hop',
-        'jumping jacks, a full-body cardio move',
-        'a person hopping with arms clapping overhead and feet apart, then back together',
+        'someone doing star jumps',
+        'jumping jacks',
+        'an athlete hopping through jumping jacks',
+        'a set of jumping jacks',
     ),
     'dumbbell_shoulder_press': (
         'a person doing a dumbbell shoulder press',
-        'someone pressing dumbbells from the shoulders straight up overhead',
-        'overhead presses: the arms push the weights up until straight and lower them back',
-        'a standing shoulder press with weights',
-        'a military press, driving the hands above the head',
+        'someone pressing dumbbells overhead',
+        'a standing shoulder press',
+        'an athlete doing overhead presses',
+        'a set of dumbbell shoulder presses',
     ),
     'lateral_shoulder_raises': (
         'a person doing lateral shoulder raises',
-        'someone lifting dumbbells out to the sides up to shoulder height',
-        'side raises: straight arms rise sideways and lower again',
-        'lateral raises for the shoulders, arms lifting like wings',
-        'a deltoid exercise raising the arms out to the side',
+        'someone doing side raises',
+        'lateral raises',
+        'an athlete raising the arms out to the sides in lateral raises',
+        'a set of lateral shoulder raises',
     ),
 }
 
-_NON_ACTIVITY_PHRASES = (
-    'a person standing still between sets',
-    'someone resting with their hands at their sides',
-    'a person shifting their weight from one foot to the other',
-    'someone walking a few steps and turning around',
-    'a short break: the person stands and catches their breath',
-    'a person pausing between exercises',
-    'someone standing relaxed, not exercising',
-    'the person walks around briefly before the next set',
-)
+# How the movement looks: an optional second sentence.
+_FORM_SENTENCES: dict[str, tuple[str, ...]] = {
+    'squats': (
+        'The knees and hips bend until the thighs are near parallel, then the body rises.',
+        'The hips sink back and down and drive up again.',
+    ),
+    'lunges': (
+        'One leg steps ahead and the back knee drops towards the floor.',
+        'Each step forward ends with both knees bent, then the body pushes back to standing.',
+    ),
+    'bicep_curls': (
+        'The elbows stay at the sides while the forearms swing up and down.',
+        'The hands lift to the shoulders and lower again.',
+    ),
+    'situps': (
+        'The torso curls up from lying flat and rolls back down.',
+        'The upper body rises towards the knees and returns to the floor.',
+    ),
+    'pushups': (
+        'The chest lowers towards the floor and the arms push it back up.',
+        'The body stays straight as the elbows bend and extend.',
+    ),
+    'tricep_extensions': (
+        'The upper arms point up while the forearms bend down behind the head and extend.',
+        'The weight is lowered behind the head and pressed back up.',
+    ),
+    'dumbbell_rows': (
+        'The torso leans forward and the elbows pull back past the ribs.',
+        'Bent at the hips, the arms pull the weights up and lower them.',
+    ),
+    'jumping_jacks': (
+        'Arms swing overhead as the feet jump apart, then both come back together.',
+        'Each hop opens and closes the arms and legs.',
+    ),
+    'dumbbell_shoulder_press': (
+        'The hands push up from the shoulders until the arms are straight overhead.',
+        'The weights go up above the head and come back down to the shoulders.',
+    ),
+    'lateral_shoulder_raises': (
+        'Straight arms rise sideways to shoulder height and lower again.',
+        'The arms lift out to the sides like wings.',
+    ),
+}
+
+# Non-activity phrases by what the person does (the motion generator's variants).
+_NON_ACTIVITY_PHRASES: dict[str, tuple[str, ...]] = {
+    'stand': (
+        'a person standing still between sets',
+        'someone resting with their hands at their sides',
+        'a short break: the person stands and catches their breath',
+        'a person pausing between exercises',
+        'someone standing relaxed, not exercising',
+    ),
+    'shift': (
+        'a person shifting their weight from one foot to the other',
+        'someone standing and swaying slightly while resting',
+        'a person resting between sets, shifting from foot to foot',
+    ),
+    'walk': (
+        'someone walking a few steps between sets',
+        'the person walks around briefly before the next set',
+        'a person taking a few steps during a break',
+    ),
+}
+
+# Style of the repetition (the motion generator's variants), an optional clause.
+_VARIANT_CLAUSES: dict[tuple[str, str], tuple[str, ...]] = {
+    ('squats', 'arms_forward'): ('with the arms held out in front',),
+    ('squats', 'hands_chest'): ('with the hands at the chest',),
+    ('lunges', 'left_first_hips'): ('hands on the hips',),
+    ('lunges', 'right_first_hips'): ('hands on the hips',),
+    ('bicep_curls', 'both'): ('curling both arms together',),
+    ('bicep_curls', 'alternating'): ('alternating arms', 'one arm at a time'),
+    ('situps', 'reach'): ('reaching the arms forward',),
+    ('situps', 'crossed'): ('with the arms crossed over the chest',),
+    ('dumbbell_rows', 'both'): ('pulling with both arms',),
+    ('dumbbell_rows', 'left_arm'): ('with the left arm', 'one-armed, left side'),
+    ('dumbbell_rows', 'right_arm'): ('with the right arm', 'one-armed, right side'),
+}
 
 _BODY_PARTS: dict[str, tuple[str, ...]] = {
     'squats': ('legs', 'thighs', 'glutes', 'knees and hips'),
@@ -151,7 +219,7 @@ _TEMPO_CLAUSES: dict[str, tuple[str, ...]] = {
 _REPS_CLAUSES = (
     'for {n} repetitions',
     'for {n} reps',
-    'counting {n} repetitions',
+    'with {n} repetitions',
     '({n} reps)',
 )
 
@@ -183,6 +251,7 @@ def describe(
     reps: int | None = None,
     tempo: str | None = None,
     *,
+    variant: str | None = None,
     mention_probability: float = 0.5,
 ) -> str:
     """A one-sentence description of a clip of `activity`.
@@ -192,11 +261,13 @@ def describe(
       rng: the random generator; the same state gives the same sentence.
       reps: repetitions the clip really contains; mentioned (sometimes) when positive.
       tempo: one of `TEMPO_LABELS` (see `tempo_label`); mentioned (sometimes) when given.
+      variant: the style the motion was generated in (`motion.Motion.variant`, e.g. 'walk',
+        'alternating'); picks the non-activity phrase and (sometimes) a style clause.
       mention_probability: chance of adding each optional clause (body part, equipment, tempo,
         reps), so that descriptions vary in length and detail.
 
     Returns:
-      A sentence starting with a capital letter and ending with a full stop.
+      One or two sentences, each starting with a capital letter and ending with a full stop.
     """
     if activity not in activities_lib.ACTIVITIES:
         raise ValueError(
@@ -210,23 +281,38 @@ def describe(
         raise ValueError(f'mention_probability must be in [0, 1], got {mention_probability}')
 
     if activity == activities_lib.ACTIVITIES[activities_lib.NON_ACTIVITY]:
-        sentence = _choose(rng, _NON_ACTIVITY_PHRASES)
+        if variant is None:
+            phrases = tuple(p for group in _NON_ACTIVITY_PHRASES.values() for p in group)
+        elif variant in _NON_ACTIVITY_PHRASES:
+            phrases = _NON_ACTIVITY_PHRASES[variant]
+        else:
+            raise ValueError(
+                f'unknown non_activity variant {variant!r}; expected one of '
+                f'{sorted(_NON_ACTIVITY_PHRASES)} or None'
+            )
+        sentence = _choose(rng, phrases)
         return sentence[0].upper() + sentence[1:] + '.'
 
     parts = [_choose(rng, _CORE_PHRASES[activity])]
-    # Draw every optional decision, used or not, so the stream of random numbers (and thus the
-    # text of later clips) does not depend on which clauses were taken.
-    use_equipment, use_part, use_tempo, use_reps = rng.random(4) < mention_probability
-    equipment = _choose(rng, _EQUIPMENT[activity])
-    part_clause = _choose(rng, _BODY_PART_CLAUSES).format(part=_choose(rng, _BODY_PARTS[activity]))
-    tempo_clause = _choose(rng, _TEMPO_CLAUSES[tempo]) if tempo is not None else ''
-    reps_clause = (
-        _choose(rng, _REPS_CLAUSES).format(n=reps)
-        if reps and reps > 1
-        else _choose(rng, _SINGLE_REP)
-        if reps == 1
-        else ''
+    # Draw every optional decision, used or not, so the stream of random numbers does not
+    # depend on which clauses were taken.
+    use_equipment, use_tempo, use_reps, use_part, use_form, use_variant = (
+        rng.random(6) < mention_probability
     )
+    variant_options = _VARIANT_CLAUSES.get((activity, variant), ())
+    variant_clause = _choose(rng, variant_options) if variant_options else ''
+    equipment = _choose(rng, _EQUIPMENT[activity])
+    tempo_clause = _choose(rng, _TEMPO_CLAUSES[tempo]) if tempo is not None else ''
+    if reps is not None and reps > 1:
+        reps_clause = _choose(rng, _REPS_CLAUSES).format(n=reps)
+    elif reps == 1:
+        reps_clause = _choose(rng, _SINGLE_REP)
+    else:
+        reps_clause = ''
+    part_clause = _choose(rng, _BODY_PART_CLAUSES).format(part=_choose(rng, _BODY_PARTS[activity]))
+    form_sentence = _choose(rng, _FORM_SENTENCES[activity])
+    if use_variant and variant_clause:
+        parts.append(variant_clause)
     if use_equipment and equipment:
         parts.append(equipment)
     if use_tempo and tempo_clause:
@@ -236,4 +322,7 @@ def describe(
     sentence = ' '.join(parts)
     if use_part:
         sentence += ', ' + part_clause
-    return sentence[0].upper() + sentence[1:] + '.'
+    sentence = sentence[0].upper() + sentence[1:] + '.'
+    if use_form:
+        sentence += ' ' + form_sentence
+    return sentence

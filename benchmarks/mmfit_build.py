@@ -1,0 +1,96 @@
+"""Times a full-size MM-Fit build and the evaluation windows read through grain.
+
+Writes 21 workouts of realistic length with the synthetic MM-Fit writer (~35 min each: ~64k pose
+frames, phone streams of ~0.45 M (210 Hz) and ~1 M (500 Hz) rows) into a temporary manual
+directory, runs the real command line `tfds build tfds_builders/mmfit --file_format=array_record`
+on it, and reads every evaluation window of the test split (5 s, stride 0.2 s) through grain.
+
+Prints one JSON line per figure, `{"name": ..., "value": ..., "unit": ...}`.
+
+  python benchmarks/mmfit_build.py                      # 21 full-size workouts
+  python benchmarks/mmfit_build.py --workouts=3 --minutes=5
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+from absl import app, flags
+
+_WORKOUTS = flags.DEFINE_integer('workouts', 21, 'Workouts w00.. to write and build.')
+_MINUTES = flags.DEFINE_float('minutes', None, 'Workout length; default realistic (~35 min).')
+_WORK_DIR = flags.DEFINE_string('work_dir', None, 'Where to write (default: a temporary dir, '
+                                'deleted afterwards).')
+_SPLIT = flags.DEFINE_string('split', 'test', 'Split whose evaluation windows are read.')
+_BATCH = flags.DEFINE_integer('batch_size', 256, 'Batch size of the window reading.')
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _emit(name: str, value: float, unit: str, **extra) -> None:
+  print(json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}),
+        flush=True)
+
+
+def _size_bytes(path: str) -> int:
+  return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def _run(work_dir: str) -> None:
+  import grain
+  import numpy as np
+
+  from mujo_jax.data import mmfit
+  from mujo_jax.data.synthetic import mmfit_writer
+
+  manual, data_dir = os.path.join(work_dir, 'manual'), os.path.join(work_dir, 'tfds')
+  start = time.perf_counter()
+  mmfit_writer.write_mmfit(manual, _WORKOUTS.value, seed=0, minutes=_MINUTES.value)
+  _emit('mmfit_write_s', time.perf_counter() - start, 's', workouts=_WORKOUTS.value)
+  _emit('mmfit_input_size_mb', _size_bytes(manual) / 1e6, 'MB')
+  frames = [np.load(os.path.join(manual, w, f'{w}_pose_3d.npy'), mmap_mode='r').shape[1]
+            for w in sorted(os.listdir(manual))]
+  _emit('mmfit_pose_frames_per_workout', float(np.mean(frames)), 'frames')
+
+  tfds_cli = os.path.join(os.path.dirname(sys.executable), 'tfds')
+  start = time.perf_counter()
+  subprocess.run([tfds_cli, 'build', os.path.join(REPO, 'tfds_builders', 'mmfit'),
+                  f'--manual_dir={manual}', f'--data_dir={data_dir}',
+                  '--file_format=array_record'], check=True, cwd=REPO,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                 env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+  _emit('mmfit_tfds_build_s', time.perf_counter() - start, 's', cpus=os.cpu_count())
+  _emit('mmfit_output_size_mb', _size_bytes(os.path.join(data_dir, 'mmfit')) / 1e6, 'MB')
+
+  start = time.perf_counter()
+  windows = mmfit.eval_windows(data_dir, _SPLIT.value)
+  _emit('mmfit_eval_windows_open_s', time.perf_counter() - start, 's', split=_SPLIT.value,
+        windows=len(windows))
+  batches = windows.batch(_BATCH.value).to_iter_dataset(grain.ReadOptions(num_threads=2))
+  start = time.perf_counter()
+  count = sum(batch['label'].shape[0] for batch in batches)
+  seconds = time.perf_counter() - start
+  assert count == len(windows)
+  _emit('mmfit_eval_windows_per_s', count / seconds, 'windows/s', split=_SPLIT.value,
+        batch_size=_BATCH.value)
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  if _WORK_DIR.value:
+    os.makedirs(_WORK_DIR.value, exist_ok=True)
+    _run(_WORK_DIR.value)
+  else:
+    with tempfile.TemporaryDirectory(prefix='mmfit_bench_') as work_dir:
+      _run(work_dir)
+
+
+if __name__ == '__main__':
+  app.run(main)

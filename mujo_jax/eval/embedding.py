@@ -1,0 +1,232 @@
+"""Frozen embeddings from a pretraining checkpoint: load it, rebuild the model, embed windows.
+
+Evaluation embeds every window once and reuses the embeddings for every probe, fraction and
+seed. One jitted function computes, per batch, the embedding of each requested modality and of
+each requested *IMU site variant* (the same windows with some sites masked absent), so that
+probes on single sites and the missing-site robustness table cost one pass over the data.
+
+Only the encoders a caller asks for run: `embed_subset` calls the model's
+`{modality}_encoder` and `{modality}_head` submodules directly (what `JointModel.embed` does for
+all of its modalities at once), so MM-Fit windows, which have no video or text, can be embedded
+by a model pretrained on four modalities.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import grain
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from mujo_jax import config_validation, sharding
+from mujo_jax.models import joint
+
+# Keys of a window that are metadata, never model input.
+_META_KEYS = ('label', 'group')
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Pretrained:
+  """A restored checkpoint: the resolved pretraining config, host parameters and the step."""
+  config: ml_collections.ConfigDict
+  params: Any
+  step: int
+  workdir: str
+
+
+def _lists_to_tuples(value: Any) -> Any:
+  """JSON turns tuples into lists; the config (and flax module fields) expect tuples."""
+  if isinstance(value, dict):
+    return {k: _lists_to_tuples(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return tuple(_lists_to_tuples(v) for v in value)
+  return value
+
+
+def config_from_json(config_dict: Mapping[str, Any]) -> ml_collections.ConfigDict:
+  """The pretraining config saved as `W/config.json`, validated and resolved again."""
+  config = ml_collections.ConfigDict(_lists_to_tuples(dict(config_dict)))
+  return config_validation.resolve_pretrain_config(config)
+
+
+def load_pretrained(workdir: str | Path, step: int | None = None) -> Pretrained:
+  """Restores the parameters and config of a pretraining workdir (latest or given step)."""
+  from mujo_jax import train  # pylint: disable=g-import-not-at-top
+  params, restored_step, config_dict = train.restore_params(workdir, step)
+  params = jax.tree.map(np.asarray, params)
+  return Pretrained(config=config_from_json(config_dict), params=params, step=int(restored_step),
+                    workdir=str(workdir))
+
+
+def with_imu_sites(config: ml_collections.ConfigDict,
+                   sites: Sequence[str]) -> ml_collections.ConfigDict:
+  """`config` whose IMU encoder reads `sites` (names in `virtual_imu.SITES`), in that order.
+
+  The site embedding table covers the global vocabulary, so the parameters do not depend on
+  which sites a model reads: a model pretrained on 5 synthetic sites embeds MM-Fit's 4.
+  """
+  config = ml_collections.ConfigDict(config.to_dict())
+  config.data.imu_sites = tuple(sites)
+  return config_validation.resolve_pretrain_config(config)
+
+
+def embed_subset(module: joint.JointModel, batch: Mapping[str, jax.Array],
+                 modalities: Sequence[str], train: bool = False,
+                 example_ids: jax.Array | None = None) -> dict[str, jax.Array]:
+  """`JointModel.embed` restricted to `modalities`; pass as `method=` to `model.apply`.
+
+  Same computation as `embed` (encoder → projection head → L2 normalisation) for each modality,
+  so the embeddings are identical; the batch only needs the keys of these modalities.
+  """
+  out = {}
+  for modality in modalities:
+    if modality not in module.modalities:
+      raise ValueError(f'modality {modality!r} is not in the model (it has {module.modalities})')
+    missing = [key for key in joint.BATCH_KEYS[modality] if key not in batch]
+    if missing:
+      raise ValueError(f'batch lacks {missing} for modality {modality!r} (keys: {sorted(batch)})')
+    encoder = getattr(module, f'{modality}_encoder')
+    if modality == 'imu':
+      features = encoder(batch['imu'], batch['imu_sites'], train=train, example_ids=example_ids)
+    else:
+      features = encoder(batch[modality], train=train, example_ids=example_ids)
+    projected = getattr(module, f'{modality}_head')(features).astype(jnp.float32)
+    out[modality] = joint.l2_normalize(projected)
+  return out
+
+
+def imu_variant_key(sites: Sequence[str] | None) -> str:
+  """Name of an IMU site variant: 'imu' (all sites) or 'imu:left_wrist/head'."""
+  return 'imu' if sites is None else 'imu:' + '/'.join(sites)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EmbedRequest:
+  """What to embed: whole modalities, and IMU site variants as (key, site mask over S)."""
+  modalities: tuple[str, ...]
+  imu_variants: tuple[tuple[str, tuple[bool, ...]], ...] = ()
+
+  def input_keys(self) -> tuple[str, ...]:
+    names = set(self.modalities) | ({'imu'} if self.imu_variants else set())
+    return tuple(sorted({k for m in names for k in joint.BATCH_KEYS[m]}))
+
+
+def make_embed_fn(model: joint.JointModel, request: EmbedRequest,
+                  mesh: jax.sharding.Mesh | None = None):
+  """A jitted `(params, batch) -> {key: (B, D)} and {'valid/' + key: (B,)}` for `request`.
+
+  With a `mesh`, outputs are replicated, so that every process can read them (multi-host).
+  """
+  plain = request.modalities
+
+  def embed(params, batch):
+    outputs = model.apply({'params': params}, batch, plain, method=embed_subset)
+    valid = {f'valid/{m}': jnp.ones(batch[joint.BATCH_KEYS[m][0]].shape[:1], bool)
+             for m in plain}
+    if 'imu' in plain:
+      valid['valid/imu'] = jnp.any(batch['imu_sites'], axis=1)
+    for key, site_mask in request.imu_variants:
+      sites = batch['imu_sites'] & jnp.asarray(site_mask, bool)[None]
+      imu_batch = {'imu': batch['imu'], 'imu_sites': sites}
+      outputs[key] = model.apply({'params': params}, imu_batch, ('imu',),
+                                 method=embed_subset)['imu']
+      valid[f'valid/{key}'] = jnp.any(sites, axis=1)
+    return {**outputs, **valid}
+
+  if mesh is None:
+    return jax.jit(embed)
+  return jax.jit(embed, out_shardings=sharding.replicated(mesh))
+
+
+def replicate(tree: Any, mesh: jax.sharding.Mesh) -> Any:
+  """Host values (the same in every process) → arrays replicated over the whole mesh."""
+  replicated = sharding.replicated(mesh)
+  host = jax.tree.map(np.asarray, jax.device_get(tree))
+  return jax.tree.map(
+      lambda v: jax.make_array_from_callback(v.shape, replicated, lambda index, v=v: v[index]),
+      host)
+
+
+def _stack(elements: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+  return {k: np.stack([np.asarray(e[k]) for e in elements]) for k in elements[0]}
+
+
+def iterate_batches(windows: grain.MapDataset | Sequence[Mapping[str, Any]],
+                    batch_size: int) -> Iterable[dict[str, np.ndarray]]:
+  """Batches of `windows` in order (last one short), read by grain with a few threads."""
+  if isinstance(windows, grain.MapDataset):
+    dataset = windows.batch(batch_size, drop_remainder=False).to_iter_dataset(
+        grain.ReadOptions(num_threads=2, prefetch_buffer_size=2))
+    yield from dataset
+    return
+  for start in range(0, len(windows), batch_size):
+    yield _stack(windows[start:start + batch_size])
+
+
+def embed_windows(model: joint.JointModel, params: Any,
+                  windows: grain.MapDataset | Sequence[Mapping[str, Any]],
+                  request: EmbedRequest, mesh: jax.sharding.Mesh,
+                  per_device_batch_size: int = 64,
+                  embed_fn: Any = None) -> dict[str, np.ndarray]:
+  """Embeds every window once (jitted, batch sharded over `mesh`), in order.
+
+  Every process reads all windows and gets all embeddings (the batch is split over the devices
+  of the whole mesh, the outputs are replicated): evaluation then runs alike everywhere.
+
+  Returns `{key: (N, D) float32}` for every modality and IMU variant of `request`,
+  `{'valid/' + key: (N,) bool}` (False where the variant has no present site: such rows carry
+  an undefined embedding and must be excluded), and `label` (and `group` when the windows have
+  it) as `(N,)` int arrays.
+  """
+  batch_size = per_device_batch_size * mesh.size
+  embed_fn = embed_fn or make_embed_fn(model, request, mesh)
+  params = replicate(params, mesh)
+  keys = request.input_keys()
+  outputs: dict[str, list[np.ndarray]] = {}
+  for batch in iterate_batches(windows, batch_size):
+    count = len(batch['label'])
+    missing = [k for k in keys if k not in batch]
+    if missing:
+      raise ValueError(f'windows lack {missing} needed to embed {request.modalities} '
+                       f'(window keys: {sorted(batch)})')
+    # Pad the short last batch so every call has one shape (one compile) and shards evenly.
+    inputs = {k: np.concatenate([batch[k], np.repeat(batch[k][-1:], batch_size - count, 0)])
+              for k in keys}
+    inputs = sharding.global_batch_from_full(inputs, mesh)
+    for name, value in jax.device_get(embed_fn(params, inputs)).items():
+      outputs.setdefault(name, []).append(np.asarray(value[:count]))
+    for name in _META_KEYS:
+      if name in batch:
+        outputs.setdefault(name, []).append(np.asarray(batch[name]))
+  if not outputs:
+    raise ValueError('no windows to embed')
+  result = {k: np.concatenate(v) for k, v in outputs.items()}
+  logging.info('embedded %d windows: %s', len(result['label']),
+               sorted(k for k in result if not k.startswith('valid/')))
+  return result
+
+
+def embed_texts(model: joint.JointModel, params: Any, texts: Sequence[str],
+                batch_size: int = 64) -> np.ndarray:
+  """(N, D) text embeddings of `texts`, tokenised as in training (byte tokenizer, max_len)."""
+  from mujo_jax.data.tokenizer import ByteTokenizer  # pylint: disable=g-import-not-at-top
+  if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+    raise ValueError('embed_texts: expected a sequence of str')
+  if 'text' not in model.modalities:
+    raise ValueError(f'the model has no text encoder (modalities {model.modalities})')
+  tokens = ByteTokenizer(model.text_max_len).encode_batch(list(texts))
+  embed_fn = make_embed_fn(model, EmbedRequest(modalities=('text',)))
+  out = []
+  for start in range(0, len(tokens), batch_size):
+    chunk = tokens[start:start + batch_size]
+    count = len(chunk)
+    padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - count, 0)])
+    out.append(np.asarray(embed_fn(params, {'text': padded})['text'])[:count])
+  return np.concatenate(out) if out else np.zeros((0, model.embed_dim), np.float32)

@@ -1,0 +1,163 @@
+"""The evaluation datasets: windows of each split, and the model config that reads them.
+
+An `EvalDataset` fixes, for one downstream dataset, which split the probes are fitted on
+(`fit_split`), which one chooses their regularisation (`validation_split`), which ones are
+reported (`eval_splits`), and how the pretrained model must be rebuilt to read the dataset's IMU
+sites. Every window carries `label` and `group` (the subject: groups never cross splits, so a
+probe is always scored on people it was not fitted on).
+
+- `synthetic`: deterministic centre windows of the synthetic corpus (`pipeline.EvalWindow`'s
+  crop), splits train / validation / test with disjoint subjects.
+- `mmfit`: `mujo_jax.data.mmfit.eval_windows` (reference stride 0.2 s), splits train /
+  validation / test / unseen_test; IMU devices map to site names through
+  `mmfit.DEVICE_SITES`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import grain
+import ml_collections
+import numpy as np
+
+from mujo_jax.data import activities
+from mujo_jax.eval import embedding
+
+DATASETS = ('synthetic', 'mmfit')
+# Modalities a probe may use as input; text describes the class, so it is never a probe input.
+PROBE_MODALITIES = ('imu', 'pose', 'video')
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EvalDataset:
+  name: str
+  model_config: ml_collections.ConfigDict  # The pretraining config, reading `sites`.
+  sites: tuple[str, ...]  # Site names of the windows' IMU site axis (virtual_imu.SITES).
+  modalities: tuple[str, ...]  # What the windows carry that the model can embed.
+  fit_split: str
+  validation_split: str
+  eval_splits: tuple[str, ...]
+  windows: dict[str, Any]  # split -> grain.MapDataset of un-batched windows.
+  class_names: tuple[str, ...] = activities.ACTIVITIES
+
+  @property
+  def splits(self) -> tuple[str, ...]:
+    return (self.fit_split, self.validation_split) + tuple(self.eval_splits)
+
+
+def _evenly_spaced(dataset: grain.MapDataset, max_windows: int | None) -> grain.MapDataset:
+  """At most `max_windows` windows, evenly spaced so every class and subject stays represented."""
+  if max_windows is not None and max_windows < len(dataset):
+    dataset = dataset[::int(np.ceil(len(dataset) / max_windows))]
+  return dataset
+
+
+class SyntheticEvalWindow(grain.transforms.Map):
+  """The centre window of a synthetic clip, with its subject as `group`."""
+
+  def __init__(self, data_config: ml_collections.ConfigDict):
+    self._config = data_config
+
+  def map(self, record: dict[str, Any]) -> dict[str, Any]:
+    from mujo_jax.data import datasets  # pylint: disable=g-import-not-at-top
+    window = datasets.make_window(record, None, self._config)
+    window.pop('present', None)
+    window['group'] = np.int32(record['subject'])
+    return window
+
+
+class SubjectAsGroup(grain.transforms.Map):
+  def map(self, window: dict[str, Any]) -> dict[str, Any]:
+    return {**window, 'group': np.int32(window['subject'])}
+
+
+def _check_splits(name: str, eval_splits: Sequence[str], known: Sequence[str],
+                  reserved: Sequence[str]) -> tuple[str, ...]:
+  eval_splits = tuple(eval_splits)
+  bad = [s for s in eval_splits if s not in known or s in reserved]
+  if bad or not eval_splits:
+    raise ValueError(f'config.{name}.eval_splits={eval_splits}: expected one or more of '
+                     f'{[s for s in known if s not in reserved]} ({list(reserved)} fit the '
+                     f'probe and choose its regularisation)')
+  return eval_splits
+
+
+def synthetic(pretrain_config: ml_collections.ConfigDict,
+              probe_config: ml_collections.ConfigDict) -> EvalDataset:
+  """Held-out subjects of the synthetic corpus, with the pretraining IMU sites."""
+  from mujo_jax.data import datasets  # pylint: disable=g-import-not-at-top
+  from mujo_jax.data.synthetic import corpus  # pylint: disable=g-import-not-at-top
+  settings = probe_config.synthetic
+  eval_splits = _check_splits('synthetic', settings.eval_splits, corpus.SPLITS,
+                              ('train', 'validation'))
+  model_modalities = tuple(pretrain_config.modalities)
+  modalities = [m for m in model_modalities if m in ('imu', 'pose', 'text')]
+  if 'video' in model_modalities and pretrain_config.model.video_input == 'frames':
+    modalities.append('video')  # The corpus has frames, not pre-extracted features.
+  data_config = ml_collections.ConfigDict(pretrain_config.to_dict())
+  data_config.modalities = tuple(modalities)
+  data_config.data.name = 'synthetic'
+  pretrained_on_synthetic = pretrain_config.data.name == 'synthetic'
+  data_config.data.builder_config = settings.builder_config or (
+      pretrain_config.data.builder_config if pretrained_on_synthetic else 'default')
+  if settings.tfds_data_dir is not None:
+    data_config.data.tfds_data_dir = settings.tfds_data_dir
+  elif not pretrained_on_synthetic:
+    data_config.data.tfds_data_dir = None
+  sites = tuple(pretrain_config.data.imu_sites) if 'imu' in modalities else ()
+  unknown = [s for s in sites if s not in corpus.SYNTHETIC_IMU_SITES]
+  if unknown:
+    raise ValueError(f'the checkpoint reads IMU sites {unknown} that the synthetic corpus does '
+                     f'not have ({corpus.SYNTHETIC_IMU_SITES})')
+  source_module = datasets.get('synthetic')
+  windows = {}
+  for split in ('train', 'validation') + eval_splits:
+    dataset = grain.MapDataset.source(source_module.source(data_config, split))
+    windows[split] = _evenly_spaced(dataset, settings.max_windows).map(
+        SyntheticEvalWindow(data_config))
+  return EvalDataset(name='synthetic', model_config=pretrain_config, sites=sites,
+                     modalities=tuple(modalities), fit_split='train',
+                     validation_split='validation', eval_splits=eval_splits, windows=windows)
+
+
+def mmfit(pretrain_config: ml_collections.ConfigDict,
+          probe_config: ml_collections.ConfigDict) -> EvalDataset:
+  """MM-Fit windows at the reference stride, read by a model rebuilt for MM-Fit's devices."""
+  from mujo_jax.data import mmfit as mmfit_lib  # pylint: disable=g-import-not-at-top
+  settings = probe_config.mmfit
+  eval_splits = _check_splits('mmfit', settings.eval_splits, mmfit_lib.SPLITS,
+                              ('train', 'validation'))
+  for key, expected in (('imu_rate_hz', mmfit_lib.IMU_RATE_HZ),
+                        ('pose_fps', mmfit_lib.POSE_FPS)):
+    if float(pretrain_config.data[key]) != expected:
+      raise ValueError(f'the checkpoint was trained at data.{key}={pretrain_config.data[key]}, '
+                       f'but MM-Fit windows are at {expected}')
+  unknown = [d for d in settings.sites if d not in mmfit_lib.DEVICE_SITES]
+  if unknown:
+    raise ValueError(f'config.mmfit.sites has unknown devices {unknown}; expected names from '
+                     f'{tuple(mmfit_lib.DEVICE_SITES)}')
+  modalities = tuple(m for m in pretrain_config.modalities if m in ('imu', 'pose'))
+  sites = tuple(mmfit_lib.DEVICE_SITES[d] for d in settings.sites) if 'imu' in modalities else ()
+  model_config = (embedding.with_imu_sites(pretrain_config, sites) if sites
+                  else pretrain_config)
+  windows = {}
+  for split in ('train', 'validation') + eval_splits:
+    dataset = mmfit_lib.eval_windows(probe_config.mmfit_data_dir, split,
+                                     window_s=float(pretrain_config.window_s),
+                                     stride_s=settings.stride_s, sites=tuple(settings.sites))
+    windows[split] = _evenly_spaced(dataset, settings.max_windows).map(SubjectAsGroup())
+  return EvalDataset(name='mmfit', model_config=model_config, sites=sites,
+                     modalities=modalities, fit_split='train', validation_split='validation',
+                     eval_splits=eval_splits, windows=windows)
+
+
+def load(name: str, pretrain_config: ml_collections.ConfigDict,
+         probe_config: ml_collections.ConfigDict) -> EvalDataset:
+  if name == 'synthetic':
+    return synthetic(pretrain_config, probe_config)
+  if name == 'mmfit':
+    return mmfit(pretrain_config, probe_config)
+  raise ValueError(f'config.datasets has {name!r}: expected names from {DATASETS}')

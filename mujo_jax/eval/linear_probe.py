@@ -1,0 +1,492 @@
+"""`run(config, workdir)`: evaluate a pretraining checkpoint on downstream activity recognition.
+
+  python -m mujo_jax.main --config=configs/linear_probe.py --config.checkpoint=W --workdir=E
+
+Per dataset (configs/linear_probe.py): the frozen encoders embed every window of the fit,
+validation and evaluation splits once; then, for every modality set, label fraction and seed, a
+logistic-regression probe (mujo_jax/eval/probe.py) is fitted on the labelled subset of the fit
+split, its C chosen on the validation split, and scored on every evaluation split. In the same
+table: the same probe on a randomly initialised model of the same architecture, and the same
+encoders trained from scratch with a linear head on the same labelled windows
+(mujo_jax/eval/supervised.py). Then zero-shot classification by text prompts, cross-modal
+retrieval and the missing-modality robustness table, all from the same embeddings.
+
+Outputs in `workdir`: probe_results.csv (one row per dataset × split × modality set × fraction ×
+seed × model), probe_results.md (the tables), zero_shot.csv, retrieval.csv, robustness.csv,
+probe_windows.npz (for every dataset: labels and groups of every split, and the fit-split indices
+of every fraction and seed, so that stratification and subject-disjointness can be checked) and
+the PNG plots named in probe_results.md.
+
+Notes. At 100 % every seed labels the same windows and lbfgs is deterministic, so the probe is
+fitted once and its scores repeat over seeds (std 0); the from-scratch baseline still differs per
+seed (initialisation, batch order). Windows whose modality-set input is missing (e.g. an IMU site
+not measured) are excluded from that set's fit and evaluation and counted (num_train, num_eval).
+Every process reads all windows and gets all embeddings (batches sharded over the whole mesh,
+outputs replicated), so the probes run alike everywhere; process 0 writes the outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from sklearn.metrics import confusion_matrix
+
+from mujo_jax import sharding
+from mujo_jax.eval import (embedding, eval_data, plots, probe, report, retrieval, robustness,
+                           supervised, zero_shot)
+from mujo_jax.models import joint
+
+MAP_METHODS = ('pca', 'tsne')
+
+
+# ---------------------------------------------------------------- config
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Rejects a bad probe config before anything is loaded or compiled."""
+  def fail(message):
+    raise ValueError(f'invalid linear_probe config: {message}')
+
+  if config.job != 'linear_probe':
+    fail(f"job={config.job!r}: expected 'linear_probe'")
+  if not config.checkpoint:
+    fail('checkpoint is empty: pass --config.checkpoint=<pretraining workdir>')
+  checkpoint = Path(config.checkpoint).expanduser()
+  if not (checkpoint / 'config.json').exists():
+    raise FileNotFoundError(f'config.checkpoint={config.checkpoint!r}: no config.json there; '
+                            'expected a pretraining workdir')
+  datasets = tuple(config.datasets)
+  bad = [d for d in datasets if d not in eval_data.DATASETS]
+  if not datasets or bad or len(set(datasets)) != len(datasets):
+    fail(f'datasets={datasets}: expected distinct names from {eval_data.DATASETS}')
+  if 'mmfit' in datasets:
+    if not config.mmfit_data_dir:
+      fail('datasets has mmfit but mmfit_data_dir is not set (the TFDS data_dir holding the '
+           'built mmfit dataset; see tfds_builders/mmfit/README.md)')
+    if not Path(config.mmfit_data_dir).expanduser().is_dir():
+      raise FileNotFoundError(f'config.mmfit_data_dir={config.mmfit_data_dir!r} is not a '
+                              'directory')
+  probe.check_fractions(config.fractions)
+  seeds = tuple(config.seeds)
+  if not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds) or len(
+      set(seeds)) != len(seeds):
+    fail(f'seeds={seeds}: expected distinct ints')
+  if not config.modality_sets:
+    fail('modality_sets is empty')
+  for text in config.modality_sets:
+    probe.check_modality_set(text)
+  unknown = [s for s in config.supervised.modality_sets if s not in config.modality_sets]
+  if config.baselines.supervised and unknown:
+    fail(f'supervised.modality_sets has {unknown}, which are not in modality_sets '
+         f'{tuple(config.modality_sets)}')
+  probe_settings(config)
+  supervised_settings(config)
+  if config.map_method not in MAP_METHODS:
+    fail(f'map_method={config.map_method!r}: expected one of {MAP_METHODS}')
+  if not 0 < config.robustness_fraction <= 1:
+    fail(f'robustness_fraction={config.robustness_fraction}: expected a value in (0, 1]')
+  for key in ('embed_batch_size', 'retrieval_max_windows', 'map_max_windows'):
+    if not isinstance(config[key], int) or config[key] < 1:
+      fail(f'{key}={config[key]!r}: expected a positive int')
+
+
+def probe_settings(config: ml_collections.ConfigDict) -> probe.ProbeSettings:
+  return probe.ProbeSettings(c_grid=tuple(float(c) for c in config.probe.c_grid),
+                             max_iter=int(config.probe.max_iter), tol=float(config.probe.tol))
+
+
+def supervised_settings(config: ml_collections.ConfigDict) -> supervised.SupervisedSettings:
+  s = config.supervised
+  return supervised.SupervisedSettings(steps=int(s.steps), batch_size=int(s.batch_size),
+                                       learning_rate=float(s.learning_rate),
+                                       weight_decay=float(s.weight_decay))
+
+
+# ---------------------------------------------------------------- one dataset
+
+
+@dataclasses.dataclass
+class DatasetResults:
+  probe_rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+  zero_shot_rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+  retrieval_rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+  robustness_rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+  skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+  notes: list[str] = dataclasses.field(default_factory=list)
+  plots: list[str] = dataclasses.field(default_factory=list)
+  arrays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+
+def _evenly_spaced_indices(count: int, maximum: int) -> np.ndarray:
+  if count <= maximum:
+    return np.arange(count)
+  return np.unique(np.linspace(0, count - 1, maximum).round().astype(np.int64))
+
+
+def _nearest(values: Sequence[float], target: float) -> float:
+  return min(values, key=lambda v: abs(np.log(v) - np.log(target)))
+
+
+class _DatasetEvaluation:
+  """Everything computed for one dataset; `run` calls the steps in order."""
+
+  def __init__(self, config, pretrained: embedding.Pretrained, data: eval_data.EvalDataset,
+               mesh):
+    self.config = config
+    self.pretrained = pretrained
+    self.data = data
+    self.mesh = mesh
+    self.model = joint.build_model(data.model_config)
+    self.results = DatasetResults()
+    self.fractions = probe.check_fractions(config.fractions)
+    self.seeds = tuple(config.seeds)
+    self.settings = probe_settings(config)
+    self.probe_modalities = tuple(m for m in data.modalities if m in eval_data.PROBE_MODALITIES)
+    self.sets, skipped = probe.expand_modality_sets(config.modality_sets, self.probe_modalities,
+                                                    data.sites)
+    self.results.skipped.extend(skipped)
+    if not self.sets:
+      raise ValueError(f'{data.name}: none of modality_sets {tuple(config.modality_sets)} can '
+                       f'be fed ({skipped})')
+    self.conditions = (robustness.conditions(self.probe_modalities, data.sites)
+                       if config.robustness else [])
+    self.embeddings: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    self._embed_fns: dict[embedding.EmbedRequest, Any] = {}  # One compile per request.
+    self.predictions_for_confusion: list[tuple[str, np.ndarray, np.ndarray]] = []
+
+  # ---- embeddings
+
+  def _request(self, split: str, full: bool) -> embedding.EmbedRequest:
+    """What to embed for `split`: the sets' inputs, plus (pretrained) everything else needed."""
+    keys = {k for s in self.sets for k in s.keys}
+    modalities = {k.split(':')[0] for k in keys if ':' not in k}
+    variant_sites = {tuple(k.split(':', 1)[1].split('/')) for k in keys if ':' in k}
+    if full:
+      modalities |= set(self.probe_modalities)
+      if split in self.data.eval_splits:
+        modalities |= set(self.data.modalities)  # Text too, for retrieval.
+        variant_sites |= robustness.imu_variant_sites(self.conditions)
+    if variant_sites:
+      modalities.add('imu')
+    variants = tuple(sorted(
+        (embedding.imu_variant_key(sites), tuple(s in sites for s in self.data.sites))
+        for sites in variant_sites))
+    ordered = tuple(m for m in ('imu', 'pose', 'video', 'text') if m in modalities)
+    return embedding.EmbedRequest(modalities=ordered, imu_variants=variants)
+
+  def embed(self, name: str, params: Any, full: bool) -> None:
+    self.embeddings[name] = {}
+    for split in self.data.splits:
+      start = time.time()
+      request = self._request(split, full)
+      if request not in self._embed_fns:
+        self._embed_fns[request] = embedding.make_embed_fn(self.model, request, self.mesh)
+      self.embeddings[name][split] = embedding.embed_windows(
+          self.model, params, self.data.windows[split], request, self.mesh,
+          self.config.embed_batch_size, self._embed_fns[request])
+      logging.info('%s/%s: embedded %d windows with the %s model in %.1f s', self.data.name,
+                   split, len(self.embeddings[name][split]['label']), name, time.time() - start)
+
+  # ---- fractions
+
+  def subsets(self) -> dict[tuple[int, float], np.ndarray]:
+    labels = self.embeddings['pretrained'][self.data.fit_split]['label']
+    subsets = {}
+    for seed in self.seeds:
+      for fraction, indices in probe.stratified_subsets(labels, self.fractions, seed).items():
+        subsets[(seed, fraction)] = indices
+    arrays = self.results.arrays
+    for split in self.data.splits:
+      for key in ('label', 'group'):
+        if key in self.embeddings['pretrained'][split]:
+          arrays[f'{self.data.name}/{split}/{key}'] = self.embeddings['pretrained'][split][key]
+    for (seed, fraction), indices in subsets.items():
+      arrays[f'{self.data.name}/fit_indices/fraction={fraction:g}/seed={seed}'] = indices
+    return subsets
+
+  # ---- probes
+
+  def _row(self, split, modality_set, fraction, seed, model, **values):
+    return {'dataset': self.data.name, 'split': split, 'modality_set': modality_set,
+            'fraction': fraction, 'seed': seed, 'model': model,
+            'checkpoint_step': self.pretrained.step, **values}
+
+  def probes(self, model_name: str, subsets: dict[tuple[int, float], np.ndarray]) -> None:
+    splits = self.embeddings[model_name]
+    fit, val = splits[self.data.fit_split], splits[self.data.validation_split]
+    confusion_fractions = {_nearest(self.fractions, 0.02), max(self.fractions)}
+    for set_index, modality_set in enumerate(self.sets):
+      start = time.time()
+      fit_x, fit_valid = probe.features(fit, modality_set)
+      val_x, val_valid = probe.features(val, modality_set)
+      evals = {s: probe.features(splits[s], modality_set) for s in self.data.eval_splits}
+      cache: dict[str, tuple] = {}
+      for seed in self.seeds:
+        for fraction in self.fractions:
+          indices = subsets[(seed, fraction)]
+          indices = indices[fit_valid[indices]]
+          digest = hashlib.sha1(indices.tobytes()).hexdigest()
+          if digest not in cache:
+            fitted = probe.fit_probe(fit_x[indices], fit['label'][indices], val_x[val_valid],
+                                     val['label'][val_valid], self.settings, seed)
+            predictions = {s: fitted.predict(x[valid]) for s, (x, valid) in evals.items()}
+            cache[digest] = (fitted, predictions)
+          fitted, predictions = cache[digest]
+          for split, (_, valid) in evals.items():
+            truth = splits[split]['label'][valid]
+            f1, accuracy = probe.scores(truth, predictions[split])
+            self.results.probe_rows.append(self._row(
+                split, modality_set.name, fraction, seed, model_name, num_train=len(indices),
+                num_eval=int(valid.sum()), c=fitted.c,
+                validation_macro_f1=fitted.validation_macro_f1, macro_f1=f1,
+                accuracy=accuracy, converged=fitted.converged))
+            if (model_name == 'pretrained' and set_index == 0 and seed == self.seeds[0]
+                and split == self.data.eval_splits[0] and fraction in confusion_fractions):
+              self.predictions_for_confusion.append(
+                  (f'{modality_set.name}, {100 * fraction:g} % labels (seed {seed}), '
+                   f'macro F1 {f1:.3f}', truth, predictions[split]))
+      logging.info('%s: %s probes on %s (%d fractions × %d seeds) in %.1f s', self.data.name,
+                   model_name, modality_set.name, len(self.fractions), len(self.seeds),
+                   time.time() - start)
+
+  def supervised_baseline(self, subsets: dict[tuple[int, float], np.ndarray]) -> None:
+    settings = supervised_settings(self.config)
+    wanted, _ = probe.expand_modality_sets(self.config.supervised.modality_sets,
+                                           self.probe_modalities, self.data.sites)
+    chosen = [s for s in self.sets if s.name in {w.name for w in wanted}]
+    fit = self.embeddings['pretrained'][self.data.fit_split]
+    for modality_set in chosen:
+      start = time.time()
+      _, fit_valid = probe.features(fit, modality_set)
+      baseline = supervised.FromScratch(self.data.model_config, modality_set, self.data.sites,
+                                        len(self.data.class_names), settings)
+      for seed in self.seeds:
+        for fraction in self.fractions:
+          indices = subsets[(seed, fraction)]
+          indices = indices[fit_valid[indices]]
+          params = baseline.fit(self.data.windows[self.data.fit_split], indices, seed)
+          for split in self.data.eval_splits:
+            _, valid = probe.features(self.embeddings['pretrained'][split], modality_set)
+            predicted = baseline.predict(params, self.data.windows[split],
+                                         self.config.embed_batch_size)
+            truth = self.embeddings['pretrained'][split]['label']
+            f1, accuracy = probe.scores(truth[valid], predicted[valid])
+            self.results.probe_rows.append(self._row(
+                split, modality_set.name, fraction, seed, 'supervised', num_train=len(indices),
+                num_eval=int(valid.sum()), c=float('nan'), validation_macro_f1=float('nan'),
+                macro_f1=f1, accuracy=accuracy, converged=''))
+      logging.info('%s: supervised baseline %s (%d steps × %d fractions × %d seeds) in %.1f s',
+                   self.data.name, modality_set.name, settings.steps, len(self.fractions),
+                   len(self.seeds), time.time() - start)
+
+  # ---- zero-shot, retrieval, robustness
+
+  def zero_shot(self) -> None:
+    if 'text' not in self.model.modalities:
+      self.results.notes.append('zero-shot skipped: the checkpoint has no text encoder')
+      return
+    prototypes = zero_shot.class_prototypes(
+        lambda texts: embedding.embed_texts(self.model, self.pretrained.params, texts),
+        self.data.class_names)
+    keys = [m for m in self.probe_modalities]
+    for split in self.data.eval_splits:
+      embeddings = self.embeddings['pretrained'][split]
+      for row in zero_shot.evaluate(embeddings, embeddings['label'], prototypes, keys):
+        self.results.zero_shot_rows.append({'dataset': self.data.name, 'split': split, **row})
+
+  def retrieval(self) -> None:
+    keys = [m for m in self.data.modalities]
+    if len(keys) < 2:
+      self.results.notes.append(f'retrieval skipped: only {keys} embedded')
+      return
+    for split in self.data.eval_splits:
+      embeddings = self.embeddings['pretrained'][split]
+      chosen = _evenly_spaced_indices(len(embeddings['label']),
+                                      self.config.retrieval_max_windows)
+      subset = {k: v[chosen] for k, v in embeddings.items()}
+      for row in retrieval.evaluate(subset, keys):
+        self.results.retrieval_rows.append({'dataset': self.data.name, 'split': split, **row})
+
+  def robustness(self, subsets: dict[tuple[int, float], np.ndarray]) -> None:
+    splits = self.embeddings['pretrained']
+    all_keys = self.conditions[0].keys
+    fit_x, fit_valid = robustness.fuse(splits[self.data.fit_split], all_keys)
+    val_x, val_valid = robustness.fuse(splits[self.data.validation_split], all_keys)
+    fraction = _nearest(self.fractions, self.config.robustness_fraction)
+    seed = self.seeds[0]
+    indices = subsets[(seed, fraction)]
+    indices = indices[fit_valid[indices]]
+    fitted = probe.fit_probe(fit_x[indices], splits[self.data.fit_split]['label'][indices],
+                             val_x[val_valid],
+                             splits[self.data.validation_split]['label'][val_valid],
+                             self.settings, seed)
+    for split in self.data.eval_splits:
+      labels = splits[split]['label']
+      for condition in self.conditions:
+        x, valid = robustness.fuse(splits[split], condition.keys)
+        f1, accuracy = probe.scores(labels[valid], fitted.predict(x[valid]))
+        self.results.robustness_rows.append({
+            'dataset': self.data.name, 'split': split, 'modalities': condition.modalities,
+            'imu_sites': condition.imu_sites, 'num_eval': int(valid.sum()),
+            'num_excluded': int((~valid).sum()), 'macro_f1': f1, 'accuracy': accuracy,
+            'fraction': fraction, 'seed': seed})
+
+  # ---- plots
+
+  def plot(self, workdir: Path) -> None:
+    names = [s.name for s in self.sets]
+    for split in self.data.eval_splits:
+      rows = [r for r in self.results.probe_rows
+              if r['dataset'] == self.data.name and r['split'] == split]
+      path = workdir / f'f1_vs_fraction_{self.data.name}_{split}.png'
+      plots.f1_vs_fraction(rows, names, f'{self.data.name} / {split}: probe macro F1', path)
+      self.results.plots.append(path.name)
+    if self.predictions_for_confusion:
+      labels = np.arange(len(self.data.class_names))
+      matrices = [(title, confusion_matrix(truth, predicted, labels=labels))
+                  for title, truth, predicted in sorted(self.predictions_for_confusion,
+                                                        key=lambda item: item[0])]
+      path = workdir / f'confusion_{self.data.name}_{self.data.eval_splits[0]}.png'
+      plots.confusion_matrices(matrices, self.data.class_names, path)
+      self.results.plots.append(path.name)
+    split = self.data.eval_splits[0]
+    embeddings = self.embeddings['pretrained'][split]
+    chosen = _evenly_spaced_indices(len(embeddings['label']), self.config.map_max_windows)
+    keys = [m for m in self.data.modalities]
+    valid = np.ones(len(chosen), bool)
+    for key in keys:
+      valid &= embeddings.get(f'valid/{key}', np.ones(len(embeddings['label']), bool))[chosen]
+    chosen = chosen[valid]
+    path = workdir / f'joint_space_{self.data.name}_{split}.png'
+    plots.joint_space_map({k: embeddings[k][chosen] for k in keys}, embeddings['label'][chosen],
+                          self.data.class_names, f'{self.data.name} / {split}', path,
+                          self.config.map_method, self.config.seed)
+    self.results.plots.append(path.name)
+
+
+def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: embedding.Pretrained,
+                     name: str, mesh: jax.sharding.Mesh, workdir: Path | None) -> DatasetResults:
+  """All evaluations of one dataset; plots go to `workdir` when it is given."""
+  from mujo_jax import train  # pylint: disable=g-import-not-at-top
+  data = eval_data.load(name, pretrained.config, config)
+  evaluation = _DatasetEvaluation(config, pretrained, data, mesh)
+  evaluation.embed('pretrained', pretrained.params, full=True)
+  subsets = evaluation.subsets()
+  evaluation.probes('pretrained', subsets)
+  if config.baselines.random_init:
+    random_params = jax.jit(lambda rng: train.init_params(evaluation.model, data.model_config,
+                                                          rng))(jax.random.key(config.seed))
+    evaluation.embed('random_init', random_params, full=False)
+    evaluation.probes('random_init', subsets)
+  if config.baselines.supervised:
+    evaluation.supervised_baseline(subsets)
+  if config.zero_shot:
+    evaluation.zero_shot()
+  if config.retrieval:
+    evaluation.retrieval()
+  if config.robustness:
+    evaluation.robustness(subsets)
+  if config.plots and workdir is not None:
+    evaluation.plot(workdir)
+  return evaluation.results
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def _markdown(config, pretrained: embedding.Pretrained, results: DatasetResults,
+              seconds: float) -> str:
+  c = pretrained.config
+  lines = [
+      '# Linear-probe evaluation',
+      '',
+      f'Checkpoint `{pretrained.workdir}` at step {pretrained.step} (model size '
+      f'{c.model.size}, modalities {"+".join(c.modalities)}, loss {c.loss.type}, strategy '
+      f'{c.multitask.strategy}); {seconds:.0f} s.',
+      '',
+      'Probe: logistic regression on standardised frozen embeddings, C in '
+      f'{tuple(config.probe.c_grid)} chosen by validation macro F1; label fractions stratified by '
+      'class and nested per seed; at 100 % the probe is fitted once (every seed has the same '
+      'windows). Baselines: `random_init` = the same probe on a randomly initialised model of '
+      f'the same architecture; `supervised` = the same encoders + a linear head trained from '
+      f'scratch on the same labelled windows ({config.supervised.steps} steps).',
+      '',
+  ]
+  for section in report.probe_tables(results.probe_rows, 'macro_f1'):
+    lines += [section, '']
+  for section in report.probe_tables(results.probe_rows, 'accuracy'):
+    lines += [section, '']
+  if results.zero_shot_rows:
+    lines += ['### Zero-shot (class-name prompts through the text encoder)', '',
+              report.rows_table(results.zero_shot_rows,
+                                ('dataset', 'split', 'modality', 'num_windows', 'macro_f1',
+                                 'accuracy')), '']
+  if results.retrieval_rows:
+    lines += ['### Cross-modal retrieval', '',
+              report.rows_table(results.retrieval_rows,
+                                ('dataset', 'split', 'query', 'target', 'num_windows', 'R@1',
+                                 'R@5', 'R@10', 'chance@1')), '']
+  if results.robustness_rows:
+    lines += ['### Missing-modality robustness (one probe on the fused embedding, fitted with '
+              'everything present, tested with inputs removed)', '',
+              report.rows_table(results.robustness_rows,
+                                ('dataset', 'split', 'modalities', 'imu_sites', 'num_eval',
+                                 'num_excluded', 'macro_f1', 'accuracy')), '']
+  if results.skipped:
+    lines += ['### Modality sets skipped', '']
+    lines += [f'- `{text}`: {reason}' for text, reason in results.skipped] + ['']
+  if results.notes:
+    lines += ['### Notes', ''] + [f'- {note}' for note in results.notes] + ['']
+  if results.plots:
+    lines += ['### Plots', ''] + [f'![{name}]({name})' for name in results.plots] + ['']
+  return '\n'.join(lines)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
+  """Evaluates `config.checkpoint`; writes the outputs listed in the module docstring."""
+  start = time.time()
+  check_config(config)
+  workdir = Path(workdir)
+  is_chief = jax.process_index() == 0
+  if is_chief:
+    workdir.mkdir(parents=True, exist_ok=True)
+  pretrained = embedding.load_pretrained(Path(config.checkpoint).expanduser(),
+                                         config.checkpoint_step)
+  mesh = sharding.make_mesh(config.mesh)
+  results = DatasetResults()
+  for name in config.datasets:
+    part = evaluate_dataset(config, pretrained, name, mesh, workdir if is_chief else None)
+    results.probe_rows += part.probe_rows
+    results.zero_shot_rows += part.zero_shot_rows
+    results.retrieval_rows += part.retrieval_rows
+    results.robustness_rows += part.robustness_rows
+    results.skipped += [(f'{name}: {text}', reason) for text, reason in part.skipped]
+    results.notes += [f'{name}: {note}' for note in part.notes]
+    results.plots += part.plots
+    results.arrays.update(part.arrays)
+  seconds = time.time() - start
+  outputs = {}
+  if is_chief:
+    outputs['probe_results.csv'] = report.write_csv(workdir / 'probe_results.csv',
+                                                    results.probe_rows, report.PROBE_COLUMNS)
+    for name, rows in (('zero_shot.csv', results.zero_shot_rows),
+                       ('retrieval.csv', results.retrieval_rows),
+                       ('robustness.csv', results.robustness_rows)):
+      if rows:
+        outputs[name] = report.write_csv(workdir / name, rows)
+    np.savez(workdir / 'probe_windows.npz', **results.arrays)
+    markdown = _markdown(config, pretrained, results, seconds)
+    (workdir / 'probe_results.md').write_text(markdown)
+    print(markdown)
+  return {'checkpoint_step': pretrained.step, 'seconds': seconds,
+          'outputs': {k: str(v) for k, v in outputs.items()}, 'plots': results.plots,
+          'probe_rows': results.probe_rows}

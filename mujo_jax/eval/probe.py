@@ -1,0 +1,229 @@
+"""Linear probes on frozen embeddings: modality sets, stratified label fractions, the probe.
+
+- A *modality set* names the probe's input: `imu`, `imu:left_wrist` (only that site present),
+  `imu:left_wrist/head` (those sites), `pose`, `video`, and `+`-concatenations such as
+  `imu+pose`; `imu:each` expands to one set per IMU site of the dataset.
+- A *label fraction* keeps, for every class, `ceil(fraction * n_class)` training windows (at least
+  one), drawn by a seeded permutation per class. Fractions of one seed are nested (2 % ⊂ 5 % ⊂
+  … ⊂ 100 %), so a curve over fractions adds labels instead of redrawing them.
+- The probe is scikit-learn's multinomial logistic regression on standardised features
+  (statistics of the labelled subset only). Its inverse L2 strength C is chosen on the
+  validation split by macro F1, over `c_grid` in increasing order with warm starts (each fit
+  starts from the previous solution, which makes the grid cost little more than one fit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.preprocessing import StandardScaler
+
+from mujo_jax.data import virtual_imu
+from mujo_jax.eval import embedding
+
+MODALITIES = ('imu', 'pose', 'video')
+
+
+# ---------------------------------------------------------------- modality sets
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Term:
+  """One embedding of a modality set: a modality, and for IMU the sites left present."""
+  modality: str
+  sites: tuple[str, ...] | None = None  # None: every site of the dataset.
+
+  @property
+  def key(self) -> str:
+    """The embedding key this term reads (`embedding.imu_variant_key` for IMU)."""
+    return embedding.imu_variant_key(self.sites) if self.modality == 'imu' else self.modality
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModalitySet:
+  name: str
+  terms: tuple[Term, ...]
+
+  @property
+  def keys(self) -> tuple[str, ...]:
+    return tuple(t.key for t in self.terms)
+
+
+def _parse_term(text: str, context: str) -> tuple[str, tuple[str, ...] | str | None]:
+  modality, _, site_text = text.partition(':')
+  if modality not in MODALITIES:
+    raise ValueError(f'modality set {context!r}: unknown modality {modality!r}; expected one of '
+                     f'{MODALITIES} (text describes the class and is not a probe input)')
+  if not site_text:
+    return modality, None
+  if modality != 'imu':
+    raise ValueError(f'modality set {context!r}: only imu takes sites (imu:left_wrist)')
+  if site_text == 'each':
+    return modality, 'each'
+  sites = tuple(site_text.split('/'))
+  unknown = [s for s in sites if s not in virtual_imu.SITES]
+  if unknown or len(set(sites)) != len(sites):
+    raise ValueError(f'modality set {context!r}: sites {sites} must be distinct names from '
+                     f'{virtual_imu.SITES}')
+  return modality, sites
+
+
+def check_modality_set(text: str) -> None:
+  """Raises ValueError if `text` is not a valid modality set (dataset-independent check)."""
+  if not isinstance(text, str) or not text:
+    raise ValueError(f'modality set {text!r}: expected a non-empty string such as imu+pose')
+  terms = [_parse_term(part, text) for part in text.split('+')]
+  if len(set(map(str, terms))) != len(terms):
+    raise ValueError(f'modality set {text!r} repeats a term')
+
+
+def expand_modality_sets(texts: Sequence[str], dataset_modalities: Sequence[str],
+                         dataset_sites: Sequence[str]
+                         ) -> tuple[list[ModalitySet], list[tuple[str, str]]]:
+  """The sets a dataset can feed, and (text, reason) for those it cannot (e.g. video on MM-Fit).
+
+  IMU terms whose sites are all of the dataset's read the plain `imu` embedding.
+  """
+  sets: list[ModalitySet] = []
+  skipped: list[tuple[str, str]] = []
+  for text in texts:
+    check_modality_set(text)
+    options = []
+    reason = None
+    for part in text.split('+'):
+      modality, sites = _parse_term(part, text)
+      if modality not in dataset_modalities:
+        reason = f'no {modality} in the dataset (or the checkpoint)'
+        break
+      if sites == 'each':
+        options.append([Term(modality='imu', sites=(s,)) for s in dataset_sites])
+        continue
+      if sites is not None:
+        absent = [s for s in sites if s not in dataset_sites]
+        if absent:
+          reason = f'sites {absent} not among the dataset sites {tuple(dataset_sites)}'
+          break
+        if set(sites) == set(dataset_sites):
+          sites = None
+        else:  # Canonical order: the dataset's.
+          sites = tuple(s for s in dataset_sites if s in sites)
+      options.append([Term(modality=modality, sites=sites)])
+    if reason is not None:
+      skipped.append((text, reason))
+      continue
+    for terms in itertools.product(*options):
+      name = '+'.join(t.key for t in terms)
+      if name not in [s.name for s in sets]:
+        sets.append(ModalitySet(name=name, terms=tuple(terms)))
+  return sets, skipped
+
+
+def features(embeddings: dict[str, np.ndarray],
+             modality_set: ModalitySet) -> tuple[np.ndarray, np.ndarray]:
+  """(N, sum of D) concatenated embeddings and the (N,) mask of windows where all are valid."""
+  x = np.concatenate([embeddings[k] for k in modality_set.keys], axis=1)
+  valid = np.ones(len(x), bool)
+  for key in modality_set.keys:
+    valid &= embeddings.get(f'valid/{key}', np.ones(len(x), bool))
+  return x, valid
+
+
+# ---------------------------------------------------------------- label fractions
+
+
+def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
+  fractions = tuple(float(f) for f in fractions)
+  if not fractions or any(not 0 < f <= 1 for f in fractions):
+    raise ValueError(f'config.fractions={fractions}: expected values in (0, 1]')
+  if len(set(fractions)) != len(fractions):
+    raise ValueError(f'config.fractions={fractions}: duplicates')
+  return tuple(sorted(fractions))
+
+
+def stratified_subsets(labels: np.ndarray, fractions: Sequence[float],
+                       seed: int) -> dict[float, np.ndarray]:
+  """Sorted window indices per fraction: `ceil(f * n_c)` (>= 1) of every class c, nested."""
+  labels = np.asarray(labels)
+  if labels.ndim != 1 or labels.size == 0:
+    raise ValueError(f'labels: expected a non-empty (N,) array, got shape {labels.shape}')
+  if labels.min() < 0:
+    raise ValueError('labels: found unknown labels (-1); a probe needs every window labelled')
+  rng = np.random.default_rng(seed)
+  orders = {c: rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)}
+  subsets = {}
+  for fraction in check_fractions(fractions):
+    chosen = [order[:min(len(order), max(1, math.ceil(fraction * len(order) - 1e-9)))]
+              for order in orders.values()]
+    subsets[fraction] = np.sort(np.concatenate(chosen))
+  return subsets
+
+
+# ---------------------------------------------------------------- the probe
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProbeSettings:
+  c_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+  max_iter: int = 500
+  tol: float = 1e-4
+
+  def __post_init__(self):
+    if not self.c_grid or any(c <= 0 for c in self.c_grid):
+      raise ValueError(f'probe.c_grid={self.c_grid}: expected positive values')
+    if self.max_iter < 1 or self.tol <= 0:
+      raise ValueError(f'probe.max_iter={self.max_iter}, probe.tol={self.tol}: expected > 0')
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FittedProbe:
+  scaler: StandardScaler
+  classifier: LogisticRegression
+  c: float
+  validation_macro_f1: float
+  converged: bool  # Every fit of the grid reached `tol` within `max_iter`.
+
+  def predict(self, x: np.ndarray) -> np.ndarray:
+    return self.classifier.predict(self.scaler.transform(x))
+
+
+def scores(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:
+  """(macro F1 over the classes in y_true ∪ y_pred, accuracy)."""
+  return (float(f1_score(y_true, y_pred, average='macro', zero_division=0)),
+          float(accuracy_score(y_true, y_pred)))
+
+
+def fit_probe(train_x: np.ndarray, train_y: np.ndarray, validation_x: np.ndarray,
+              validation_y: np.ndarray, settings: ProbeSettings, seed: int = 0) -> FittedProbe:
+  """Logistic regression on standardised features, C chosen by validation macro F1."""
+  if len(np.unique(train_y)) < 2:
+    raise ValueError(f'a probe needs at least 2 classes in its training windows, got '
+                     f'{np.unique(train_y).tolist()} from {len(train_y)} windows')
+  scaler = StandardScaler().fit(train_x)
+  train_z = scaler.transform(train_x)
+  validation_z = scaler.transform(validation_x)
+  classifier = LogisticRegression(max_iter=settings.max_iter, tol=settings.tol,
+                                  warm_start=True, random_state=seed)
+  best = None
+  converged = True
+  for c in sorted(settings.c_grid):
+    classifier.set_params(C=c)
+    with warnings.catch_warnings(record=True) as caught:
+      warnings.simplefilter('always', ConvergenceWarning)
+      classifier.fit(train_z, train_y)
+    converged &= not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    f1 = scores(validation_y, classifier.predict(validation_z))[0]
+    if best is None or f1 > best[1]:
+      best = (c, f1, classifier.coef_.copy(), classifier.intercept_.copy())
+  c, f1, coef, intercept = best
+  classifier.set_params(C=c)
+  classifier.coef_, classifier.intercept_ = coef, intercept
+  return FittedProbe(scaler=scaler, classifier=classifier, c=c, validation_macro_f1=f1,
+                     converged=converged)

@@ -1,0 +1,77 @@
+"""Writing evaluation results: CSV files (one row per measurement) and markdown summary tables."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+PROBE_COLUMNS = ('dataset', 'split', 'modality_set', 'fraction', 'seed', 'model', 'num_train',
+                 'num_eval', 'c', 'validation_macro_f1', 'macro_f1', 'accuracy', 'converged',
+                 'checkpoint_step')
+MODELS = ('pretrained', 'random_init', 'supervised')
+
+
+def write_csv(path: Path, rows: Sequence[Mapping], columns: Sequence[str] | None = None) -> Path:
+  """Rows as CSV with a header; `columns` fixes the order (and rejects unexpected keys)."""
+  columns = list(columns or (rows[0].keys() if rows else ()))
+  with path.open('w', newline='') as handle:
+    writer = csv.DictWriter(handle, fieldnames=columns, extrasaction='raise')
+    writer.writeheader()
+    for row in rows:
+      writer.writerow({k: _format(v) for k, v in row.items()})
+  return path
+
+
+def _format(value):
+  if isinstance(value, float):
+    return '' if np.isnan(value) else f'{value:.6g}'
+  return value
+
+
+def mean_std(values: Sequence[float]) -> str:
+  return f'{np.mean(values):.3f} ± {np.std(values):.3f}' if len(values) > 1 else (
+      f'{values[0]:.3f}')
+
+
+def markdown_table(header: Sequence[str], lines: Sequence[Sequence]) -> str:
+  out = ['| ' + ' | '.join(map(str, header)) + ' |',
+         '|' + '|'.join('---' for _ in header) + '|']
+  for line in lines:
+    out.append('| ' + ' | '.join(_cell(v) for v in line) + ' |')
+  return '\n'.join(out)
+
+
+def _cell(value) -> str:
+  if isinstance(value, float):
+    return f'{value:.3f}'
+  return str(value)
+
+
+def probe_tables(rows: Sequence[Mapping], metric: str) -> list[str]:
+  """Per dataset × split: modality set × model rows, one column per fraction, mean ± std."""
+  sections = []
+  keys = list(dict.fromkeys((r['dataset'], r['split']) for r in rows))
+  for dataset, split in keys:
+    selected = [r for r in rows if r['dataset'] == dataset and r['split'] == split]
+    fractions = sorted({r['fraction'] for r in selected})
+    lines = []
+    for modality_set in dict.fromkeys(r['modality_set'] for r in selected):
+      for model in MODELS:
+        cells = []
+        for fraction in fractions:
+          values = [r[metric] for r in selected if r['modality_set'] == modality_set
+                    and r['model'] == model and r['fraction'] == fraction]
+          cells.append(mean_std(values) if values else '–')
+        if any(c != '–' for c in cells):
+          lines.append([modality_set, model] + cells)
+    header = ['modality set', 'model'] + [f'{100 * f:g} %' for f in fractions]
+    sections.append(f'### {dataset} / {split}: {metric.replace("_", " ")} (mean ± std over '
+                    f'seeds)\n\n' + markdown_table(header, lines))
+  return sections
+
+
+def rows_table(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
+  return markdown_table(columns, [[r[c] for c in columns] for r in rows])

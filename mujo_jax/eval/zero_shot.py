@@ -1,0 +1,84 @@
+"""Zero-shot classification: each class is the mean text embedding of a few prompts.
+
+CLIP-style: the class prototype is the L2-normalised mean of the text-encoder embeddings of
+prompt templates filled with the class name (`non_activity` gets its own prompts, as a template
+like "a person doing non activity" is not language); a window is assigned the class whose
+prototype has the largest cosine with the window's embedding in the joint space. No label is
+used, so this measures how well a modality is aligned with language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from mujo_jax.data import activities
+from mujo_jax.eval import probe
+
+TEMPLATES: tuple[str, ...] = (
+    '{}',
+    'a person doing {}',
+    'someone performing {}',
+    'a set of {}',
+    'an athlete doing {} in a workout',
+)
+CLASS_PHRASES: dict[str, str] = {
+    'squats': 'squats',
+    'lunges': 'lunges',
+    'bicep_curls': 'bicep curls',
+    'situps': 'sit-ups',
+    'pushups': 'push-ups',
+    'tricep_extensions': 'tricep extensions',
+    'dumbbell_rows': 'dumbbell rows',
+    'jumping_jacks': 'jumping jacks',
+    'dumbbell_shoulder_press': 'dumbbell shoulder presses',
+    'lateral_shoulder_raises': 'lateral shoulder raises',
+}
+NON_ACTIVITY_PROMPTS: tuple[str, ...] = (
+    'a person resting between exercises',
+    'someone standing still, not exercising',
+    'a short pause between sets',
+    'a person walking around before the next set',
+)
+
+
+def class_prompts(class_names: Sequence[str] = activities.ACTIVITIES) -> list[list[str]]:
+  """The prompts of every class, in class-id order."""
+  prompts = []
+  for name in class_names:
+    if name == 'non_activity':
+      prompts.append(list(NON_ACTIVITY_PROMPTS))
+    elif name in CLASS_PHRASES:
+      prompts.append([t.format(CLASS_PHRASES[name]) for t in TEMPLATES])
+    else:
+      raise ValueError(f'no zero-shot phrase for class {name!r}; known: {sorted(CLASS_PHRASES)}')
+  return prompts
+
+
+def class_prototypes(embed_text: Callable[[list[str]], np.ndarray],
+                     class_names: Sequence[str] = activities.ACTIVITIES) -> np.ndarray:
+  """(K, D) unit-norm mean prompt embedding per class; `embed_text(list) -> (N, D)`."""
+  prototypes = []
+  for prompts in class_prompts(class_names):
+    mean = np.asarray(embed_text(prompts), np.float64).mean(axis=0)
+    prototypes.append(mean / max(np.linalg.norm(mean), 1e-12))
+  return np.stack(prototypes).astype(np.float32)
+
+
+def classify(embeddings: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
+  """(N,) class with the largest cosine (embeddings are unit norm, so a dot product)."""
+  return np.argmax(embeddings @ prototypes.T, axis=1)
+
+
+def evaluate(embeddings: Mapping[str, np.ndarray], labels: np.ndarray, prototypes: np.ndarray,
+             keys: Sequence[str]) -> list[dict[str, float | str | int]]:
+  """One row per embedding key: macro F1 and accuracy of zero-shot predictions (valid windows)."""
+  rows = []
+  for key in keys:
+    valid = embeddings.get(f'valid/{key}', np.ones(len(labels), bool))
+    predicted = classify(embeddings[key][valid], prototypes)
+    f1, accuracy = probe.scores(labels[valid], predicted)
+    rows.append({'modality': key, 'num_windows': int(valid.sum()), 'macro_f1': f1,
+                 'accuracy': accuracy})
+  return rows

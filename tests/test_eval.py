@@ -1,0 +1,185 @@
+"""Evaluation from a checkpoint: the probe end to end on a tiny pretraining run, and its parts."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from configs import linear_probe as linear_probe_config
+from configs import pretrain
+from mujo_jax import train
+from mujo_jax.eval import linear_probe, probe, report, retrieval, robustness
+
+FRACTIONS = (0.2, 1.0)
+SEEDS = (0, 1)
+MODALITY_SETS = ('imu', 'imu:left_wrist', 'pose', 'imu+pose')
+
+
+@pytest.fixture(scope='module')
+def pretrained_workdir(synthetic_data_dir, tmp_path_factory):
+  config = pretrain.get_config('runlocal,batch_size=8')
+  config.data.tfds_data_dir = synthetic_data_dir
+  config.total_steps = 2
+  config.save_every_steps = 2
+  config.probe.train_windows = 16
+  config.probe.eval_windows = 16
+  workdir = tmp_path_factory.mktemp('pretrain')
+  train.train_and_evaluate(config, workdir)
+  return workdir
+
+
+def _probe_config(checkpoint, **overrides):
+  config = linear_probe_config.get_config('runlocal')
+  config.checkpoint = str(checkpoint)
+  config.fractions = FRACTIONS
+  config.seeds = SEEDS
+  config.modality_sets = MODALITY_SETS
+  config.supervised.modality_sets = ('imu',)
+  config.supervised.steps = 3
+  config.synthetic.max_windows = 40
+  for key, value in overrides.items():
+    config[key] = value
+  return config
+
+
+@pytest.fixture(scope='module')
+def probe_run(pretrained_workdir, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('probe')
+  summary = linear_probe.run(_probe_config(pretrained_workdir), workdir)
+  with (workdir / 'probe_results.csv').open() as handle:
+    rows = list(csv.DictReader(handle))
+  return workdir, summary, rows
+
+
+def test_csv_schema_and_rows(probe_run):
+  workdir, _, rows = probe_run
+  with (workdir / 'probe_results.csv').open() as handle:
+    assert tuple(next(csv.reader(handle))) == report.PROBE_COLUMNS
+  probed = len(MODALITY_SETS) * len(FRACTIONS) * len(SEEDS)
+  expected = probed * 2 + len(FRACTIONS) * len(SEEDS)  # pretrained, random_init; supervised imu.
+  assert len(rows) == expected
+  assert {r['model'] for r in rows} == {'pretrained', 'random_init', 'supervised'}
+  assert {r['dataset'] for r in rows} == {'synthetic'}
+  assert {r['split'] for r in rows} == {'test'}
+  assert {r['modality_set'] for r in rows} == set(MODALITY_SETS)
+  for row in rows:
+    assert 0.0 <= float(row['macro_f1']) <= 1.0 and 0.0 <= float(row['accuracy']) <= 1.0
+    assert int(row['num_train']) >= 1 and int(row['num_eval']) >= 1
+    if row['model'] != 'supervised':
+      assert float(row['c']) in (0.1, 1.0)
+  # Each (set, fraction, seed, model) appears exactly once.
+  keys = [(r['modality_set'], r['fraction'], r['seed'], r['model']) for r in rows]
+  assert len(set(keys)) == len(keys)
+
+
+def test_fractions_are_stratified_nested_and_subject_disjoint(probe_run):
+  workdir, _, _ = probe_run
+  arrays = np.load(workdir / 'probe_windows.npz')
+  labels = arrays['synthetic/train/label']
+  train_groups = arrays['synthetic/train/group']
+  held_out_groups = set(arrays['synthetic/test/group']) | set(arrays['synthetic/validation/group'])
+  assert not set(train_groups) & held_out_groups
+  for seed in SEEDS:
+    previous = np.zeros(0, np.int64)
+    for fraction in FRACTIONS:
+      indices = arrays[f'synthetic/fit_indices/fraction={fraction:g}/seed={seed}']
+      assert len(np.unique(indices)) == len(indices)
+      assert indices.min() >= 0 and indices.max() < len(labels)
+      assert set(previous) <= set(indices)  # Nested.
+      previous = indices
+      for label in np.unique(labels):
+        available = int(np.sum(labels == label))
+        chosen = int(np.sum(labels[indices] == label))
+        assert chosen == min(available, max(1, math.ceil(fraction * available)))
+      assert not set(train_groups[indices]) & held_out_groups
+  small = [arrays[f'synthetic/fit_indices/fraction={FRACTIONS[0]:g}/seed={s}'] for s in SEEDS]
+  assert not np.array_equal(small[0], small[1])  # Seeds draw different windows.
+
+
+def test_results_reproducible_for_a_fixed_seed(probe_run, pretrained_workdir, tmp_path):
+  _, _, rows = probe_run
+  config = _probe_config(pretrained_workdir, modality_sets=('imu',), zero_shot=False,
+                         retrieval=False, robustness=False, plots=False)
+  config.baselines.random_init = False
+  config.baselines.supervised = False
+  again = linear_probe.run(config, tmp_path)['probe_rows']
+  first = {(r['modality_set'], float(r['fraction']), int(r['seed'])): float(r['macro_f1'])
+           for r in rows if r['model'] == 'pretrained' and r['modality_set'] == 'imu'}
+  second = {(r['modality_set'], r['fraction'], r['seed']): r['macro_f1'] for r in again}
+  assert first.keys() == second.keys()
+  for key, value in first.items():
+    assert second[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_plots_and_tables_written(probe_run):
+  workdir, summary, _ = probe_run
+  for name in ('f1_vs_fraction_synthetic_test.png', 'confusion_synthetic_test.png',
+               'joint_space_synthetic_test.png'):
+    path = workdir / name
+    assert path.exists() and path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n', name
+    assert name in summary['plots']
+  markdown = (workdir / 'probe_results.md').read_text()
+  assert '### synthetic / test: macro f1' in markdown
+  for section in ('Zero-shot', 'Cross-modal retrieval', 'Missing-modality robustness'):
+    assert section in markdown
+  with (workdir / 'robustness.csv').open() as handle:
+    conditions = list(csv.DictReader(handle))
+  assert {'imu+pose+video', 'imu', 'pose'} <= {c['modalities'] for c in conditions}
+  with (workdir / 'retrieval.csv').open() as handle:
+    pairs = {(r['query'], r['target']) for r in csv.DictReader(handle)}
+  assert ('imu', 'text') in pairs and ('text', 'imu') in pairs
+
+
+@pytest.mark.parametrize('override, message', [
+    ({'datasets': ('kinetics',)}, 'datasets'),
+    ({'datasets': ('mmfit',)}, 'mmfit_data_dir'),
+    ({'modality_sets': ('imu+gps',)}, 'unknown modality'),
+    ({'modality_sets': ('imu:left_elbow',)}, 'sites'),
+    ({'fractions': (0.0, 1.0)}, 'fractions'),
+    ({'map_method': 'umap'}, 'map_method'),
+])
+def test_bad_config_rejected_before_compute(pretrained_workdir, tmp_path, override, message):
+  with pytest.raises(ValueError, match=message):
+    linear_probe.run(_probe_config(pretrained_workdir, **override), tmp_path)
+
+
+def test_missing_checkpoint_rejected(tmp_path):
+  config = linear_probe_config.get_config('runlocal')
+  config.checkpoint = str(tmp_path / 'nowhere')
+  with pytest.raises(FileNotFoundError, match='config.json'):
+    linear_probe.run(config, tmp_path / 'out')
+
+
+# ---------------------------------------------------------------- parts
+
+
+def test_modality_sets_expand_and_skip():
+  sets, skipped = probe.expand_modality_sets(
+      ('imu:each', 'imu+pose', 'video', 'imu:left_wrist/head/right_wrist'), ('imu', 'pose'),
+      ('left_wrist', 'right_wrist', 'head'))
+  names = [s.name for s in sets]
+  assert names == ['imu:left_wrist', 'imu:right_wrist', 'imu:head', 'imu+pose', 'imu']
+  assert skipped == [('video', 'no video in the dataset (or the checkpoint)')]
+
+
+def test_retrieval_ties_count_against_the_query():
+  rng = np.random.default_rng(0)
+  paired = rng.normal(size=(20, 8))
+  paired /= np.linalg.norm(paired, axis=1, keepdims=True)
+  assert retrieval.recall_at_k(paired, paired)['R@1'] == 1.0
+  collapsed = np.ones((20, 8)) / np.sqrt(8)
+  assert retrieval.recall_at_k(collapsed, collapsed, ks=(1, 20)) == {'R@1': 0.0, 'R@20': 1.0}
+
+
+def test_fused_embedding_ignores_absent_inputs():
+  embeddings = {'imu': np.array([[1.0, 0.0], [1.0, 0.0]]), 'pose': np.array([[0.0, 1.0]] * 2),
+                'valid/imu': np.array([True, False])}
+  fused, valid = robustness.fuse(embeddings, ('imu', 'pose'))
+  np.testing.assert_allclose(fused[0], [2 ** -0.5, 2 ** -0.5], rtol=1e-6)
+  np.testing.assert_allclose(fused[1], [0.0, 1.0])
+  assert valid.all()
+  _, valid = robustness.fuse(embeddings, ('imu',))
+  assert valid.tolist() == [True, False]

@@ -1,0 +1,278 @@
+"""Encoders, the joint model and the byte tokenizer: shapes, masking, normalisation, dropout."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from mujo_jax.data.tokenizer import BOS_ID, EOS_ID, ByteTokenizer
+from mujo_jax.models import joint
+from mujo_jax.models.imu import ImuEncoder
+from mujo_jax.models.pose import PoseEncoder
+from mujo_jax.models.text import TextEncoder
+from mujo_jax.models.transformer import TransformerConfig
+from mujo_jax.models.video import VideoEncoder
+
+TINY = TransformerConfig(width=16, depth=1, num_heads=2, mlp_dim=32)
+BATCH = 3
+
+
+def _init_apply(module, *args, train=False, rngs=None, **kwargs):
+  """Jitted init + apply (eager flax init is slower than compiling these tiny graphs)."""
+  variables = jax.jit(functools.partial(module.init, train=False, **kwargs))(
+      jax.random.key(0), *args)
+  return variables, jax.jit(functools.partial(module.apply, train=train, rngs=rngs, **kwargs))
+
+
+# ------------------------------------------------------------------------------ tokenizer
+
+
+def test_tokenizer_round_trip_and_layout():
+  tokenizer = ByteTokenizer(12)
+  ids = tokenizer.encode('squat é')
+  assert ids.dtype == np.int32 and ids.shape == (12,)
+  assert ids[0] == BOS_ID and tokenizer.decode(ids) == 'squat é'
+  assert ids[1] == ord('s') + 3
+  assert ids[1 + len('squat é'.encode())] == EOS_ID and not ids[10:].any()
+  assert tokenizer.vocab_size == 259
+  batch = tokenizer.encode_batch(['a', 'bb'])
+  assert batch.shape == (2, 12) and tokenizer.decode(batch[1]) == 'bb'
+
+
+def test_tokenizer_truncation_keeps_eos_and_whole_characters():
+  tokenizer = ByteTokenizer(6)
+  ids = tokenizer.encode('abcdefgh')
+  assert ids[-1] == EOS_ID and tokenizer.decode(ids) == 'abcd'
+  # 'abcé' is 5 bytes; only 4 fit, and half of 'é' must not be emitted.
+  assert tokenizer.decode(tokenizer.encode('abcé')) == 'abc'
+  with pytest.raises(ValueError, match='max_len'):
+    ByteTokenizer(1)
+  with pytest.raises(ValueError, match='ids must lie'):
+    tokenizer.decode([300])
+
+
+# ------------------------------------------------------------------------------ encoders
+
+
+def _imu(seed=0, sites=4, time=50):
+  rng = np.random.default_rng(seed)
+  return rng.normal(size=(BATCH, time, sites, 6)).astype(np.float32)
+
+
+def test_imu_encoder_shape_and_absent_site_invariance():
+  encoder = ImuEncoder(TINY, site_ids=(3, 0, 7, 5), patch_len=10)
+  imu = _imu()
+  site_mask = np.array([[1, 1, 1, 1], [1, 0, 1, 0], [0, 0, 0, 0]], bool)
+  variables, apply = _init_apply(encoder, imu, site_mask)
+  out = apply(variables, imu, site_mask)
+  assert out.shape == (BATCH, TINY.width) and out.dtype == jnp.float32
+  assert np.isfinite(np.asarray(out)).all()  # Example 2 has no site at all.
+
+  changed = imu.copy()
+  changed[1, :, 1] = 100.0  # Absent sites of example 1 ...
+  changed[1, :, 3] = np.nan  # ... even NaN.
+  np.testing.assert_allclose(apply(variables, changed, site_mask), out, rtol=1e-6, atol=1e-6)
+
+  changed_present = imu.copy()
+  changed_present[1, :, 2] += 1.0  # A present site: must change example 1 only.
+  moved = np.asarray(apply(variables, changed_present, site_mask))
+  assert np.abs(moved[1] - out[1]).max() > 1e-3
+  np.testing.assert_allclose(moved[0], out[0], rtol=1e-6, atol=1e-6)
+
+  # Absent = not given: the same example seen by an encoder configured without those sites.
+  subset = ImuEncoder(TINY, site_ids=(3, 7), patch_len=10)
+  out_subset = subset.apply(variables, imu[:, :, [0, 2]], site_mask[:, [0, 2]], train=False)
+  np.testing.assert_allclose(out_subset[1], out[1], rtol=1e-5, atol=1e-6)
+
+
+def test_imu_encoder_rejects_bad_inputs():
+  encoder = ImuEncoder(TINY, site_ids=(0, 1, 2, 3), patch_len=10)
+  with pytest.raises(ValueError, match='not a multiple of imu_patch'):
+    encoder.init(jax.random.key(0), _imu(time=45), np.ones((BATCH, 4), bool), train=False)
+  with pytest.raises(ValueError, match='site_ids has 4'):
+    encoder.init(jax.random.key(0), _imu(sites=3), np.ones((BATCH, 3), bool), train=False)
+  with pytest.raises(ValueError, match='num_site_ids'):
+    ImuEncoder(TINY, site_ids=(0, 1, 2, 99), patch_len=10).init(
+        jax.random.key(0), _imu(), np.ones((BATCH, 4), bool), train=False)
+
+
+def test_pose_encoder_shape():
+  pose = np.random.default_rng(1).normal(size=(BATCH, 20, 17, 3)).astype(np.float32)
+  variables, apply = _init_apply(PoseEncoder(TINY, patch_len=5), pose)
+  assert apply(variables, pose).shape == (BATCH, TINY.width)
+  with pytest.raises(ValueError, match='pose_patch'):
+    PoseEncoder(TINY, patch_len=6).init(jax.random.key(0), pose, train=False)
+
+
+def test_video_encoder_frames_and_features():
+  frames = np.random.default_rng(2).integers(0, 256, (BATCH, 10, 16, 16, 1)).astype(np.uint8)
+  encoder = VideoEncoder(TINY, input_kind='frames', tubelet=(5, 8, 8))
+  variables, apply = _init_apply(encoder, frames)
+  assert apply(variables, frames).shape == (BATCH, TINY.width)
+  assert variables['params']['space_embed'].shape == (4, TINY.width)
+
+  features = np.random.default_rng(3).normal(size=(BATCH, 7, 24)).astype(np.float32)
+  variables, apply = _init_apply(VideoEncoder(TINY, input_kind='features'), features)
+  assert apply(variables, features).shape == (BATCH, TINY.width)
+  with pytest.raises(ValueError, match='video_tubelet'):
+    encoder.init(jax.random.key(0), frames[:, :9], train=False)
+
+
+def test_text_encoder_ignores_padding():
+  tokenizer = ByteTokenizer(16)
+  tokens = tokenizer.encode_batch(['squats', 'jumping jacks', ''])
+  encoder = TextEncoder(TINY, max_len=32)
+  variables, apply = _init_apply(encoder, tokens)
+  out = apply(variables, tokens)
+  assert out.shape == (BATCH, TINY.width)
+  padded = np.pad(tokens, ((0, 0), (0, 16)))  # Same texts, 16 more padding tokens.
+  np.testing.assert_allclose(apply(variables, padded), out, rtol=1e-5, atol=1e-6)
+  empty = np.zeros_like(tokens)  # Nothing but padding: finite.
+  assert np.isfinite(np.asarray(apply(variables, empty))).all()
+  other = tokens.copy()
+  other[0, 2] += 1
+  assert np.abs(np.asarray(apply(variables, other))[0] - out[0]).max() > 1e-4
+  with pytest.raises(ValueError, match='exceed the maximum'):
+    encoder.init(jax.random.key(0), np.ones((1, 40), np.int32), train=False)
+
+
+# ------------------------------------------------------------------------------ joint model
+
+
+def _config(**model_overrides) -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.modalities = ('imu', 'pose', 'text', 'video')
+  config.model = ml_collections.ConfigDict(dict(
+      size='tiny', width=None, depth=None, num_heads=None, mlp_dim=None, embed_dim=None,
+      dropout_rate=None, dtype='float32', imu_patch=10, pose_patch=5, video_tubelet=(5, 8, 8),
+      video_input='frames', text_max_len=16))
+  config.model.update(model_overrides)
+  config.data = ml_collections.ConfigDict(dict(imu_site_ids=(0, 1, 2)))
+  config.loss = ml_collections.ConfigDict(dict(type='clip'))
+  config.multitask = ml_collections.ConfigDict(dict(strategy='joint', pairs='all',
+                                                    pair_weights=None, anchor=''))
+  return config
+
+
+def _batch(seed=0, batch=4):
+  rng = np.random.default_rng(seed)
+  return {
+      'imu': rng.normal(size=(batch, 20, 3, 6)).astype(np.float32),
+      'imu_sites': np.ones((batch, 3), bool),
+      'pose': rng.normal(size=(batch, 10, 17, 3)).astype(np.float32),
+      'video': rng.integers(0, 256, (batch, 10, 16, 16, 1)).astype(np.uint8),
+      'text': ByteTokenizer(16).encode_batch([f'activity {i}' for i in range(batch)]),
+      'present': np.ones((batch, 4), bool),
+  }
+
+
+@pytest.fixture(scope='module')
+def dropout_model():
+  model = joint.build_model(_config(dropout_rate=0.5))
+  batch = _batch()
+  variables = jax.jit(model.init)(jax.random.key(0), batch)
+  embed = jax.jit(lambda v, b, train, rng, ids=None: model.apply(
+      v, b, train=train, example_ids=ids, rngs={'dropout': rng}, method='embed'),
+                  static_argnums=2)
+  return model, variables, embed, batch
+
+
+def test_joint_embed_is_normalised_per_modality(dropout_model):
+  model, variables, embed, batch = dropout_model
+  embeddings = embed(variables, batch, False, jax.random.key(0))
+  assert set(embeddings) == {'imu', 'pose', 'text', 'video'}
+  for z in embeddings.values():
+    assert z.shape == (4, 32) and z.dtype == jnp.float32
+    np.testing.assert_allclose(np.linalg.norm(z, axis=-1), 1.0, rtol=1e-5)
+  # One modality's data never moves another's embedding.
+  changed = dict(batch, video=255 - batch['video'])
+  moved = embed(variables, changed, False, jax.random.key(0))
+  np.testing.assert_array_equal(moved['imu'], embeddings['imu'])
+  assert np.abs(moved['video'] - embeddings['video']).max() > 1e-4
+  params = variables['params']
+  assert {'imu_encoder', 'imu_head', 'loss_head'} <= set(params)
+  assert params['loss_head']['logit_scale'].shape == ()
+  with pytest.raises(ValueError, match="lacks \\['pose'\\]"):
+    model.apply(variables, {k: v for k, v in batch.items() if k != 'pose'}, method='embed')
+
+
+def test_dropout_is_explicit_deterministic_and_per_example(dropout_model):
+  _, variables, embed, batch = dropout_model
+  first = embed(variables, batch, True, jax.random.key(1))
+  again = embed(variables, batch, True, jax.random.key(1))
+  other = embed(variables, batch, True, jax.random.key(2))
+  evaluation = embed(variables, batch, False, jax.random.key(1))
+  for modality in first:
+    np.testing.assert_array_equal(first[modality], again[modality])
+    assert np.abs(first[modality] - other[modality]).max() > 1e-3
+    assert np.abs(first[modality] - evaluation[modality]).max() > 1e-3
+  # A micro-batch with the global ids of its examples draws the full batch's masks.
+  ids = np.array([1, 3], np.int32)
+  half = embed(variables, jax.tree.map(lambda x: x[ids], batch), True, jax.random.key(1), ids)
+  for modality in first:
+    np.testing.assert_allclose(half[modality], first[modality][ids], rtol=1e-5, atol=1e-6)
+
+
+def test_joint_loss_metrics_and_bfloat16():
+  config = _config(dtype='bfloat16')
+  config.loss.type = 'siglip'
+  model = joint.build_model(config)
+  batch = _batch()
+  variables = jax.jit(model.init)(jax.random.key(0), batch)
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables))
+  assert set(variables['params']['loss_head']) == {'t', 'b'}
+  total, metrics = jax.jit(model.apply)(variables, batch)
+  pair_losses = [metrics[f'loss/{name}'] for name in model.pair_names]
+  assert len(pair_losses) == 6 and np.isfinite(total)
+  np.testing.assert_allclose(total, sum(pair_losses), rtol=1e-5)
+  assert metrics['siglip_bias'] == -10.0
+
+
+@pytest.mark.parametrize('key,value,message', [
+    ('size', 'huge', 'model.size'),
+    ('dtype', 'float16', 'model dtype'),
+    ('video_input', 'pixels', 'video_input'),
+    ('num_heads', 5, 'not divisible'),
+    ('video_tubelet', (5, 8), 'video_tubelet'),
+])
+def test_build_model_rejects_bad_config(key, value, message):
+  with pytest.raises(ValueError, match=message):
+    joint.build_model(_config(**{key: value}))
+
+
+def test_build_model_maps_site_names():
+  config = _config()
+  del config.data['imu_site_ids']
+  config.data.imu_sites = ('head', 'left_wrist')
+  from mujo_jax.data import virtual_imu
+  model = joint.build_model(config)
+  assert model.imu_site_ids == (virtual_imu.SITES.index('head'), 0)
+  config.data.imu_sites = ('left_elbow_typo',)
+  with pytest.raises(ValueError, match='unknown sites'):
+    joint.build_model(config)
+
+
+def test_remat_transformer_matches_plain():
+  from mujo_jax.models.transformer import Transformer
+  tokens = np.random.default_rng(5).normal(size=(2, 6, 16)).astype(np.float32)
+  mask = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], bool)
+  config = TransformerConfig(width=16, depth=2, num_heads=2, mlp_dim=32, dropout_rate=0.2)
+  plain, remat = Transformer(config), Transformer(dataclasses.replace(config, remat=True))
+  variables = jax.jit(functools.partial(plain.init, train=False))(jax.random.key(0), tokens, mask)
+  target = np.random.default_rng(6).normal(size=tokens.shape).astype(np.float32)
+
+  def loss(module, v):
+    out = module.apply(v, tokens, mask, train=True, rngs={'dropout': jax.random.key(3)})
+    return jnp.sum(out * target)  # Not |out|²: LayerNorm makes that nearly constant.
+
+  value, grads = jax.jit(jax.value_and_grad(functools.partial(loss, plain)))(variables)
+  value_remat, grads_remat = jax.jit(jax.value_and_grad(functools.partial(loss, remat)))(variables)
+  np.testing.assert_allclose(value_remat, value, rtol=1e-5)
+  for g, g_remat in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_remat), strict=True):
+    np.testing.assert_allclose(g_remat, g, rtol=1e-4, atol=1e-6)

@@ -1,0 +1,1 @@
+"""TFDS builder of the synthetic MuJo corpus (see README.md)."""
