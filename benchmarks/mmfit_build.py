@@ -58,9 +58,9 @@ def _run(work_dir: str) -> None:
             for w in sorted(os.listdir(manual))]
   _emit('mmfit_pose_frames_per_workout', float(np.mean(frames)), 'frames')
 
-  tfds_cli = os.path.join(os.path.dirname(sys.executable), 'tfds')
+  tfds_cli = (sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main')  # = `tfds`
   start = time.perf_counter()
-  subprocess.run([tfds_cli, 'build', os.path.join(REPO, 'tfds_builders', 'mmfit'),
+  subprocess.run([*tfds_cli, 'build', os.path.join(REPO, 'tfds_builders', 'mmfit'),
                   f'--manual_dir={manual}', f'--data_dir={data_dir}',
                   '--file_format=array_record'], check=True, cwd=REPO,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

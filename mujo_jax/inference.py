@@ -11,7 +11,8 @@ What happens to a recording of any length (>= one window):
 1. Validation, before any compute: shapes, finite values, site names (`virtual_imu.SITES`), and
    plausible units — IMU acceleration must be specific force in m/s² *including gravity* (median
    |acc| near 9.81; data in g or with gravity removed is rejected with the fix to apply), gyro in
-   rad/s (not deg/s), pose in metres (not millimetres). `check_units=False` skips the unit check.
+   rad/s (deg/s is caught when the median rotation rate is above ~15 deg/s, i.e. for any real
+   exercise; near-still recordings cannot be told apart), pose in metres (not millimetres). `check_units=False` skips the unit check.
 2. Resampling to the model's rates (IMU 50 Hz, pose 30 fps, video 10 fps by default): polyphase
    filtering (`scipy.signal.resample_poly`, line padding so gravity does not ring at the edges)
    for IMU and pose; nearest frame for video. A stream already at the model's rate is untouched.
@@ -189,11 +190,14 @@ class Embedder:
     return np.stack([stream[s:s + window] for s in starts])
 
   @staticmethod
+  def _check_pool(pool: str | None) -> None:
+    if pool not in ('mean', None):
+      raise ValueError(f"pool={pool!r}: expected 'mean' or None")
+
+  @staticmethod
   def _pool(window_embeddings: np.ndarray, pool: str | None) -> np.ndarray:
     if pool is None:
       return window_embeddings
-    if pool != 'mean':
-      raise ValueError(f"pool={pool!r}: expected 'mean' or None")
     mean = window_embeddings.astype(np.float64).mean(axis=0)
     return (mean / max(np.linalg.norm(mean), 1e-12)).astype(np.float32)
 
@@ -208,6 +212,7 @@ class Embedder:
     the model embeds sites by name. Returns `(D,)` (pool='mean') or `(W, D)` (pool=None).
     """
     self._require('imu')
+    self._check_pool(pool)
     rate_hz = _positive_rate('rate_hz', rate_hz)
     if isinstance(sites, str):
       sites = (sites,)
@@ -245,6 +250,7 @@ class Embedder:
                  pool: str | None = 'mean', check_units: bool = True) -> np.ndarray:
     """Pose `(T, 17, 3)`: Human3.6M-17 joints in metres, world z up (made pelvis-relative)."""
     self._require('pose')
+    self._check_pool(pool)
     fps = _positive_rate('fps', fps)
     pose = np.asarray(pose)
     if pose.ndim != 3 or pose.shape[1:] != (NUM_JOINTS, 3):
@@ -271,6 +277,7 @@ class Embedder:
                   pool: str | None = 'mean') -> np.ndarray:
     """Frames `(T, H, W, C)` uint8 or pre-extracted features `(T, F)` float, per the model."""
     self._require('video')
+    self._check_pool(pool)
     fps = _positive_rate('fps', fps)
     video = np.asarray(video)
     kind = self.config.model.video_input

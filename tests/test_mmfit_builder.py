@@ -23,7 +23,9 @@ from mujo_jax.data.synthetic import mmfit_writer
 from tfds_builders.mmfit import reader
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TFDS = os.path.join(os.path.dirname(sys.executable), 'tfds')
+# The `tfds` command line, run through the interpreter of the tests (its console script is a
+# two-line wrapper around this module's `launch_cli`).
+TFDS = (sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main')
 SPLIT_SIZES = {'train': 10, 'validation': 3, 'test': 3, 'unseen_test': 5}
 SINE_HZ = 1.7          # written into w09 sw_l_acc x
 PHONE_SINE_HZ = 2.3    # written into w09 sp_r_acc y, plus a 60 Hz tone that must not alias
@@ -36,7 +38,7 @@ def _npy(root, workout, modality):
 
 def _tfds_build(manual_dir: str, data_dir: str) -> subprocess.Popen:
   return subprocess.Popen(
-      [TFDS, 'build', os.path.join(REPO, 'tfds_builders', 'mmfit'), f'--manual_dir={manual_dir}',
+      [*TFDS, 'build', os.path.join(REPO, 'tfds_builders', 'mmfit'), f'--manual_dir={manual_dir}',
        f'--data_dir={data_dir}', '--file_format=array_record'],
       cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES=''))

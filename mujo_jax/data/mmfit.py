@@ -33,6 +33,7 @@ from typing import Any, Literal
 import grain
 import numpy as np
 
+from mujo_jax.data import windows
 from mujo_jax.data.activities import NON_ACTIVITY
 
 POSE_FPS = 30.0
@@ -81,11 +82,11 @@ class WindowSpec:
 
   @property
   def pose_frames(self) -> int:
-    return int(round(self.window_s * POSE_FPS))
+    return windows.num_samples(self.window_s, POSE_FPS)
 
   @property
   def imu_samples(self) -> int:
-    return int(round(self.window_s * IMU_RATE_HZ))
+    return windows.num_samples(self.window_s, IMU_RATE_HZ)
 
 
 def window_label(frame: int, set_start: np.ndarray, set_end: np.ndarray, set_label: np.ndarray,

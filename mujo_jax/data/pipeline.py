@@ -56,17 +56,17 @@ def per_process_batch_size(config: ml_collections.ConfigDict, process_count: int
 
 def train_dataset(config: ml_collections.ConfigDict, process_index: int,
                   process_count: int) -> grain.IterDataset:
-  """Infinite, shuffled, augmented batches of this process's share of the training split."""
+  """Infinite, shuffled, augmented batches: this process's share of each global batch."""
   source = datasets.get(config.data.name).source(config, config.data.train_split)
   dataset = grain.MapDataset.source(source)
-  if len(dataset) < process_count:
-    raise ValueError(f'{config.data.name}/{config.data.train_split} has {len(dataset)} records, '
-                     f'fewer than the {process_count} processes')
-  # Each process reads a disjoint stride of the records; shuffling then happens within it.
-  dataset = dataset[process_index::process_count]
+  # Every process orders the whole split the same way (same seed) and augments each element with
+  # an RNG derived from its global index; global batch b is local batches b*P … b*P+P-1, of
+  # which process p reads the p-th. The global batch is therefore the same whatever the number
+  # of processes, and each process only reads and augments its own share.
   dataset = dataset.seed(config.seed).shuffle().repeat()
   dataset = dataset.random_map(TrainWindow(config))
   dataset = dataset.batch(per_process_batch_size(config, process_count), drop_remainder=True)
+  dataset = dataset[process_index::process_count]
   iter_dataset = dataset.to_iter_dataset(
       grain.ReadOptions(num_threads=2, prefetch_buffer_size=config.data.prefetch_batches))
   if config.data.num_workers > 0:

@@ -31,7 +31,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,48 @@ def _nearest(values: Sequence[float], target: float) -> float:
   return min(values, key=lambda v: abs(np.log(v) - np.log(target)))
 
 
+def fit_and_score(splits: dict[str, dict[str, np.ndarray]],
+                  modality_sets: Sequence[probe.ModalitySet],
+                  subsets: dict[tuple[int, float], np.ndarray], fractions: Sequence[float],
+                  seeds: Sequence[int], data: Any, settings: probe.ProbeSettings
+                  ) -> Iterator[dict[str, Any]]:
+  """Fits every probe (set × seed × fraction) and scores it on every evaluation split.
+
+  `splits` maps split name → embeddings (`embedding.embed_windows` output); `data` names the
+  fit, validation and evaluation splits. Yields one dict per (evaluation split, set, fraction,
+  seed) with the scores, plus `truth` and `predicted` arrays. Identical labelled subsets (every
+  seed at 100 %) are fitted once: lbfgs is deterministic, so refitting would repeat the result.
+  """
+  fit, val = splits[data.fit_split], splits[data.validation_split]
+  for modality_set in modality_sets:
+    start = time.time()
+    fit_x, fit_valid = probe.features(fit, modality_set)
+    val_x, val_valid = probe.features(val, modality_set)
+    evals = {s: probe.features(splits[s], modality_set) for s in data.eval_splits}
+    cache: dict[str, tuple] = {}
+    for seed in seeds:
+      for fraction in fractions:
+        indices = subsets[(seed, fraction)]
+        indices = indices[fit_valid[indices]]
+        digest = hashlib.sha1(indices.tobytes()).hexdigest()
+        if digest not in cache:
+          fitted = probe.fit_probe(fit_x[indices], fit['label'][indices], val_x[val_valid],
+                                   val['label'][val_valid], settings, seed)
+          cache[digest] = (fitted, {s: fitted.predict(x[valid]) for s, (x, valid) in
+                                    evals.items()})
+        fitted, predictions = cache[digest]
+        for split, (_, valid) in evals.items():
+          truth = splits[split]['label'][valid]
+          f1, accuracy = probe.scores(truth, predictions[split])
+          yield {'split': split, 'modality_set': modality_set.name, 'fraction': fraction,
+                 'seed': seed, 'num_train': len(indices), 'num_eval': int(valid.sum()),
+                 'c': fitted.c, 'validation_macro_f1': fitted.validation_macro_f1,
+                 'macro_f1': f1, 'accuracy': accuracy, 'converged': fitted.converged,
+                 'truth': truth, 'predicted': predictions[split]}
+    logging.info('probes on %s (%d fractions × %d seeds) in %.1f s', modality_set.name,
+                 len(fractions), len(seeds), time.time() - start)
+
+
 class _DatasetEvaluation:
   """Everything computed for one dataset; `run` calls the steps in order."""
 
@@ -215,48 +257,22 @@ class _DatasetEvaluation:
 
   # ---- probes
 
-  def _row(self, split, modality_set, fraction, seed, model, **values):
-    return {'dataset': self.data.name, 'split': split, 'modality_set': modality_set,
-            'fraction': fraction, 'seed': seed, 'model': model,
-            'checkpoint_step': self.pretrained.step, **values}
+  def _row(self, **values):
+    return {'dataset': self.data.name, 'checkpoint_step': self.pretrained.step, **values}
 
   def probes(self, model_name: str, subsets: dict[tuple[int, float], np.ndarray]) -> None:
-    splits = self.embeddings[model_name]
-    fit, val = splits[self.data.fit_split], splits[self.data.validation_split]
     confusion_fractions = {_nearest(self.fractions, 0.02), max(self.fractions)}
-    for set_index, modality_set in enumerate(self.sets):
-      start = time.time()
-      fit_x, fit_valid = probe.features(fit, modality_set)
-      val_x, val_valid = probe.features(val, modality_set)
-      evals = {s: probe.features(splits[s], modality_set) for s in self.data.eval_splits}
-      cache: dict[str, tuple] = {}
-      for seed in self.seeds:
-        for fraction in self.fractions:
-          indices = subsets[(seed, fraction)]
-          indices = indices[fit_valid[indices]]
-          digest = hashlib.sha1(indices.tobytes()).hexdigest()
-          if digest not in cache:
-            fitted = probe.fit_probe(fit_x[indices], fit['label'][indices], val_x[val_valid],
-                                     val['label'][val_valid], self.settings, seed)
-            predictions = {s: fitted.predict(x[valid]) for s, (x, valid) in evals.items()}
-            cache[digest] = (fitted, predictions)
-          fitted, predictions = cache[digest]
-          for split, (_, valid) in evals.items():
-            truth = splits[split]['label'][valid]
-            f1, accuracy = probe.scores(truth, predictions[split])
-            self.results.probe_rows.append(self._row(
-                split, modality_set.name, fraction, seed, model_name, num_train=len(indices),
-                num_eval=int(valid.sum()), c=fitted.c,
-                validation_macro_f1=fitted.validation_macro_f1, macro_f1=f1,
-                accuracy=accuracy, converged=fitted.converged))
-            if (model_name == 'pretrained' and set_index == 0 and seed == self.seeds[0]
-                and split == self.data.eval_splits[0] and fraction in confusion_fractions):
-              self.predictions_for_confusion.append(
-                  (f'{modality_set.name}, {100 * fraction:g} % labels (seed {seed}), '
-                   f'macro F1 {f1:.3f}', truth, predictions[split]))
-      logging.info('%s: %s probes on %s (%d fractions × %d seeds) in %.1f s', self.data.name,
-                   model_name, modality_set.name, len(self.fractions), len(self.seeds),
-                   time.time() - start)
+    first_set = self.sets[0].name
+    for result in fit_and_score(self.embeddings[model_name], self.sets, subsets, self.fractions,
+                                self.seeds, self.data, self.settings):
+      truth, predicted = result.pop('truth'), result.pop('predicted')
+      self.results.probe_rows.append(self._row(model=model_name, **result))
+      if (model_name == 'pretrained' and result['modality_set'] == first_set
+          and result['seed'] == self.seeds[0] and result['split'] == self.data.eval_splits[0]
+          and result['fraction'] in confusion_fractions):
+        self.predictions_for_confusion.append(
+            (f'{first_set}, {100 * result["fraction"]:g} % labels (seed {result["seed"]}), '
+             f'macro F1 {result["macro_f1"]:.3f}', truth, predicted))
 
   def supervised_baseline(self, subsets: dict[tuple[int, float], np.ndarray]) -> None:
     settings = supervised_settings(self.config)
@@ -281,7 +297,8 @@ class _DatasetEvaluation:
             truth = self.embeddings['pretrained'][split]['label']
             f1, accuracy = probe.scores(truth[valid], predicted[valid])
             self.results.probe_rows.append(self._row(
-                split, modality_set.name, fraction, seed, 'supervised', num_train=len(indices),
+                split=split, modality_set=modality_set.name, fraction=fraction, seed=seed,
+                model='supervised', num_train=len(indices),
                 num_eval=int(valid.sum()), c=float('nan'), validation_macro_f1=float('nan'),
                 macro_f1=f1, accuracy=accuracy, converged=''))
       logging.info('%s: supervised baseline %s (%d steps × %d fractions × %d seeds) in %.1f s',
@@ -389,14 +406,15 @@ def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: embedding.Pr
     evaluation.probes('random_init', subsets)
   if config.baselines.supervised:
     evaluation.supervised_baseline(subsets)
-  if config.zero_shot:
-    evaluation.zero_shot()
-  if config.retrieval:
-    evaluation.retrieval()
-  if config.robustness:
-    evaluation.robustness(subsets)
-  if config.plots and workdir is not None:
-    evaluation.plot(workdir)
+  steps = (('zero-shot', config.zero_shot, evaluation.zero_shot),
+           ('retrieval', config.retrieval, evaluation.retrieval),
+           ('robustness', config.robustness, lambda: evaluation.robustness(subsets)),
+           ('plots', config.plots and workdir is not None, lambda: evaluation.plot(workdir)))
+  for label, enabled, step in steps:
+    if enabled:
+      start = time.time()
+      step()
+      logging.info('%s: %s in %.1f s', name, label, time.time() - start)
   return evaluation.results
 
 

@@ -59,9 +59,14 @@ def class_prompts(class_names: Sequence[str] = activities.ACTIVITIES) -> list[li
 def class_prototypes(embed_text: Callable[[list[str]], np.ndarray],
                      class_names: Sequence[str] = activities.ACTIVITIES) -> np.ndarray:
   """(K, D) unit-norm mean prompt embedding per class; `embed_text(list) -> (N, D)`."""
+  prompts = class_prompts(class_names)
+  flat = [p for per_class in prompts for p in per_class]
+  embedded = np.asarray(embed_text(flat), np.float64)  # One call: one compile, full batches.
   prototypes = []
-  for prompts in class_prompts(class_names):
-    mean = np.asarray(embed_text(prompts), np.float64).mean(axis=0)
+  start = 0
+  for per_class in prompts:
+    mean = embedded[start:start + len(per_class)].mean(axis=0)
+    start += len(per_class)
     prototypes.append(mean / max(np.linalg.norm(mean), 1e-12))
   return np.stack(prototypes).astype(np.float32)
 

@@ -27,7 +27,11 @@ import jax.numpy as jnp
 Array = jax.Array
 DType = Any
 
+ATTENTION_IMPLS = ('auto', 'xla', 'chunked')
 _DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+
+
+_MASKED_SCORE = -1e30
 
 
 def parse_dtype(name: str | DType) -> DType:
@@ -52,6 +56,11 @@ class TransformerConfig:
   dropout_rate: float = 0.0
   dtype: DType = jnp.float32
   remat: bool = False  # Recompute block activations in the backward pass (saves memory).
+  # 'xla': jax.nn.dot_product_attention on the whole batch (GPU/TPU); 'chunked': the same maths
+  # over chunks of `attention_chunk` examples, normalised after the value product, so that the
+  # (chunk, heads, N, N) scores stay in the CPU's cache; 'auto': 'chunked' on CPU, else 'xla'.
+  attention: str = 'auto'
+  attention_chunk: int = 16
 
   def __post_init__(self):
     for name in ('width', 'depth', 'num_heads', 'mlp_dim'):
@@ -64,6 +73,10 @@ class TransformerConfig:
     if not 0.0 <= self.dropout_rate < 1.0:
       raise ValueError(f'model.dropout_rate={self.dropout_rate!r}: expected a value in [0, 1)')
     parse_dtype(self.dtype)
+    if self.attention not in ATTENTION_IMPLS:
+      raise ValueError(f'model.attention={self.attention!r}: expected one of {ATTENTION_IMPLS}')
+    if not isinstance(self.attention_chunk, int) or self.attention_chunk < 1:
+      raise ValueError(f'model.attention_chunk={self.attention_chunk!r}: expected a positive int')
 
 
 def default_example_ids(batch_size: int) -> Array:
@@ -86,6 +99,46 @@ class ExampleDropout(nn.Module):
     return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))
 
 
+def _softmax_attention(query: Array, key: Array, value: Array, mask: Array | None) -> Array:
+  """softmax(q kᵀ/√d) v, normalised after the value product (one pass less over the scores)."""
+  scores = jnp.einsum('bqhd,bkhd->bhqk', query * (query.shape[-1] ** -0.5), key,
+                      preferred_element_type=jnp.float32)
+  if mask is not None:
+    scores = jnp.where(mask[:, None, None, :], scores, _MASKED_SCORE)
+  scores = scores - jax.lax.stop_gradient(jnp.max(scores, axis=-1, keepdims=True))
+  weights = jnp.exp(scores)
+  out = jnp.einsum('bhqk,bkhd->bqhd', weights.astype(value.dtype), value,
+                   preferred_element_type=jnp.float32)
+  normaliser = jnp.sum(weights, axis=-1).transpose(0, 2, 1)[..., None]  # (B, N, H, 1)
+  return (out / normaliser).astype(value.dtype)
+
+
+def attention(query: Array, key: Array, value: Array, mask: Array | None, impl: str = 'auto',
+              chunk: int = 16) -> Array:
+  """Multi-head attention (B, N, H, D) with an optional key mask (B, N) bool.
+
+  A query whose keys are all masked attends uniformly (finite output), in every implementation.
+  """
+  if impl == 'auto':
+    impl = 'chunked' if jax.default_backend() == 'cpu' else 'xla'
+  batch = query.shape[0]
+  if impl == 'xla' or batch <= chunk or batch % chunk:
+    if impl == 'chunked':
+      return _softmax_attention(query, key, value, mask)
+    key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, N) → BNTS.
+    return jax.nn.dot_product_attention(query, key, value, mask=key_mask)
+  # Chunk j holds examples j, j + n, j + 2n, ... (n = num_chunks): with the batch sharded in contiguous blocks
+  # over devices, every device keeps its share of every chunk (no gather for the loop).
+  num_chunks = batch // chunk
+
+  def split(x):
+    return None if x is None else jnp.swapaxes(x.reshape(chunk, num_chunks, *x.shape[1:]), 0, 1)
+
+  out = jax.lax.map(lambda xs: _softmax_attention(*xs),
+                    (split(query), split(key), split(value), split(mask)))
+  return jnp.swapaxes(out, 0, 1).reshape(query.shape)
+
+
 class Block(nn.Module):
   """Pre-norm block: x + Drop(Attn(LN(x))), then x + Drop(MLP(LN(x)))."""
 
@@ -102,8 +155,7 @@ class Block(nn.Module):
     qkv = nn.Dense(3 * width, dtype=dtype, name='qkv')(y)
     qkv = qkv.reshape(batch, length, 3, cfg.num_heads, head_dim)
     query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
-    key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, N) → BNTS.
-    y = jax.nn.dot_product_attention(query, key, value, mask=key_mask)
+    y = attention(query, key, value, mask, cfg.attention, cfg.attention_chunk)
     y = nn.Dense(width, dtype=dtype, name='attn_out')(y.reshape(batch, length, width))
     x = x + ExampleDropout(cfg.dropout_rate, name='attn_dropout')(y, example_ids, not train)
 

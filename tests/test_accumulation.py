@@ -1,0 +1,88 @@
+"""Exact (GradCache) accumulation equals the full batch; naive accumulation does not."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from configs import pretrain
+from mujo_jax import accumulation, config_validation, train
+from mujo_jax.models import joint
+
+
+def _config(strategy: str, loss: str, accum_steps: int, mode: str = 'exact'):
+  config = pretrain.get_config(f'size=tiny,batch_size=16,strategy={strategy},loss={loss}')
+  config.model.dropout_rate = 0.1  # Dropout must replay identically in both passes.
+  config.accum_steps = accum_steps
+  config.accum_mode = mode
+  return config_validation.resolve_pretrain_config(config)
+
+
+def _random_batch(config, seed: int = 0) -> dict[str, np.ndarray]:
+  rng = np.random.default_rng(seed)
+  batch = {}
+  for key, spec in train.batch_spec(config, config.batch_size).items():
+    if spec.dtype == np.uint8:
+      batch[key] = rng.integers(0, 256, spec.shape, dtype=np.uint8)
+    elif spec.dtype == np.int32:
+      batch[key] = rng.integers(3, 100, spec.shape, dtype=np.int32)
+    elif spec.dtype == bool:
+      batch[key] = rng.uniform(size=spec.shape) > 0.2
+    else:
+      batch[key] = rng.normal(size=spec.shape).astype(np.float32)
+  batch['text'][:, 40:] = 0  # Padding.
+  return batch
+
+
+def _loss_and_grads(config, params, batch):
+  model = joint.build_model(config)
+  fn = jax.jit(lambda p, b: accumulation.loss_and_grads(model, config, p, b, 3,
+                                                        jax.random.key(7)))
+  loss, _, grads = fn(params, batch)
+  return float(loss), jax.tree.map(np.asarray, grads)
+
+
+def _max_relative_error(grads, reference) -> float:
+  errors = [np.abs(g - r).max() / (np.abs(r).max() + 1e-12)
+            for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(reference))]
+  return max(errors)
+
+
+@pytest.mark.parametrize('strategy', ['joint', 'uncertainty'])
+@pytest.mark.parametrize('loss', ['clip', 'siglip'])
+def test_exact_accumulation_equals_full_batch(strategy, loss):
+  full_config = _config(strategy, loss, 1)
+  model = joint.build_model(full_config)
+  params = train.init_params(model, full_config, jax.random.key(0))
+  batch = _random_batch(full_config)
+  ref_loss, ref_grads = _loss_and_grads(full_config, params, batch)
+  for accum_steps in (2, 4):
+    loss_value, grads = _loss_and_grads(_config(strategy, loss, accum_steps), params, batch)
+    assert loss_value == pytest.approx(ref_loss, rel=1e-5)
+    assert _max_relative_error(grads, ref_grads) < 1e-5
+    # The loss head's own parameters (temperature/bias/uncertainty weights) are included.
+    head = grads['loss_head']
+    assert all(np.abs(leaf).max() > 0 for leaf in jax.tree.leaves(head))
+
+
+def test_naive_accumulation_is_a_different_objective():
+  full_config = _config('joint', 'clip', 1)
+  params = train.init_params(joint.build_model(full_config), full_config, jax.random.key(0))
+  batch = _random_batch(full_config)
+  ref_loss, ref_grads = _loss_and_grads(full_config, params, batch)
+  naive_loss, naive_grads = _loss_and_grads(_config('joint', 'clip', 4, 'naive'), params, batch)
+  # Fewer negatives per softmax: the loss is lower and the gradient differs measurably.
+  assert naive_loss < ref_loss - 0.1
+  assert _max_relative_error(naive_grads, ref_grads) > 1e-2
+
+
+def test_dropout_is_active_in_the_comparison():
+  config = _config('joint', 'clip', 1)
+  model = joint.build_model(config)
+  params = train.init_params(model, config, jax.random.key(0))
+  batch = {k: v for k, v in _random_batch(config).items() if k not in ('label', 'present')}
+  embed = lambda rng: model.apply({'params': params}, batch, train=True, rngs={'dropout': rng},
+                                  method='embed')
+  a, b = embed(jax.random.key(1)), embed(jax.random.key(2))
+  assert not np.allclose(a['imu'], b['imu'])
