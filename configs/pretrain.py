@@ -24,7 +24,7 @@ SYNTHETIC_IMU_SITES = ('left_wrist', 'right_wrist', 'left_thigh', 'right_thigh',
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   arg = parse_arg(arg, data='synthetic', size='small', strategy='joint', anchor='', loss='clip',
-                  modalities='imu+pose+text+video', pairs='all', batch_size=128,
+                  modalities='imu+pose+text+video', pairs='all', batch_size=64,
                   corpus='default', runlocal=False)
   config = ml_collections.ConfigDict()
   config.job = 'pretrain'
@@ -32,7 +32,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.modalities = tuple(arg.modalities.split('+'))
 
   # ---------------------------------------------------------------- schedule
-  config.total_steps = 1500
+  config.total_steps = 400  # The CPU demo; scale up with --config.total_steps on accelerators.
   config.batch_size = arg.batch_size  # Global batch: divided across processes and devices.
   config.log_every_steps = 50
   config.save_every_steps = 500
@@ -74,7 +74,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model.dtype = 'float32'
   config.model.imu_patch = 25
   config.model.pose_patch = 10
-  config.model.video_tubelet = (5, 8, 8)
+  # 5 frames × 16×16 px: 40 tokens for a 5 s clip of 32 px frames (8×8 px gave 160 tokens and
+  # half of the step's FLOPs for a stick figure that 16 px patches already resolve).
+  config.model.video_tubelet = (5, 16, 16)
   # FiMAD's `features` builder config stores pre-extracted features, `frames` small frames.
   config.model.video_input = ('frames' if arg.data == 'synthetic'
                               or config.data.builder_config == 'frames' else 'features')
@@ -96,7 +98,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # ---------------------------------------------------------------- optimiser
   config.optim = ml_collections.ConfigDict()
   config.optim.learning_rate = 1e-3
-  config.optim.warmup_steps = 100
+  config.optim.warmup_steps = 40
   config.optim.weight_decay = 0.05
   config.optim.b1 = 0.9
   config.optim.b2 = 0.98
@@ -110,9 +112,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   # ---------------------------------------------------------------- end-of-run probe
   config.probe = ml_collections.ConfigDict()
-  config.probe.train_windows = 2000
-  config.probe.eval_windows = 1000
+  config.probe.train_windows = 1500
+  config.probe.eval_windows = 660  # The whole validation split of the default corpus.
   config.probe.modality = 'imu'
+  config.probe.labels_per_class = 2  # The low-label regime: 2 labelled windows per class.
+  config.probe.seeds = 5
 
   if arg.runlocal:
     if arg.data == 'synthetic':

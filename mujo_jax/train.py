@@ -225,6 +225,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
               force=step == config.total_steps)
   mngr.wait_until_finished()
   mngr.close()
+  if hasattr(data_iter, 'close'):
+    data_iter.close()  # Stops grain's worker processes and frees their shared memory.
 
   # ---- summary
   from mujo_jax.eval import quick_probe  # pylint: disable=g-import-not-at-top

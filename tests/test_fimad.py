@@ -344,3 +344,20 @@ def test_writer_refuses_bad_input_before_writing(corpus, tmp_path):
   for folder in (layout.POSE_DIR, layout.VIDEO_FEATURES_DIR):
     np.testing.assert_array_equal(np.load(tmp_path / 'again' / folder / f'{clip_id}.npy'),
                                   np.load(corpus['manual'] / folder / f'{clip_id}.npy'))
+
+
+def test_pretrain_on_built_fimad_trains_a_few_steps(corpus, tmp_path):
+  """`configs/pretrain.py:data=fimad,size=tiny` runs end to end on the built corpus."""
+  from configs import pretrain
+  from mujo_jax import train
+  for builder_config in ('features', 'frames'):
+    config = pretrain.get_config('data=fimad,size=tiny,runlocal,batch_size=4')
+    config.data.tfds_data_dir = str(corpus['data_dir'])
+    config.data.builder_config = builder_config
+    config.model.video_input = builder_config
+    config.total_steps = 3
+    summary = train.train_and_evaluate(config, tmp_path / builder_config)
+    assert summary['steps'] == 3
+    assert np.isfinite(summary['final_loss'])
+    assert set(summary['per_pair_loss']) == {'imu-pose', 'imu-text', 'imu-video', 'pose-text',
+                                             'pose-video', 'text-video'}

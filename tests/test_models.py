@@ -276,3 +276,17 @@ def test_remat_transformer_matches_plain():
   np.testing.assert_allclose(value_remat, value, rtol=1e-5)
   for g, g_remat in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_remat), strict=True):
     np.testing.assert_allclose(g_remat, g, rtol=1e-4, atol=1e-6)
+
+
+def test_einsum_attention_matches_dot_product_attention():
+  from mujo_jax.models.transformer import attention
+  rng = np.random.default_rng(7)
+  query, key, value = (rng.normal(size=(3, 5, 2, 4)).astype(np.float32) for _ in range(3))
+  mask = np.array([[1, 1, 0, 1, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]], bool)  # Row 2: no key.
+  for key_mask in (mask, None):
+    def loss(q, k, v, impl, key_mask=key_mask):
+      return jnp.sum(attention(q, k, v, key_mask, impl) * value)
+    expected = jax.value_and_grad(loss, argnums=(0, 1, 2))(query, key, value, 'xla')
+    got = jax.value_and_grad(loss, argnums=(0, 1, 2))(query, key, value, 'einsum')
+    for e, g in zip(jax.tree.leaves(expected), jax.tree.leaves(got), strict=True):
+      np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)

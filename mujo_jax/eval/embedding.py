@@ -102,11 +102,6 @@ def embed_subset(module: joint.JointModel, batch: Mapping[str, jax.Array],
   return out
 
 
-def imu_variant_key(sites: Sequence[str] | None) -> str:
-  """Name of an IMU site variant: 'imu' (all sites) or 'imu:left_wrist/head'."""
-  return 'imu' if sites is None else 'imu:' + '/'.join(sites)
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class EmbedRequest:
   """What to embed: whole modalities, and IMU site variants as (key, site mask over S)."""

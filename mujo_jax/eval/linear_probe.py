@@ -146,7 +146,8 @@ def fit_and_score(splits: dict[str, dict[str, np.ndarray]],
   `splits` maps split name → embeddings (`embedding.embed_windows` output); `data` names the
   fit, validation and evaluation splits. Yields one dict per (evaluation split, set, fraction,
   seed) with the scores, plus `truth` and `predicted` arrays. Identical labelled subsets (every
-  seed at 100 %) are fitted once: lbfgs is deterministic, so refitting would repeat the result.
+  seed at 100 %) are fitted once: the fit is deterministic, so refitting would repeat the
+  result.
   """
   fit, val = splits[data.fit_split], splits[data.validation_split]
   for modality_set in modality_sets:
@@ -162,7 +163,7 @@ def fit_and_score(splits: dict[str, dict[str, np.ndarray]],
         digest = hashlib.sha1(indices.tobytes()).hexdigest()
         if digest not in cache:
           fitted = probe.fit_probe(fit_x[indices], fit['label'][indices], val_x[val_valid],
-                                   val['label'][val_valid], settings, seed)
+                                   val['label'][val_valid], settings)
           cache[digest] = (fitted, {s: fitted.predict(x[valid]) for s, (x, valid) in
                                     evals.items()})
         fitted, predictions = cache[digest]
@@ -203,7 +204,8 @@ class _DatasetEvaluation:
                        if config.robustness else [])
     self.embeddings: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     self._embed_fns: dict[embedding.EmbedRequest, Any] = {}  # One compile per request.
-    self.predictions_for_confusion: list[tuple[str, np.ndarray, np.ndarray]] = []
+    # (fraction, title, truth, predicted) for the confusion-matrix figure.
+    self.predictions_for_confusion: list[tuple[float, str, np.ndarray, np.ndarray]] = []
 
   # ---- embeddings
 
@@ -220,7 +222,7 @@ class _DatasetEvaluation:
     if variant_sites:
       modalities.add('imu')
     variants = tuple(sorted(
-        (embedding.imu_variant_key(sites), tuple(s in sites for s in self.data.sites))
+        (probe.imu_variant_key(sites), tuple(s in sites for s in self.data.sites))
         for sites in variant_sites))
     ordered = tuple(m for m in ('imu', 'pose', 'video', 'text') if m in modalities)
     return embedding.EmbedRequest(modalities=ordered, imu_variants=variants)
@@ -271,7 +273,7 @@ class _DatasetEvaluation:
           and result['seed'] == self.seeds[0] and result['split'] == self.data.eval_splits[0]
           and result['fraction'] in confusion_fractions):
         self.predictions_for_confusion.append(
-            (f'{first_set}, {100 * result["fraction"]:g} % labels (seed {result["seed"]}), '
+            (result['fraction'], f'{first_set}, {100 * result["fraction"]:g} % labels (seed {result["seed"]}), '
              f'macro F1 {result["macro_f1"]:.3f}', truth, predicted))
 
   def supervised_baseline(self, subsets: dict[tuple[int, float], np.ndarray]) -> None:
@@ -345,7 +347,7 @@ class _DatasetEvaluation:
     fitted = probe.fit_probe(fit_x[indices], splits[self.data.fit_split]['label'][indices],
                              val_x[val_valid],
                              splits[self.data.validation_split]['label'][val_valid],
-                             self.settings, seed)
+                             self.settings)
     for split in self.data.eval_splits:
       labels = splits[split]['label']
       for condition in self.conditions:
@@ -370,8 +372,8 @@ class _DatasetEvaluation:
     if self.predictions_for_confusion:
       labels = np.arange(len(self.data.class_names))
       matrices = [(title, confusion_matrix(truth, predicted, labels=labels))
-                  for title, truth, predicted in sorted(self.predictions_for_confusion,
-                                                        key=lambda item: item[0])]
+                  for _, title, truth, predicted in sorted(self.predictions_for_confusion,
+                                                           key=lambda item: item[0])]
       path = workdir / f'confusion_{self.data.name}_{self.data.eval_splits[0]}.png'
       plots.confusion_matrices(matrices, self.data.class_names, path)
       self.results.plots.append(path.name)

@@ -28,6 +28,7 @@ def f1_vs_fraction(rows: Sequence[Mapping], modality_sets: Sequence[str], title:
   lines = math.ceil(len(modality_sets) / columns)
   figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3.2 * lines), squeeze=False,
                               sharey=True)
+  all_fractions = sorted({r['fraction'] for r in rows})
   for panel, modality_set in zip(axes.flat, modality_sets):
     for model, (color, marker) in MODEL_STYLES.items():
       selected = [r for r in rows if r['modality_set'] == modality_set and r['model'] == model]
@@ -40,6 +41,8 @@ def f1_vs_fraction(rows: Sequence[Mapping], modality_sets: Sequence[str], title:
       panel.plot(fractions, means, marker=marker, color=color, label=model)
       panel.fill_between(fractions, means - stds, means + stds, color=color, alpha=0.2)
     panel.set_xscale('log')
+    panel.set_xticks(all_fractions, [f'{100 * f:g}%' for f in all_fractions], fontsize=7)
+    panel.minorticks_off()
     panel.set_title(modality_set)
     panel.set_xlabel('label fraction')
     panel.grid(True, which='both', alpha=0.3)
@@ -47,7 +50,10 @@ def f1_vs_fraction(rows: Sequence[Mapping], modality_sets: Sequence[str], title:
     panel.set_ylabel('macro F1')
   for panel in list(axes.flat)[len(modality_sets):]:
     panel.axis('off')
-  axes.flat[0].legend(loc='lower right', fontsize='small')
+  handles = [plt.Line2D([], [], color=color, marker=marker, label=model)
+             for model, (color, marker) in MODEL_STYLES.items()
+             if any(r['model'] == model for r in rows)]
+  figure.legend(handles=handles, loc='upper right', fontsize='small')
   figure.suptitle(title)
   figure.tight_layout()
   figure.savefig(path, dpi=100)

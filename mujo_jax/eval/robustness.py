@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mujo_jax.eval import embedding
+from mujo_jax.eval import probe
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -46,7 +46,7 @@ def conditions(modalities: Sequence[str], sites: Sequence[str]) -> list[Conditio
     for kept in itertools.combinations(modalities, size):
       variants = site_variants(sites) if 'imu' in kept else [('-', None)]
       for description, kept_sites in variants:
-        keys = tuple(embedding.imu_variant_key(kept_sites) if m == 'imu' else m for m in kept)
+        keys = tuple(probe.imu_variant_key(kept_sites) if m == 'imu' else m for m in kept)
         out.append(Condition(modalities='+'.join(kept), imu_sites=description, keys=keys))
   return out
 

@@ -2,7 +2,8 @@
 
 Design choices that other code relies on:
 
-- Attention is `jax.nn.dot_product_attention` on a fused QKV projection; a boolean key mask
+- Attention is `jax.nn.dot_product_attention` on a fused QKV projection (or, with
+  `attention='einsum'`, the same maths written out, cheaper on CPU); a boolean key mask
   `(B, N)` removes padded / absent tokens as keys. Masked tokens are still computed as queries
   (shapes stay static) but never influence a valid token or the pooled output.
 - Dropout masks are drawn per example from `fold_in(dropout_rng, example_id)`, not for the batch
@@ -27,11 +28,9 @@ import jax.numpy as jnp
 Array = jax.Array
 DType = Any
 
-ATTENTION_IMPLS = ('auto', 'xla', 'chunked')
+ATTENTION_IMPLS = ('xla', 'einsum')
 _DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
-
-
-_MASKED_SCORE = -1e30
+_MASKED_SCORE = -1e30  # Finite: a query with no valid key gets uniform weights, not NaN.
 
 
 def parse_dtype(name: str | DType) -> DType:
@@ -56,11 +55,10 @@ class TransformerConfig:
   dropout_rate: float = 0.0
   dtype: DType = jnp.float32
   remat: bool = False  # Recompute block activations in the backward pass (saves memory).
-  # 'xla': jax.nn.dot_product_attention on the whole batch (GPU/TPU); 'chunked': the same maths
-  # over chunks of `attention_chunk` examples, normalised after the value product, so that the
-  # (chunk, heads, N, N) scores stay in the CPU's cache; 'auto': 'chunked' on CPU, else 'xla'.
-  attention: str = 'auto'
-  attention_chunk: int = 16
+  # 'xla': jax.nn.dot_product_attention (cuDNN-ready on GPU); 'einsum': the same maths with the
+  # softmax normalised after the value product, one pass less over the (B, H, N, N) scores
+  # (measured ~5-10 % less CPU time for the whole `small` step on CPU).
+  attention: str = 'xla'
 
   def __post_init__(self):
     for name in ('width', 'depth', 'num_heads', 'mlp_dim'):
@@ -75,8 +73,6 @@ class TransformerConfig:
     parse_dtype(self.dtype)
     if self.attention not in ATTENTION_IMPLS:
       raise ValueError(f'model.attention={self.attention!r}: expected one of {ATTENTION_IMPLS}')
-    if not isinstance(self.attention_chunk, int) or self.attention_chunk < 1:
-      raise ValueError(f'model.attention_chunk={self.attention_chunk!r}: expected a positive int')
 
 
 def default_example_ids(batch_size: int) -> Array:
@@ -113,30 +109,16 @@ def _softmax_attention(query: Array, key: Array, value: Array, mask: Array | Non
   return (out / normaliser).astype(value.dtype)
 
 
-def attention(query: Array, key: Array, value: Array, mask: Array | None, impl: str = 'auto',
-              chunk: int = 16) -> Array:
-  """Multi-head attention (B, N, H, D) with an optional key mask (B, N) bool.
+def attention(query: Array, key: Array, value: Array, mask: Array | None,
+              impl: str = 'xla') -> Array:
+  """Multi-head attention on (B, N, H, D) with an optional key mask (B, N) bool.
 
-  A query whose keys are all masked attends uniformly (finite output), in every implementation.
+  A query whose keys are all masked attends uniformly (finite output) in both implementations.
   """
-  if impl == 'auto':
-    impl = 'chunked' if jax.default_backend() == 'cpu' else 'xla'
-  batch = query.shape[0]
-  if impl == 'xla' or batch <= chunk or batch % chunk:
-    if impl == 'chunked':
-      return _softmax_attention(query, key, value, mask)
-    key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, N) → BNTS.
-    return jax.nn.dot_product_attention(query, key, value, mask=key_mask)
-  # Chunk j holds examples j, j + n, j + 2n, ... (n = num_chunks): with the batch sharded in contiguous blocks
-  # over devices, every device keeps its share of every chunk (no gather for the loop).
-  num_chunks = batch // chunk
-
-  def split(x):
-    return None if x is None else jnp.swapaxes(x.reshape(chunk, num_chunks, *x.shape[1:]), 0, 1)
-
-  out = jax.lax.map(lambda xs: _softmax_attention(*xs),
-                    (split(query), split(key), split(value), split(mask)))
-  return jnp.swapaxes(out, 0, 1).reshape(query.shape)
+  if impl == 'einsum':
+    return _softmax_attention(query, key, value, mask)
+  key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, N) → BNTS.
+  return jax.nn.dot_product_attention(query, key, value, mask=key_mask)
 
 
 class Block(nn.Module):
@@ -155,7 +137,7 @@ class Block(nn.Module):
     qkv = nn.Dense(3 * width, dtype=dtype, name='qkv')(y)
     qkv = qkv.reshape(batch, length, 3, cfg.num_heads, head_dim)
     query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
-    y = attention(query, key, value, mask, cfg.attention, cfg.attention_chunk)
+    y = attention(query, key, value, mask, cfg.attention)
     y = nn.Dense(width, dtype=dtype, name='attn_out')(y.reshape(batch, length, width))
     x = x + ExampleDropout(cfg.dropout_rate, name='attn_dropout')(y, example_ids, not train)
 

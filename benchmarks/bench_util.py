@@ -1,0 +1,148 @@
+"""Helpers shared by the benchmark scripts: the config, a cached batch, timing, reporting.
+
+Benchmarks print one JSON line per figure (`{"name": ..., "value": ...}`) so that a CI job or the
+lead can collect them, then a human-readable table. The machine is shared: every figure comes
+with the load average at the time it was taken.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+
+from configs import pretrain
+from mujo_jax import config_validation
+
+
+def pretrain_config(size: str, batch_size: int, overrides: str = '') -> ml_collections.ConfigDict:
+  """The default pretraining config (`configs/pretrain.py`) at `size` and `batch_size`."""
+  arg = f'size={size},batch_size={batch_size}' + (f',{overrides}' if overrides else '')
+  return config_validation.resolve_pretrain_config(pretrain.get_config(arg))
+
+
+def random_batch(spec: dict[str, jax.ShapeDtypeStruct], seed: int = 0) -> dict[str, np.ndarray]:
+  """A batch of the schema with plausible content (what matters for speed is the masks).
+
+  Every modality and IMU site present; text of 20 … L−1 real tokens then padding, so the text
+  key mask is realistic.
+  """
+  rng = np.random.default_rng(seed)
+  batch = {}
+  for key, struct in spec.items():
+    shape, dtype = struct.shape, np.dtype(struct.dtype)
+    if key == 'text':
+      length = shape[1]
+      lengths = rng.integers(min(20, length - 1), length, shape[0])
+      tokens = rng.integers(3, 259, shape).astype(np.int32)
+      tokens[np.arange(length)[None] >= lengths[:, None]] = 0
+      batch[key] = tokens
+    elif key == 'label':
+      batch[key] = rng.integers(0, 11, shape).astype(np.int32)
+    elif dtype == np.bool_:
+      batch[key] = np.ones(shape, bool)
+    elif dtype == np.uint8:
+      batch[key] = rng.integers(0, 256, shape).astype(np.uint8)
+    else:
+      batch[key] = rng.normal(size=shape).astype(dtype)
+  return batch
+
+
+def timed(fn: Callable[[], Any]) -> float:
+  """Seconds of one call of `fn` (which must block until its work is done)."""
+  start = time.perf_counter()
+  fn()
+  return time.perf_counter() - start
+
+
+def median(values: list[float]) -> float:
+  return float(statistics.median(values))
+
+
+def load_average() -> float:
+  return float(os.getloadavg()[0])
+
+
+def cpu_model() -> str:
+  try:
+    with open('/proc/cpuinfo', encoding='utf-8') as cpuinfo:
+      for line in cpuinfo:
+        if line.startswith('model name'):
+          return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or 'unknown'
+
+
+def emit(name: str, value: float, unit: str = '', **extra: Any) -> None:
+  """One figure as a JSON line."""
+  record = {'name': name, 'value': round(float(value), 4)}
+  if unit:
+    record['unit'] = unit
+  record.update(extra)
+  print(json.dumps(record), flush=True)
+
+
+def machine_line() -> str:
+  import importlib.metadata as metadata  # pylint: disable=g-import-not-at-top
+  versions = []
+  for package in ('jax', 'jaxlib', 'flax', 'optax', 'torch', 'grain'):
+    try:
+      versions.append(f'{package} {metadata.version(package)}')
+    except metadata.PackageNotFoundError:
+      pass
+  devices = jax.devices()
+  return (f'{datetime.date.today().isoformat()} · {cpu_model()} × {os.cpu_count()} cores · '
+          f'JAX backend {jax.default_backend()} ({devices[0].device_kind}) · '
+          + ', '.join(versions))
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+  width = max(len(name) for name, _ in rows)
+  lines = [f'{"figure".ljust(width)} | value', f'{"-" * width}-|------']
+  lines += [f'{name.ljust(width)} | {value}' for name, value in rows]
+  return '\n'.join(lines)
+
+
+def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
+  """Best fp32 (CPU) or bf16 (GPU) square-matmul FLOP/s of JAX and of torch, median of repeats.
+
+  The 'peak' of MFU is what this machine's BLAS reaches on a large square matmul in this very
+  run (same load), not a datasheet number.
+  """
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  on_gpu = jax.default_backend() == 'gpu'
+  dtype = jnp.bfloat16 if on_gpu else jnp.float32
+  size = 8192 if on_gpu else size
+  a = jnp.ones((size, size), dtype)
+  b = jnp.ones((size, size), dtype) * 0.5
+  matmul = jax.jit(jnp.dot)
+  matmul(a, b).block_until_ready()
+  jax_seconds = median([timed(lambda: matmul(a, b).block_until_ready())
+                        for _ in range(repeats)])
+  figures = {'jax': 2 * size**3 / jax_seconds}
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return figures
+  device = 'cuda' if on_gpu and torch.cuda.is_available() else 'cpu'
+  torch_dtype = torch.bfloat16 if on_gpu else torch.float32
+  ta = torch.ones(size, size, dtype=torch_dtype, device=device)
+  tb = torch.ones(size, size, dtype=torch_dtype, device=device)
+
+  def torch_matmul():
+    torch.mm(ta, tb)
+    if device == 'cuda':
+      torch.cuda.synchronize()
+  torch_matmul()
+  figures['torch'] = 2 * size**3 / median([timed(torch_matmul) for _ in range(repeats)])
+  return figures
