@@ -17,6 +17,7 @@ Prints one JSON line per figure: {"name": ..., "value": ..., "unit": ...}.
 from __future__ import annotations
 
 import json
+import os
 import time
 import types
 
@@ -32,6 +33,7 @@ _VALIDATION = flags.DEFINE_integer('validation_windows', 12_000, 'Windows of the
 _TEST = flags.DEFINE_integer('test_windows', 12_000, 'Windows of each evaluation split.')
 _DIM = flags.DEFINE_integer('embed_dim', 128, 'Embedding width.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the synthetic embeddings.')
+_JOBS = flags.DEFINE_integer('n_jobs', 1, 'Worker processes (-1: one per CPU core).')
 
 SITES = ('left_wrist', 'right_wrist', 'right_thigh', 'head')  # MM-Fit's default devices.
 NOISE = {'imu': 1.0, 'pose': 1.2, **{f'imu:{s}': 1.6 for s in SITES}}
@@ -89,13 +91,14 @@ def main(argv):
     for fraction, indices in probe.stratified_subsets(splits['train']['label'], fractions,
                                                       seed).items():
       subsets[(seed, fraction)] = indices
-  rows = list(linear_probe.fit_and_score(splits, sets, subsets, fractions, seeds, data,
-                                         settings))
+  rows = linear_probe.fit_and_score(splits, sets, subsets, fractions, seeds, data, settings,
+                                    _JOBS.value)
   seconds = time.perf_counter() - start
 
   detail = {'train_windows': _TRAIN.value, 'embed_dim': _DIM.value,
             'modality_sets': [s.name for s in sets], 'fractions': list(fractions),
-            'seeds': list(seeds), 'c_grid': list(settings.c_grid)}
+            'seeds': list(seeds), 'c_grid': list(settings.c_grid), 'tol': settings.tol,
+            'n_jobs': _JOBS.value, 'cpu_count': os.cpu_count()}
   _emit('probe_all_fractions_seeds_sets_seconds', seconds, 's', **detail)
   _emit('probe_rows', len(rows), 'rows')
   _emit('probe_not_converged_fits', sum(not r['converged'] for r in rows), 'rows')

@@ -393,7 +393,7 @@ def load_jax_params(twin: nn.Module, params: Mapping[str, Any]) -> None:
       raise KeyError(f'JAX params lack {name!r} needed by the twin')
     used.add(name)
     value = flat[name].T if transpose else flat[name]
-    return torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+    return torch.from_numpy(np.array(value, dtype=np.float32, copy=True))
 
   with torch.no_grad():
     for module_name, module in twin.named_modules():

@@ -61,6 +61,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # L-BFGS-B gradient tolerance. scikit-learn's default is 1e-4; 1e-3 takes ~40 % less time and
   # moved test macro F1 by <= 0.001 in benchmarks/probe_speed.py.
   config.probe.tol = 1e-3
+  # Worker processes fitting modality sets in parallel (-1: one per CPU core). One process is
+  # fastest on 2 busy cores (benchmarks/probe_speed.py: 25 s vs 35 s for 2); more help on
+  # many idle cores.
+  config.probe.n_jobs = 1
   config.embed_batch_size = 64  # Per device.
   config.mesh = (('data', -1),)
 

@@ -12,7 +12,8 @@ What happens to a recording of any length (>= one window):
    plausible units — IMU acceleration must be specific force in m/s² *including gravity* (median
    |acc| near 9.81; data in g or with gravity removed is rejected with the fix to apply), gyro in
    rad/s (deg/s is caught when the median rotation rate is above ~15 deg/s, i.e. for any real
-   exercise; near-still recordings cannot be told apart), pose in metres (not millimetres). `check_units=False` skips the unit check.
+   exercise; near-still recordings cannot be told apart), pose in metres (not millimetres).
+   `check_units=False` skips the unit check.
 2. Resampling to the model's rates (IMU 50 Hz, pose 30 fps, video 10 fps by default): polyphase
    filtering (`scipy.signal.resample_poly`, line padding so gravity does not ring at the edges)
    for IMU and pose; nearest frame for video. A stream already at the model's rate is untouched.

@@ -27,7 +27,8 @@ def make_mesh(axes: Sequence[Sequence[Any]], devices: Sequence[jax.Device] | Non
   sizes = [int(size) for _, size in axes]
   unknown = set(names) - KNOWN_AXES
   if unknown or len(set(names)) != len(names):
-    raise ValueError(f'config.mesh axes {names}: expected distinct names among {sorted(KNOWN_AXES)}')
+    raise ValueError(f'config.mesh axes {names}: expected distinct names among '
+                     f'{sorted(KNOWN_AXES)}')
   if sizes.count(-1) > 1 or any(s == 0 or s < -1 for s in sizes):
     raise ValueError(f'config.mesh sizes {sizes}: positive, with at most one -1')
   known = int(np.prod([s for s in sizes if s != -1]))

@@ -174,7 +174,7 @@ def _pair_losses(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
-  """Pretrains per `config`, resuming from `workdir` if it holds checkpoints; returns the summary."""
+  """Pretrains per `config`, resuming from `workdir` if it has checkpoints; returns the summary."""
   start_time = time.time()
   config = config_validation.resolve_pretrain_config(config)
   workdir = Path(workdir)

@@ -45,7 +45,7 @@ def _loss_and_grads(config, params, batch):
 
 def _max_relative_error(grads, reference) -> float:
   errors = [np.abs(g - r).max() / (np.abs(r).max() + 1e-12)
-            for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(reference))]
+            for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(reference), strict=True)]
   return max(errors)
 
 

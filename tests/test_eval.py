@@ -184,16 +184,3 @@ def test_fused_embedding_ignores_absent_inputs():
   assert valid.all()
   _, valid = robustness.fuse(embeddings, ('imu',))
   assert valid.tolist() == [True, False]
-
-
-def test_softmax_regression_matches_scikit_learn():
-  from sklearn.linear_model import LogisticRegression
-  rng = np.random.default_rng(0)
-  labels = rng.integers(0, 4, 300)
-  x = (rng.normal(size=(4, 6)) * 0.8)[labels] + rng.normal(size=(300, 6))
-  for c in (0.1, 3.0):
-    ours = probe.SoftmaxRegression(c=c, tol=1e-6).fit(x, labels)
-    reference = LogisticRegression(C=c, tol=1e-6, max_iter=1000).fit(x, labels)
-    np.testing.assert_allclose(ours.coef_.T, reference.coef_, atol=1e-3)
-    np.testing.assert_allclose(ours.intercept_, reference.intercept_, atol=1e-3)
-    np.testing.assert_array_equal(ours.predict(x), reference.predict(x))

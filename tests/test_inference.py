@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import pretrain
 from configs import linear_probe as linear_probe_config
+from configs import pretrain
 from mujo_jax import config_validation, sharding, train
 from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.eval import embedding, eval_data
@@ -137,3 +137,16 @@ def test_bad_pose_video_text_rejected(embedder, eval_windows):
 def test_missing_checkpoint(tmp_path):
   with pytest.raises(FileNotFoundError, match='config.json'):
     Embedder.from_checkpoint(tmp_path)
+
+
+def test_evaluation_path_equals_joint_model_embed(checkpoint, eval_windows):
+  """`embedding.embed_subset`, used by evaluation and the Embedder, equals `JointModel.embed`."""
+  windows, expected = eval_windows
+  pretrained = embedding.load_pretrained(checkpoint)
+  model = joint.build_model(pretrained.config)
+  batch = {k: np.stack([w[k] for w in windows]) for k in ('imu', 'imu_sites', 'pose', 'video',
+                                                           'text')}
+  reference = model.apply({'params': pretrained.params}, batch, train=False, method='embed')
+  for modality, value in reference.items():
+    np.testing.assert_allclose(expected[modality], np.asarray(value), atol=2e-5,
+                               err_msg=modality)

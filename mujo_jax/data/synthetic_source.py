@@ -21,89 +21,89 @@ FILE_FORMAT = 'array_record'
 
 
 def _builder_class() -> type[tfds.core.GeneratorBasedBuilder]:
-    # Importing the module registers the builder with TFDS under DATASET_NAME.
-    from tfds_builders.mujo_synthetic import mujo_synthetic_dataset_builder
+  # Importing the module registers the builder with TFDS under DATASET_NAME.
+  from tfds_builders.mujo_synthetic import mujo_synthetic_dataset_builder
 
-    return mujo_synthetic_dataset_builder.Builder
+  return mujo_synthetic_dataset_builder.Builder
 
 
 def config_names() -> tuple[str, ...]:
-    """Names of the builder configs (e.g. 'tiny', 'default')."""
-    return tuple(config.name for config in _builder_class().BUILDER_CONFIGS)
+  """Names of the builder configs (e.g. 'tiny', 'default')."""
+  return tuple(config.name for config in _builder_class().BUILDER_CONFIGS)
 
 
 @contextlib.contextmanager
 def _exclusive(lock_path: pathlib.Path) -> Iterator[None]:
-    """Holds an exclusive advisory lock on `lock_path` (created if absent)."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, 'a') as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+  """Holds an exclusive advisory lock on `lock_path` (created if absent)."""
+  lock_path.parent.mkdir(parents=True, exist_ok=True)
+  with open(lock_path, 'a') as lock_file:
+    fcntl.flock(lock_file, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def ensure_built(
-    config_name: str = 'default', data_dir: str | os.PathLike[str] | None = None
+  config_name: str = 'default', data_dir: str | os.PathLike[str] | None = None
 ) -> tfds.core.DatasetBuilder:
-    """Returns the builder of `mujo_synthetic/<config_name>`, generating it if absent.
+  """Returns the builder of `mujo_synthetic/<config_name>`, generating it if absent.
 
-    A corpus already prepared in `data_dir` (by this function or by `tfds build
-    tfds_builders/mujo_synthetic --config=... --file_format=array_record`) is reused as is.
-    Building holds a lock file in the data directory, so that processes started together (one
-    per host or device) build the corpus once and the others wait for it and reuse it.
+  A corpus already prepared in `data_dir` (by this function or by `tfds build
+  tfds_builders/mujo_synthetic --config=... --file_format=array_record`) is reused as is.
+  Building holds a lock file in the data directory, so that processes started together (one
+  per host or device) build the corpus once and the others wait for it and reuse it.
 
-    Args:
-      config_name: a builder config name, see `config_names()`.
-      data_dir: TFDS data directory; None uses TFDS's default (~/tensorflow_datasets).
+  Args:
+    config_name: a builder config name, see `config_names()`.
+    data_dir: TFDS data directory; None uses TFDS's default (~/tensorflow_datasets).
 
-    Raises:
-      ValueError: for an unknown config name, or when the prepared corpus is not in
-        ArrayRecord format (grain needs random access).
-    """
-    names = config_names()
-    if config_name not in names:
-        raise ValueError(f'unknown {DATASET_NAME} config {config_name!r}; expected one of {names}')
+  Raises:
+    ValueError: for an unknown config name, or when the prepared corpus is not in
+      ArrayRecord format (grain needs random access).
+  """
+  names = config_names()
+  if config_name not in names:
+    raise ValueError(f'unknown {DATASET_NAME} config {config_name!r}; expected one of {names}')
 
-    def make_builder() -> tfds.core.DatasetBuilder:
-        return _builder_class()(
-            config=config_name,
-            data_dir=None if data_dir is None else os.fspath(data_dir),
-            file_format=FILE_FORMAT,
-        )
+  def make_builder() -> tfds.core.DatasetBuilder:
+    return _builder_class()(
+      config=config_name,
+      data_dir=None if data_dir is None else os.fspath(data_dir),
+      file_format=FILE_FORMAT,
+    )
 
-    builder = make_builder()
-    if not builder.is_prepared():
-        lock_path = pathlib.Path(builder.data_dir_root) / f'.{DATASET_NAME}_{config_name}.lock'
-        with _exclusive(lock_path):
-            builder = make_builder()  # Another process may have built it while we waited.
-            builder.download_and_prepare()
-    stored_format = builder.info.file_format
-    if stored_format is not None and stored_format.value != FILE_FORMAT:
-        raise ValueError(
-            f'{DATASET_NAME}/{config_name} in {builder.data_dir} was built as '
-            f'{stored_format.value}; rebuild it with --file_format={FILE_FORMAT}'
-        )
-    return builder
+  builder = make_builder()
+  if not builder.is_prepared():
+    lock_path = pathlib.Path(builder.data_dir_root) / f'.{DATASET_NAME}_{config_name}.lock'
+    with _exclusive(lock_path):
+      builder = make_builder()  # Another process may have built it while we waited.
+      builder.download_and_prepare()
+  stored_format = builder.info.file_format
+  if stored_format is not None and stored_format.value != FILE_FORMAT:
+    raise ValueError(
+      f'{DATASET_NAME}/{config_name} in {builder.data_dir} was built as '
+      f'{stored_format.value}; rebuild it with --file_format={FILE_FORMAT}'
+    )
+  return builder
 
 
 def data_source(
-    config_name: str, split: str, data_dir: str | os.PathLike[str] | None = None
+  config_name: str, split: str, data_dir: str | os.PathLike[str] | None = None
 ) -> Sequence[dict[str, Any]]:
-    """Random-access records (dicts of NumPy arrays) of one split, building the corpus if absent.
+  """Random-access records (dicts of NumPy arrays) of one split, building the corpus if absent.
 
-    `text` comes back as UTF-8 bytes, `label`/`subject`/`reps` as integers.
-    """
-    builder = ensure_built(config_name, data_dir)
-    if split not in builder.info.splits:
-        raise ValueError(
-            f'{DATASET_NAME}/{config_name} has no split {split!r}; '
-            f'expected one of {sorted(builder.info.splits)}'
-        )
-    return tfds.data_source(
-        f'{DATASET_NAME}/{config_name}',
-        split=split,
-        data_dir=builder.data_dir_root,
-        download=False,
+  `text` comes back as UTF-8 bytes, `label`/`subject`/`reps` as integers.
+  """
+  builder = ensure_built(config_name, data_dir)
+  if split not in builder.info.splits:
+    raise ValueError(
+      f'{DATASET_NAME}/{config_name} has no split {split!r}; '
+      f'expected one of {sorted(builder.info.splits)}'
     )
+  return tfds.data_source(
+    f'{DATASET_NAME}/{config_name}',
+    split=split,
+    data_dir=builder.data_dir_root,
+    download=False,
+  )

@@ -28,21 +28,31 @@ outputs replicated), so the probes run alike everywhere; process 0 writes the ou
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
+import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jax
+import joblib
 import ml_collections
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
 from mujo_jax import sharding
-from mujo_jax.eval import (embedding, eval_data, plots, probe, report, retrieval, robustness,
-                           supervised, zero_shot)
+from mujo_jax.eval import (
+  embedding,
+  eval_data,
+  plots,
+  probe,
+  report,
+  retrieval,
+  robustness,
+  supervised,
+  zero_shot,
+)
 from mujo_jax.models import joint
 
 MAP_METHODS = ('pca', 'tsne')
@@ -94,6 +104,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     fail(f'map_method={config.map_method!r}: expected one of {MAP_METHODS}')
   if not 0 < config.robustness_fraction <= 1:
     fail(f'robustness_fraction={config.robustness_fraction}: expected a value in (0, 1]')
+  if config.probe.n_jobs != -1 and (not isinstance(config.probe.n_jobs, int)
+                                    or config.probe.n_jobs < 1):
+    fail(f'probe.n_jobs={config.probe.n_jobs!r}: expected a positive int or -1 (all cores)')
   for key in ('embed_batch_size', 'retrieval_max_windows', 'map_max_windows'):
     if not isinstance(config[key], int) or config[key] < 1:
       fail(f'{key}={config[key]!r}: expected a positive int')
@@ -139,44 +152,39 @@ def _nearest(values: Sequence[float], target: float) -> float:
 def fit_and_score(splits: dict[str, dict[str, np.ndarray]],
                   modality_sets: Sequence[probe.ModalitySet],
                   subsets: dict[tuple[int, float], np.ndarray], fractions: Sequence[float],
-                  seeds: Sequence[int], data: Any, settings: probe.ProbeSettings
-                  ) -> Iterator[dict[str, Any]]:
+                  seeds: Sequence[int], data: Any, settings: probe.ProbeSettings,
+                  n_jobs: int = 1) -> list[dict[str, Any]]:
   """Fits every probe (set × seed × fraction) and scores it on every evaluation split.
 
   `splits` maps split name → embeddings (`embedding.embed_windows` output); `data` names the
-  fit, validation and evaluation splits. Yields one dict per (evaluation split, set, fraction,
-  seed) with the scores, plus `truth` and `predicted` arrays. Identical labelled subsets (every
-  seed at 100 %) are fitted once: the fit is deterministic, so refitting would repeat the
-  result.
+  fit, validation and evaluation splits; `subsets` index the fit split. Windows whose input for
+  a set is missing are dropped from that set's fit and evaluation. Modality sets run in
+  `n_jobs` worker processes (1: in this process; -1: one per CPU core). Returns the rows of
+  `probe.score_modality_set`, sets in order.
   """
   fit, val = splits[data.fit_split], splits[data.validation_split]
+  tasks = []
   for modality_set in modality_sets:
-    start = time.time()
     fit_x, fit_valid = probe.features(fit, modality_set)
     val_x, val_valid = probe.features(val, modality_set)
-    evals = {s: probe.features(splits[s], modality_set) for s in data.eval_splits}
-    cache: dict[str, tuple] = {}
-    for seed in seeds:
-      for fraction in fractions:
-        indices = subsets[(seed, fraction)]
-        indices = indices[fit_valid[indices]]
-        digest = hashlib.sha1(indices.tobytes()).hexdigest()
-        if digest not in cache:
-          fitted = probe.fit_probe(fit_x[indices], fit['label'][indices], val_x[val_valid],
-                                   val['label'][val_valid], settings)
-          cache[digest] = (fitted, {s: fitted.predict(x[valid]) for s, (x, valid) in
-                                    evals.items()})
-        fitted, predictions = cache[digest]
-        for split, (_, valid) in evals.items():
-          truth = splits[split]['label'][valid]
-          f1, accuracy = probe.scores(truth, predictions[split])
-          yield {'split': split, 'modality_set': modality_set.name, 'fraction': fraction,
-                 'seed': seed, 'num_train': len(indices), 'num_eval': int(valid.sum()),
-                 'c': fitted.c, 'validation_macro_f1': fitted.validation_macro_f1,
-                 'macro_f1': f1, 'accuracy': accuracy, 'converged': fitted.converged,
-                 'truth': truth, 'predicted': predictions[split]}
-    logging.info('probes on %s (%d fractions × %d seeds) in %.1f s', modality_set.name,
-                 len(fractions), len(seeds), time.time() - start)
+    evaluations = {}
+    for split in data.eval_splits:
+      x, valid = probe.features(splits[split], modality_set)
+      evaluations[split] = (x[valid], splits[split]['label'][valid])
+    # Re-index the subsets into the set's valid fit windows.
+    position = np.cumsum(fit_valid) - 1
+    set_subsets = {key: position[indices[fit_valid[indices]]]
+                   for key, indices in subsets.items()}
+    tasks.append(joblib.delayed(probe.score_modality_set)(
+        modality_set.name, (fit_x[fit_valid], fit['label'][fit_valid]),
+        (val_x[val_valid], val['label'][val_valid]), evaluations, set_subsets, tuple(fractions),
+        tuple(seeds), settings))
+  n_jobs = min(len(tasks), (os.cpu_count() or 1) if n_jobs == -1 else n_jobs)
+  start = time.time()
+  results = joblib.Parallel(n_jobs=n_jobs)(tasks)
+  logging.info('probes on %d modality sets × %d fractions × %d seeds in %.1f s (%d processes)',
+               len(tasks), len(fractions), len(seeds), time.time() - start, n_jobs)
+  return [row for rows in results for row in rows]
 
 
 class _DatasetEvaluation:
@@ -266,15 +274,16 @@ class _DatasetEvaluation:
     confusion_fractions = {_nearest(self.fractions, 0.02), max(self.fractions)}
     first_set = self.sets[0].name
     for result in fit_and_score(self.embeddings[model_name], self.sets, subsets, self.fractions,
-                                self.seeds, self.data, self.settings):
+                                self.seeds, self.data, self.settings, self.config.probe.n_jobs):
       truth, predicted = result.pop('truth'), result.pop('predicted')
       self.results.probe_rows.append(self._row(model=model_name, **result))
       if (model_name == 'pretrained' and result['modality_set'] == first_set
           and result['seed'] == self.seeds[0] and result['split'] == self.data.eval_splits[0]
           and result['fraction'] in confusion_fractions):
-        self.predictions_for_confusion.append(
-            (result['fraction'], f'{first_set}, {100 * result["fraction"]:g} % labels (seed {result["seed"]}), '
-             f'macro F1 {result["macro_f1"]:.3f}', truth, predicted))
+        fraction, seed = result['fraction'], result['seed']
+        title = (f'{first_set}, {100 * fraction:g} % labels (seed {seed}), '
+                 f'macro F1 {result["macro_f1"]:.3f}')
+        self.predictions_for_confusion.append((fraction, title, truth, predicted))
 
   def supervised_baseline(self, subsets: dict[tuple[int, float], np.ndarray]) -> None:
     settings = supervised_settings(self.config)

@@ -29,7 +29,7 @@ def f1_vs_fraction(rows: Sequence[Mapping], modality_sets: Sequence[str], title:
   figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3.2 * lines), squeeze=False,
                               sharey=True)
   all_fractions = sorted({r['fraction'] for r in rows})
-  for panel, modality_set in zip(axes.flat, modality_sets):
+  for panel, modality_set in zip(axes.flat, modality_sets, strict=False):
     for model, (color, marker) in MODEL_STYLES.items():
       selected = [r for r in rows if r['modality_set'] == modality_set and r['model'] == model]
       if not selected:
@@ -53,9 +53,9 @@ def f1_vs_fraction(rows: Sequence[Mapping], modality_sets: Sequence[str], title:
   handles = [plt.Line2D([], [], color=color, marker=marker, label=model)
              for model, (color, marker) in MODEL_STYLES.items()
              if any(r['model'] == model for r in rows)]
-  figure.legend(handles=handles, loc='upper right', fontsize='small')
-  figure.suptitle(title)
-  figure.tight_layout()
+  figure.legend(handles=handles, loc='upper right', ncol=len(handles), fontsize='small')
+  figure.suptitle(title, x=0.02, ha='left')
+  figure.tight_layout(rect=(0, 0, 1, 0.93))
   figure.savefig(path, dpi=100)
   plt.close(figure)
   return path
@@ -65,14 +65,14 @@ def confusion_matrices(matrices: Sequence[tuple[str, np.ndarray]], class_names: 
                        path: Path) -> Path:
   """Row-normalised confusion matrices side by side (rows: true class, columns: predicted)."""
   figure, axes = plt.subplots(1, len(matrices), figsize=(6 * len(matrices), 5.5), squeeze=False)
-  for panel, (title, matrix) in zip(axes.flat, matrices):
+  for panel, (title, matrix) in zip(axes.flat, matrices, strict=True):
     totals = matrix.sum(axis=1, keepdims=True)
     normalised = np.divide(matrix, totals, out=np.zeros(matrix.shape, float), where=totals > 0)
     panel.imshow(normalised, vmin=0, vmax=1, cmap='Blues')
     ticks = np.arange(len(class_names))
     panel.set_xticks(ticks, class_names, rotation=90, fontsize=7)
     panel.set_yticks(ticks, class_names, fontsize=7)
-    for i, j in zip(*np.nonzero(matrix)):
+    for i, j in zip(*np.nonzero(matrix), strict=True):
       panel.text(j, i, str(matrix[i, j]), ha='center', va='center', fontsize=6,
                  color='white' if normalised[i, j] > 0.5 else 'black')
     panel.set_xlabel('predicted')

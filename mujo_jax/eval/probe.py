@@ -6,27 +6,27 @@
 - A *label fraction* keeps, for every class, `ceil(fraction * n_class)` training windows (at least
   one), drawn by a seeded permutation per class. Fractions of one seed are nested (2 % ⊂ 5 % ⊂
   … ⊂ 100 %), so a curve over fractions adds labels instead of redrawing them.
-- The probe is multinomial logistic regression on standardised features (scikit-learn's
-  `StandardScaler`, statistics of the labelled subset only). Its inverse L2 strength C is chosen
-  on the validation split by macro F1, over `c_grid` in increasing order with warm starts (each
-  fit starts from the previous solution). The objective, solver and stopping rule are those of
-  scikit-learn's `LogisticRegression(solver='lbfgs')` — mean cross-entropy + ||W||² / (2 C n),
-  unpenalised intercept, SciPy L-BFGS-B with gtol = `tol` — written out here because
-  scikit-learn's gradient takes `grad.T @ X`, a product OpenBLAS runs ~8× slower than the
-  `X.T @ grad` used below (measured: 0.19 s vs 0.023 s for 40k × 128 × 11), which made the
-  probe grid minutes slower on MM-Fit-sized data. `tests/test_eval.py` checks that both give
-  the same coefficients.
+- The probe is scikit-learn's multinomial `LogisticRegression` (lbfgs) on standardised
+  features (`StandardScaler`, statistics of the labelled subset only). Its inverse L2 strength
+  C is chosen on the validation split by macro F1, over `c_grid` in increasing order with warm
+  starts (each fit starts from the previous solution).
+- BLAS runs single-threaded while probing: the products are skinny (N × D × 11) and OpenBLAS
+  threads made the whole probe grid several times slower on 2 cores (benchmarks/probe_speed.py).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import optimize
+import threadpoolctl
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import StandardScaler
 
@@ -190,70 +190,10 @@ class ProbeSettings:
       raise ValueError(f'probe.max_iter={self.max_iter}, probe.tol={self.tol}: expected > 0')
 
 
-class SoftmaxRegression:
-  """Multinomial logistic regression with scikit-learn's lbfgs objective (see module doc).
-
-  Float32 data and float64 parameters: the two matrix products per evaluation run in float32,
-  the loss and gradient are accumulated in float64 for L-BFGS-B.
-  """
-
-  def __init__(self, c: float = 1.0, max_iter: int = 500, tol: float = 1e-4):
-    self.c, self.max_iter, self.tol = c, max_iter, tol
-    self.classes_: np.ndarray | None = None
-    self.coef_: np.ndarray | None = None  # (D, K)
-    self.intercept_: np.ndarray | None = None  # (K,)
-    self.n_iter_ = 0
-    self.converged_ = False
-
-  def fit(self, x: np.ndarray, y: np.ndarray, warm_start: bool = False) -> SoftmaxRegression:
-    x = np.ascontiguousarray(x, np.float32)
-    classes, y_index = np.unique(y, return_inverse=True)
-    n, d = x.shape
-    k = len(classes)
-    rows = np.arange(n)
-    l2 = 1.0 / (self.c * n)
-
-    def loss_and_grad(flat):
-      weights = flat[:d * k].reshape(d, k)
-      logits = x @ weights.astype(np.float32)
-      logits += flat[d * k:].astype(np.float32)
-      logits -= logits.max(axis=1, keepdims=True)
-      probs = np.exp(logits)
-      norm = probs.sum(axis=1)
-      loss = float(np.mean(np.log(norm, dtype=np.float64) - logits[rows, y_index]))
-      probs /= norm[:, None]
-      probs[rows, y_index] -= 1.0  # Softmax minus one-hot: d loss / d logits, times n.
-      grad_w = (x.T @ probs).astype(np.float64) / n + l2 * weights
-      grad_b = probs.sum(axis=0, dtype=np.float64) / n
-      loss += 0.5 * l2 * float(np.sum(weights * weights))
-      return loss, np.concatenate([grad_w.ravel(), grad_b])
-
-    start = np.zeros(d * k + k)
-    if (warm_start and self.coef_ is not None and self.classes_ is not None
-        and np.array_equal(self.classes_, classes) and self.coef_.shape == (d, k)):
-      start = np.concatenate([self.coef_.ravel(), self.intercept_])
-    result = optimize.minimize(
-        loss_and_grad, start, method='L-BFGS-B', jac=True,
-        options={'maxiter': self.max_iter, 'maxls': 50, 'gtol': self.tol,
-                 'ftol': 64 * np.finfo(float).eps})
-    self.classes_ = classes
-    self.coef_ = result.x[:d * k].reshape(d, k)
-    self.intercept_ = result.x[d * k:]
-    self.n_iter_ = int(result.nit)
-    self.converged_ = bool(result.success) and result.nit < self.max_iter
-    return self
-
-  def decision_function(self, x: np.ndarray) -> np.ndarray:
-    return np.asarray(x, np.float32) @ self.coef_.astype(np.float32) + self.intercept_
-
-  def predict(self, x: np.ndarray) -> np.ndarray:
-    return self.classes_[np.argmax(self.decision_function(x), axis=1)]
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FittedProbe:
   scaler: StandardScaler
-  classifier: SoftmaxRegression
+  classifier: LogisticRegression
   c: float
   validation_macro_f1: float
   converged: bool  # Every fit of the grid reached `tol` within `max_iter`.
@@ -272,7 +212,7 @@ def fit_probe(train_x: np.ndarray, train_y: np.ndarray, validation_x: np.ndarray
               validation_y: np.ndarray, settings: ProbeSettings) -> FittedProbe:
   """Logistic regression on standardised features, C chosen by validation macro F1.
 
-  Deterministic: L-BFGS-B from zeros at the smallest C, then from the previous C's solution.
+  Deterministic: lbfgs from zeros at the smallest C, then from the previous C's solution.
   """
   if len(np.unique(train_y)) < 2:
     raise ValueError(f'a probe needs at least 2 classes in its training windows, got '
@@ -282,18 +222,62 @@ def fit_probe(train_x: np.ndarray, train_y: np.ndarray, validation_x: np.ndarray
   validation_z = scaler.transform(validation_x)
   best = None
   converged = True
-  classifier = None
+  # One estimator walks the C grid; warm_start makes each fit start from the previous solution.
+  classifier = LogisticRegression(max_iter=settings.max_iter, tol=settings.tol, warm_start=True)
   for c in sorted(settings.c_grid):
-    previous = classifier
-    classifier = SoftmaxRegression(c=c, max_iter=settings.max_iter, tol=settings.tol)
-    if previous is not None:
-      classifier.classes_, classifier.coef_, classifier.intercept_ = (
-          previous.classes_, previous.coef_, previous.intercept_)
-    classifier.fit(train_z, train_y, warm_start=previous is not None)
-    converged &= classifier.converged_
+    classifier.set_params(C=c)
+    with warnings.catch_warnings():
+      warnings.simplefilter('ignore', ConvergenceWarning)  # Counted in `converged` instead.
+      classifier.fit(train_z, train_y)
+    converged &= bool(np.all(classifier.n_iter_ < settings.max_iter))
     f1 = scores(validation_y, classifier.predict(validation_z))[0]
     if best is None or f1 > best[0]:
-      best = (f1, classifier)
+      best = (f1, copy.deepcopy(classifier))
   f1, classifier = best
-  return FittedProbe(scaler=scaler, classifier=classifier, c=classifier.c,
+  return FittedProbe(scaler=scaler, classifier=classifier, c=classifier.C,
                      validation_macro_f1=f1, converged=converged)
+
+
+def score_modality_set(name: str, fit: tuple[np.ndarray, np.ndarray],
+                       validation: tuple[np.ndarray, np.ndarray],
+                       evaluations: dict[str, tuple[np.ndarray, np.ndarray]],
+                       subsets: dict[tuple[int, float], np.ndarray], fractions: Sequence[float],
+                       seeds: Sequence[int], settings: ProbeSettings) -> list[dict]:
+  """Every probe (seed × fraction) of one modality set, scored on every evaluation split.
+
+  `fit`, `validation` and each evaluation are (features, labels) of the windows valid for the
+  set; `subsets[(seed, fraction)]` indexes `fit`. Returns one dict per (evaluation split,
+  fraction, seed) with the scores and the `truth` / `predicted` arrays. Identical labelled
+  subsets (every seed at 100 %) are fitted once: the fit is deterministic, so refitting would
+  repeat the result. A plain function of arrays, so sets can run in worker processes.
+
+  BLAS runs single-threaded here: the products are skinny (N × D × 11), and OpenBLAS threads
+  made the whole benchmark (benchmarks/probe_speed.py) 5× slower on 2 busy cores; parallelism
+  comes from fitting modality sets in separate processes instead.
+  """
+  with threadpoolctl.threadpool_limits(limits=1, user_api='blas'):
+    return _score_modality_set(name, fit, validation, evaluations, subsets, fractions, seeds,
+                               settings)
+
+
+def _score_modality_set(name, fit, validation, evaluations, subsets, fractions, seeds,
+                        settings) -> list[dict]:
+  fit_x, fit_y = fit
+  cache: dict[bytes, tuple] = {}
+  rows = []
+  for seed in seeds:
+    for fraction in fractions:
+      indices = subsets[(seed, fraction)]
+      key = indices.tobytes()
+      if key not in cache:
+        fitted = fit_probe(fit_x[indices], fit_y[indices], *validation, settings)
+        cache[key] = (fitted, {s: fitted.predict(x) for s, (x, _) in evaluations.items()})
+      fitted, predictions = cache[key]
+      for split, (_, truth) in evaluations.items():
+        f1, accuracy = scores(truth, predictions[split])
+        rows.append({'split': split, 'modality_set': name, 'fraction': fraction, 'seed': seed,
+                     'num_train': len(indices), 'num_eval': len(truth), 'c': fitted.c,
+                     'validation_macro_f1': fitted.validation_macro_f1, 'macro_f1': f1,
+                     'accuracy': accuracy, 'converged': fitted.converged, 'truth': truth,
+                     'predicted': predictions[split]})
+  return rows

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from typing import Any
 
 import jax
@@ -23,17 +24,22 @@ from mujo_jax import sharding
 from mujo_jax.data import pipeline
 
 
+@functools.cache
+def make_embed_fn(model: Any, mesh: jax.sharding.Mesh) -> Any:
+  """The jitted eval-mode `embed`, one per (model, mesh) so repeated calls compile once."""
+  # Replicated outputs are addressable from every process, so device_get works multi-host.
+  @functools.partial(jax.jit, out_shardings=sharding.replicated(mesh))
+  def embed(params, inputs):
+    return model.apply({'params': params}, inputs, train=False, method='embed')
+  return embed
+
+
 def embed_dataset(model: Any, params: Any, config: ml_collections.ConfigDict, split: str,
                   max_windows: int | None, mesh: jax.sharding.Mesh,
                   modalities: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
   """Frozen embeddings of the deterministic windows of `split`, plus their labels."""
   batch_size = 64 * mesh.size
-
-  # Replicated outputs are addressable from every process, so device_get works multi-host.
-  @functools.partial(jax.jit, out_shardings=sharding.replicated(mesh))
-  def embed(params, inputs):
-    return model.apply({'params': params}, inputs, train=False, method='embed')
-
+  embed = make_embed_fn(model, mesh)
   outputs: dict[str, list[np.ndarray]] = {'label': []}
   for batch in pipeline.eval_dataset(config, split, max_windows, batch_size):
     count = len(batch['label'])
@@ -52,7 +58,10 @@ def probe_macro_f1(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
                    test_y: np.ndarray, seed: int = 0) -> float:
   classifier = make_pipeline(StandardScaler(),
                              LogisticRegression(max_iter=2000, C=1.0, random_state=seed))
-  classifier.fit(train_x, train_y)
+  with warnings.catch_warnings():
+    # Two labels per class trips scikit-learn's "looks like regression" heuristic.
+    warnings.filterwarnings('ignore', message='The number of unique classes')
+    classifier.fit(train_x, train_y)
   return float(f1_score(test_y, classifier.predict(test_x), average='macro'))
 
 

@@ -54,7 +54,7 @@ def _logits(model: joint.JointModel, params: Any, batch: dict[str, jax.Array],
             modality_set: probe.ModalitySet, masks: tuple, train: bool,
             rng: jax.Array) -> jax.Array:
   parts = []
-  for term, mask in zip(modality_set.terms, masks):
+  for term, mask in zip(modality_set.terms, masks, strict=True):
     if term.modality == 'imu':
       inputs = {'imu': batch['imu'],
                 'imu_sites': batch['imu_sites'] & jnp.asarray(mask, bool)[None]}

@@ -23,107 +23,100 @@ _NUM_WORKERS_ENV = 'MUJO_SYNTHETIC_WORKERS'
 
 @dataclasses.dataclass(kw_only=True)
 class MujoSyntheticConfig(tfds.core.BuilderConfig):
-    """A corpus size (see `corpus.CONFIGS`)."""
+  """A corpus size (see `corpus.CONFIGS`)."""
 
-    corpus_config: corpus.CorpusConfig | None = None
+  corpus_config: corpus.CorpusConfig | None = None
 
 
 def _num_workers(num_clips: int) -> int:
-    value = os.environ.get(_NUM_WORKERS_ENV)
-    if value is not None:
-        try:
-            workers = int(value)
-        except ValueError:
-            raise ValueError(f'{_NUM_WORKERS_ENV} must be an integer, got {value!r}') from None
-        if workers < 1:
-            raise ValueError(f'{_NUM_WORKERS_ENV} must be >= 1, got {workers}')
-        return workers
-    # Spawning workers costs ~1 s each: only worth it for the big configs.
-    return 1 if num_clips < 500 else min(2, os.cpu_count() or 1)
+  value = os.environ.get(_NUM_WORKERS_ENV)
+  if value is not None:
+    try:
+      workers = int(value)
+    except ValueError:
+      raise ValueError(f'{_NUM_WORKERS_ENV} must be an integer, got {value!r}') from None
+    if workers < 1:
+      raise ValueError(f'{_NUM_WORKERS_ENV} must be >= 1, got {workers}')
+    return workers
+  # Spawning workers costs ~1 s each: only worth it for the big configs.
+  return 1 if num_clips < 500 else min(2, os.cpu_count() or 1)
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
-    """Synthetic parallel corpus of the 10 MM-Fit exercises plus non-activity."""
+  """Synthetic parallel corpus of the 10 MM-Fit exercises plus non-activity."""
 
-    VERSION = tfds.core.Version('1.0.0')
-    RELEASE_NOTES = {'1.0.0': 'First release.'}
-    BUILDER_CONFIGS = [
-        MujoSyntheticConfig(
-            name=name,
-            description=(
-                f'{cfg.num_subjects} subjects, clips per split {dict(cfg.num_clips)}, '
-                f'{cfg.clip_s:g} s each, seed {cfg.seed}.'
-            ),
-            corpus_config=cfg,
-        )
-        for name, cfg in corpus.CONFIGS.items()
-    ]
-    DEFAULT_CONFIG_NAME = 'default'
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'First release.'}
+  BUILDER_CONFIGS = [
+    MujoSyntheticConfig(
+      name=name,
+      description=(
+        f'{cfg.num_subjects} subjects, clips per split {dict(cfg.num_clips)}, '
+        f'{cfg.clip_s:g} s each, seed {cfg.seed}.'
+      ),
+      corpus_config=cfg,
+    )
+    for name, cfg in corpus.CONFIGS.items()
+  ]
+  DEFAULT_CONFIG_NAME = 'default'
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        cfg = self.builder_config.corpus_config
-        num_pose, num_imu, num_video = corpus.stream_lengths(cfg.clip_s)
-        num_sites = len(corpus.SYNTHETIC_IMU_SITES)
-        size = corpus.VIDEO_SIZE
-        # BYTES stores arrays raw (no per-value proto overhead, no int64 upcast); the video,
-        # mostly background, is worth compressing.
-        raw = tfds.features.Encoding.BYTES
-        return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {
-                    'pose': tfds.features.Tensor(
-                        shape=(num_pose, 17, 3), dtype=np.float32, encoding=raw
-                    ),
-                    'pose_2d': tfds.features.Tensor(
-                        shape=(num_pose, 18, 2), dtype=np.float32, encoding=raw
-                    ),
-                    'imu': tfds.features.Tensor(
-                        shape=(num_imu, num_sites, 6), dtype=np.float32, encoding=raw
-                    ),
-                    'imu_sites': tfds.features.Tensor(
-                        shape=(num_sites,), dtype=np.bool_, encoding=raw
-                    ),
-                    'video': tfds.features.Tensor(
-                        shape=(num_video, size, size, 1),
-                        dtype=np.uint8,
-                        encoding=tfds.features.Encoding.ZLIB,
-                    ),
-                    'text': tfds.features.Text(),
-                    'label': tfds.features.ClassLabel(names=activities.ACTIVITIES),
-                    'subject': tfds.features.Scalar(dtype=np.int32),
-                    'reps': tfds.features.Scalar(dtype=np.int32),
-                }
-            ),
-            supervised_keys=None,
-            homepage='https://arxiv.org/abs/2406.03857',
-            metadata=tfds.core.MetadataDict(
-                imu_sites=list(corpus.SYNTHETIC_IMU_SITES),
-                pose_fps=corpus.POSE_FPS,
-                imu_rate_hz=corpus.IMU_RATE_HZ,
-                video_fps=corpus.VIDEO_FPS,
-                clip_s=cfg.clip_s,
-                num_subjects=cfg.num_subjects,
-                subjects_by_split={
-                    split: list(ids)
-                    for split, ids in corpus.split_subjects(cfg.num_subjects).items()
-                },
-            ),
-        )
+  def _info(self) -> tfds.core.DatasetInfo:
+    cfg = self.builder_config.corpus_config
+    num_pose, num_imu, num_video = corpus.stream_lengths(cfg.clip_s)
+    num_sites = len(corpus.SYNTHETIC_IMU_SITES)
+    size = corpus.VIDEO_SIZE
+    # BYTES stores arrays raw (no per-value proto overhead, no int64 upcast); the video,
+    # mostly background, is worth compressing.
+    raw = tfds.features.Encoding.BYTES
+    return self.dataset_info_from_configs(
+      features=tfds.features.FeaturesDict(
+        {
+          'pose': tfds.features.Tensor(shape=(num_pose, 17, 3), dtype=np.float32, encoding=raw),
+          'pose_2d': tfds.features.Tensor(shape=(num_pose, 18, 2), dtype=np.float32, encoding=raw),
+          'imu': tfds.features.Tensor(
+            shape=(num_imu, num_sites, 6), dtype=np.float32, encoding=raw
+          ),
+          'imu_sites': tfds.features.Tensor(shape=(num_sites,), dtype=np.bool_, encoding=raw),
+          'video': tfds.features.Tensor(
+            shape=(num_video, size, size, 1),
+            dtype=np.uint8,
+            encoding=tfds.features.Encoding.ZLIB,
+          ),
+          'text': tfds.features.Text(),
+          'label': tfds.features.ClassLabel(names=activities.ACTIVITIES),
+          'subject': tfds.features.Scalar(dtype=np.int32),
+          'reps': tfds.features.Scalar(dtype=np.int32),
+        }
+      ),
+      supervised_keys=None,
+      homepage='https://arxiv.org/abs/2406.03857',
+      metadata=tfds.core.MetadataDict(
+        imu_sites=list(corpus.SYNTHETIC_IMU_SITES),
+        pose_fps=corpus.POSE_FPS,
+        imu_rate_hz=corpus.IMU_RATE_HZ,
+        video_fps=corpus.VIDEO_FPS,
+        clip_s=cfg.clip_s,
+        num_subjects=cfg.num_subjects,
+        subjects_by_split={
+          split: list(ids) for split, ids in corpus.split_subjects(cfg.num_subjects).items()
+        },
+      ),
+    )
 
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        del dl_manager  # Nothing to download: the corpus is generated.
-        return {split: self._generate_examples(split) for split in corpus.SPLITS}
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    del dl_manager  # Nothing to download: the corpus is generated.
+    return {split: self._generate_examples(split) for split in corpus.SPLITS}
 
-    def _generate_examples(self, split: str):
-        cfg = self.builder_config.corpus_config
-        num_clips = cfg.num_clips[split]
-        examples = corpus.generate_split(
-            split,
-            num_clips,
-            cfg.seed,
-            num_subjects=cfg.num_subjects,
-            clip_s=cfg.clip_s,
-            num_workers=_num_workers(num_clips),
-        )
-        for index, example in enumerate(examples):
-            yield f'{split}_{index:06d}', example
+  def _generate_examples(self, split: str):
+    cfg = self.builder_config.corpus_config
+    num_clips = cfg.num_clips[split]
+    examples = corpus.generate_split(
+      split,
+      num_clips,
+      cfg.seed,
+      num_subjects=cfg.num_subjects,
+      clip_s=cfg.clip_s,
+      num_workers=_num_workers(num_clips),
+    )
+    for index, example in enumerate(examples):
+      yield f'{split}_{index:06d}', example

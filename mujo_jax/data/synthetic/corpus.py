@@ -36,11 +36,11 @@ from mujo_jax.data.synthetic import text as text_lib
 
 # MM-Fit's devices (sw_l, sw_r, sp_l, sp_r, eb_l), so synthetic pretraining transfers.
 SYNTHETIC_IMU_SITES: tuple[str, ...] = (
-    'left_wrist',
-    'right_wrist',
-    'left_thigh',
-    'right_thigh',
-    'head',
+  'left_wrist',
+  'right_wrist',
+  'left_thigh',
+  'right_thigh',
+  'head',
 )
 POSE_FPS = 30
 IMU_RATE_HZ = 50
@@ -65,238 +65,233 @@ _PLAN_STREAM = 104_729
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CorpusConfig:
-    """Size of a generated corpus.
+  """Size of a generated corpus.
 
-    Attributes:
-      num_subjects: subjects in total, divided among the splits by `split_subjects`.
-      num_clips: clips per split.
-      clip_s: clip length in seconds.
-      seed: seed of the whole corpus.
-    """
+  Attributes:
+    num_subjects: subjects in total, divided among the splits by `split_subjects`.
+    num_clips: clips per split.
+    clip_s: clip length in seconds.
+    seed: seed of the whole corpus.
+  """
 
-    num_subjects: int
-    num_clips: Mapping[str, int]
-    clip_s: float = CLIP_S
-    seed: int = 0
+  num_subjects: int
+  num_clips: Mapping[str, int]
+  clip_s: float = CLIP_S
+  seed: int = 0
 
-    def __post_init__(self):
-        split_subjects(self.num_subjects)  # Validates the subject count.
-        if set(self.num_clips) != set(SPLITS):
-            raise ValueError(
-                f'num_clips must name exactly the splits {SPLITS}, got {self.num_clips}'
-            )
-        for split, count in self.num_clips.items():
-            if count < 1:
-                raise ValueError(f'num_clips[{split!r}] must be >= 1, got {count}')
-        stream_lengths(self.clip_s)  # Validates the clip length.
+  def __post_init__(self):
+    split_subjects(self.num_subjects)  # Validates the subject count.
+    if set(self.num_clips) != set(SPLITS):
+      raise ValueError(f'num_clips must name exactly the splits {SPLITS}, got {self.num_clips}')
+    for split, count in self.num_clips.items():
+      if count < 1:
+        raise ValueError(f'num_clips[{split!r}] must be >= 1, got {count}')
+    stream_lengths(self.clip_s)  # Validates the clip length.
 
 
 def _check_clip_s(clip_s: float) -> None:
-    # The virtual IMU needs its smoothing window (0.3 s) and the video at least one frame.
-    if not (np.isfinite(clip_s) and 1.0 <= clip_s <= 600.0):
-        raise ValueError(f'clip_s must be between 1 and 600 seconds, got {clip_s}')
+  # The virtual IMU needs its smoothing window (0.3 s) and the video at least one frame.
+  if not (np.isfinite(clip_s) and 1.0 <= clip_s <= 600.0):
+    raise ValueError(f'clip_s must be between 1 and 600 seconds, got {clip_s}')
 
 
 def split_subjects(num_subjects: int) -> dict[str, tuple[int, ...]]:
-    """Divides subject ids 0..num_subjects-1 into disjoint train/validation/test sets.
+  """Divides subject ids 0..num_subjects-1 into disjoint train/validation/test sets.
 
-    Contiguous id ranges in SPLITS order, sized by SPLIT_FRACTIONS (at least one subject per
-    split), so that the same subject never appears in two splits.
-    """
-    if not isinstance(num_subjects, (int, np.integer)) or num_subjects < len(SPLITS):
-        raise ValueError(
-            f'num_subjects must be an integer >= {len(SPLITS)} (one per split), '
-            f'got {num_subjects!r}'
-        )
-    counts = [max(1, int(round(f * num_subjects))) for f in SPLIT_FRACTIONS[1:]]
-    counts.insert(0, num_subjects - sum(counts))
-    if counts[0] < 1:
-        raise ValueError(f'num_subjects={num_subjects} leaves no training subject')
-    bounds = np.cumsum([0, *counts])
-    return {
-        split: tuple(range(int(bounds[i]), int(bounds[i + 1]))) for i, split in enumerate(SPLITS)
-    }
+  Contiguous id ranges in SPLITS order, sized by SPLIT_FRACTIONS (at least one subject per
+  split), so that the same subject never appears in two splits.
+  """
+  if not isinstance(num_subjects, (int, np.integer)) or num_subjects < len(SPLITS):
+    raise ValueError(
+      f'num_subjects must be an integer >= {len(SPLITS)} (one per split), got {num_subjects!r}'
+    )
+  counts = [max(1, int(round(f * num_subjects))) for f in SPLIT_FRACTIONS[1:]]
+  counts.insert(0, num_subjects - sum(counts))
+  if counts[0] < 1:
+    raise ValueError(f'num_subjects={num_subjects} leaves no training subject')
+  bounds = np.cumsum([0, *counts])
+  return {split: tuple(range(int(bounds[i]), int(bounds[i + 1]))) for i, split in enumerate(SPLITS)}
 
 
 @functools.lru_cache(maxsize=1024)
 def get_subject(seed: int, subject_id: int) -> motion_lib.Subject:
-    """The body of subject `subject_id` in the corpus of `seed`: the same in every clip."""
-    return motion_lib.sample_subject(
-        np.random.default_rng([seed, _SUBJECT_STREAM, subject_id]), subject_id
-    )
+  """The body of subject `subject_id` in the corpus of `seed`: the same in every clip."""
+  return motion_lib.sample_subject(
+    np.random.default_rng([seed, _SUBJECT_STREAM, subject_id]), subject_id
+  )
 
 
 def stream_lengths(clip_s: float) -> tuple[int, int, int]:
-    """Samples of pose, IMU and video in a clip of `clip_s` seconds (6 s: 180, 300, 60).
+  """Samples of pose, IMU and video in a clip of `clip_s` seconds (6 s: 180, 300, 60).
 
-    The pose count rounds `clip_s` to whole pose frames; the IMU and video counts follow the
-    pose duration (the IMU with `virtual_imu.from_pose`'s rule), so that the streams always
-    cover the same time even when `clip_s` is not a whole number of frames.
-    """
-    _check_clip_s(clip_s)
-    num_pose = windows.num_samples(clip_s, POSE_FPS)
-    num_imu = max(1, int(round(num_pose * IMU_RATE_HZ / POSE_FPS)))
-    num_video = windows.num_samples(num_pose / POSE_FPS, VIDEO_FPS)
-    return num_pose, num_imu, num_video
+  The pose count rounds `clip_s` to whole pose frames; the IMU and video counts follow the
+  pose duration (the IMU with `virtual_imu.from_pose`'s rule), so that the streams always
+  cover the same time even when `clip_s` is not a whole number of frames.
+  """
+  _check_clip_s(clip_s)
+  num_pose = windows.num_samples(clip_s, POSE_FPS)
+  num_imu = max(1, int(round(num_pose * IMU_RATE_HZ / POSE_FPS)))
+  num_video = windows.num_samples(num_pose / POSE_FPS, VIDEO_FPS)
+  return num_pose, num_imu, num_video
 
 
 def _video_frame_indices(num_video_frames: int) -> np.ndarray:
-    return np.round(np.arange(num_video_frames) * (POSE_FPS / VIDEO_FPS)).astype(np.intp)
+  return np.round(np.arange(num_video_frames) * (POSE_FPS / VIDEO_FPS)).astype(np.intp)
 
 
 CONFIGS: dict[str, CorpusConfig] = {
-    # Seconds to build: for tests. 6 clips per class in train, 3 in validation and test.
-    'tiny': CorpusConfig(
-        num_subjects=12, num_clips={'train': 66, 'validation': 33, 'test': 33}, seed=0
-    ),
-    # Big enough that contrastive pretraining learns (~7.3 h of clips, 400 per class in train).
-    'default': CorpusConfig(
-        num_subjects=60, num_clips={'train': 4400, 'validation': 660, 'test': 660}, seed=0
-    ),
+  # Seconds to build: for tests. 6 clips per class in train, 3 in validation and test.
+  'tiny': CorpusConfig(
+    num_subjects=12, num_clips={'train': 66, 'validation': 33, 'test': 33}, seed=0
+  ),
+  # Big enough that contrastive pretraining learns (~7.3 h of clips, 400 per class in train).
+  'default': CorpusConfig(
+    num_subjects=60, num_clips={'train': 4400, 'validation': 660, 'test': 660}, seed=0
+  ),
 }
 
 
 def make_clip(
-    rng: np.random.Generator,
-    activity: str,
-    subject: motion_lib.Subject,
-    clip_s: float = CLIP_S,
+  rng: np.random.Generator,
+  activity: str,
+  subject: motion_lib.Subject,
+  clip_s: float = CLIP_S,
 ) -> dict[str, Any]:
-    """Generates one example (no batch axis) of `activity` performed by `subject`.
+  """Generates one example (no batch axis) of `activity` performed by `subject`.
 
-    Args:
-      rng: the clip's random generator (motion, sensor noise, camera, text).
-      activity: one of `activities.ACTIVITIES`.
-      subject: from `motion.sample_subject` (or `get_subject(seed, id)`).
-      clip_s: clip length in seconds (any length of at least 1 s; the corpus uses CLIP_S).
+  Args:
+    rng: the clip's random generator (motion, sensor noise, camera, text).
+    activity: one of `activities.ACTIVITIES`.
+    subject: from `motion.sample_subject` (or `get_subject(seed, id)`).
+    clip_s: clip length in seconds (any length of at least 1 s; the corpus uses CLIP_S).
 
-    The motion is the first thing drawn from `rng`, so a copy of the generator taken before the
-    call reproduces the world-frame pose with `motion.generate_motion(activity, subject, clip_s,
-    fps=POSE_FPS, rng=copy)` (the FiMAD writer relies on this). The IMU is synthesised from the
-    world pose, root motion included, as a worn sensor would feel it.
+  The motion is the first thing drawn from `rng`, so a copy of the generator taken before the
+  call reproduces the world-frame pose with `motion.generate_motion(activity, subject, clip_s,
+  fps=POSE_FPS, rng=copy)` (the FiMAD writer relies on this). The IMU is synthesised from the
+  world pose, root motion included, as a worn sensor would feel it.
 
-    Returns:
-      A dict with `pose` (T30, 17, 3) float32 metres, pelvis-relative, world axes (z up);
-      `pose_2d` (T30, 18, 2) float32 COCO-18 in normalised image coordinates (x right, y down);
-      `imu` (T50, S, 6) float32 at SYNTHETIC_IMU_SITES; `imu_sites` (S,) bool (all True);
-      `video` (T10, 32, 32, 1) uint8; `text` str; `label` int; `subject` int; `reps` int.
-    """
-    label = activities_lib.activity_id(activity)
-    num_pose, num_imu, num_video = stream_lengths(clip_s)
+  Returns:
+    A dict with `pose` (T30, 17, 3) float32 metres, pelvis-relative, world axes (z up);
+    `pose_2d` (T30, 18, 2) float32 COCO-18 in normalised image coordinates (x right, y down);
+    `imu` (T50, S, 6) float32 at SYNTHETIC_IMU_SITES; `imu_sites` (S,) bool (all True);
+    `video` (T10, 32, 32, 1) uint8; `text` str; `label` int; `subject` int; `reps` int.
+  """
+  label = activities_lib.activity_id(activity)
+  num_pose, num_imu, num_video = stream_lengths(clip_s)
 
-    motion = motion_lib.generate_motion(activity, subject, clip_s, fps=float(POSE_FPS), rng=rng)
-    pose_world = np.asarray(motion.pose, dtype=np.float64)
-    if pose_world.shape != (num_pose, skeleton.NUM_H36M_JOINTS, 3):
-        raise ValueError(
-            f'generate_motion({activity!r}, duration_s={clip_s}) returned pose of shape '
-            f'{pose_world.shape}; expected ({num_pose}, {skeleton.NUM_H36M_JOINTS}, 3)'
-        )
-
-    imu = virtual_imu.from_pose(
-        pose_world, POSE_FPS, SYNTHETIC_IMU_SITES, IMU_RATE_HZ, noise=IMU_NOISE, rng=rng
+  motion = motion_lib.generate_motion(activity, subject, clip_s, fps=float(POSE_FPS), rng=rng)
+  pose_world = np.asarray(motion.pose, dtype=np.float64)
+  if pose_world.shape != (num_pose, skeleton.NUM_H36M_JOINTS, 3):
+    raise ValueError(
+      f'generate_motion({activity!r}, duration_s={clip_s}) returned pose of shape '
+      f'{pose_world.shape}; expected ({num_pose}, {skeleton.NUM_H36M_JOINTS}, 3)'
     )
-    if imu.shape[0] != num_imu:
-        raise ValueError(f'virtual IMU gave {imu.shape[0]} samples; expected {num_imu}')
 
-    coco_world = skeleton.h36m_to_coco(pose_world)
-    # Lying exercises are filmed from the side, the others from the front (both +- the spread).
-    side = (1.0 if rng.random() < 0.5 else -1.0) * np.deg2rad(90.0)
-    facing = motion.heading_rad + (side if activity in _FILMED_FROM_THE_SIDE else 0.0)
-    camera = camera_lib.frame_clip(coco_world, rng, facing_rad=facing)
-    pose_2d = camera_lib.project(coco_world, camera)
-    video_pose_px = camera_lib.to_pixels(pose_2d[_video_frame_indices(num_video)], VIDEO_SIZE)
-    video = render_lib.render(video_pose_px, VIDEO_SIZE)[..., None]
+  imu = virtual_imu.from_pose(
+    pose_world, POSE_FPS, SYNTHETIC_IMU_SITES, IMU_RATE_HZ, noise=IMU_NOISE, rng=rng
+  )
+  if imu.shape[0] != num_imu:
+    raise ValueError(f'virtual IMU gave {imu.shape[0]} samples; expected {num_imu}')
 
-    reps = int(motion.reps)
-    period_s = motion.rep_period_s
-    tempo = text_lib.tempo_label(period_s) if period_s and np.isfinite(period_s) else None
-    description = text_lib.describe(activity, rng, reps=reps, tempo=tempo, variant=motion.variant)
+  coco_world = skeleton.h36m_to_coco(pose_world)
+  # Lying exercises are filmed from the side, the others from the front (both +- the spread).
+  side = (1.0 if rng.random() < 0.5 else -1.0) * np.deg2rad(90.0)
+  facing = motion.heading_rad + (side if activity in _FILMED_FROM_THE_SIDE else 0.0)
+  camera = camera_lib.frame_clip(coco_world, rng, facing_rad=facing)
+  pose_2d = camera_lib.project(coco_world, camera)
+  video_pose_px = camera_lib.to_pixels(pose_2d[_video_frame_indices(num_video)], VIDEO_SIZE)
+  video = render_lib.render(video_pose_px, VIDEO_SIZE)[..., None]
 
-    pelvis = skeleton.joint_index('pelvis')
-    return {
-        'pose': (pose_world - pose_world[:, pelvis : pelvis + 1]).astype(np.float32),
-        'pose_2d': pose_2d.astype(np.float32),
-        'imu': imu.astype(np.float32),
-        'imu_sites': np.ones(len(SYNTHETIC_IMU_SITES), dtype=bool),
-        'video': video,
-        'text': description,
-        'label': label,
-        'subject': int(subject.subject_id),
-        'reps': reps,
-    }
+  reps = int(motion.reps)
+  period_s = motion.rep_period_s
+  tempo = text_lib.tempo_label(period_s) if period_s and np.isfinite(period_s) else None
+  description = text_lib.describe(activity, rng, reps=reps, tempo=tempo, variant=motion.variant)
+
+  pelvis = skeleton.joint_index('pelvis')
+  return {
+    'pose': (pose_world - pose_world[:, pelvis : pelvis + 1]).astype(np.float32),
+    'pose_2d': pose_2d.astype(np.float32),
+    'imu': imu.astype(np.float32),
+    'imu_sites': np.ones(len(SYNTHETIC_IMU_SITES), dtype=bool),
+    'video': video,
+    'text': description,
+    'label': label,
+    'subject': int(subject.subject_id),
+    'reps': reps,
+  }
 
 
 @dataclasses.dataclass(frozen=True)
 class _ClipTask:
-    seed: int
-    split_index: int
-    clip_index: int
-    activity: str
-    subject_id: int
-    clip_s: float
+  seed: int
+  split_index: int
+  clip_index: int
+  activity: str
+  subject_id: int
+  clip_s: float
 
 
 def _run_task(task: _ClipTask) -> dict[str, Any]:
-    rng = np.random.default_rng([task.seed, task.split_index, task.clip_index])
-    return make_clip(rng, task.activity, get_subject(task.seed, task.subject_id), task.clip_s)
+  rng = np.random.default_rng([task.seed, task.split_index, task.clip_index])
+  return make_clip(rng, task.activity, get_subject(task.seed, task.subject_id), task.clip_s)
 
 
 def clip_plan(split: str, num_clips: int, seed: int, num_subjects: int) -> list[tuple[str, int]]:
-    """(activity, subject id) of every clip of a split, classes balanced.
+  """(activity, subject id) of every clip of a split, classes balanced.
 
-    Classes come in shuffled rounds of all 11, so any prefix of the plan is balanced to within
-    one clip per class; subjects cycle through the split's subjects in a shuffled order.
-    """
-    if split not in SPLITS:
-        raise ValueError(f'unknown split {split!r}; expected one of {SPLITS}')
-    if num_clips < 0:
-        raise ValueError(f'num_clips must be >= 0, got {num_clips}')
-    subjects = split_subjects(num_subjects)[split]
-    rng = np.random.default_rng([seed, _PLAN_STREAM, SPLITS.index(split)])
-    num_classes = len(activities_lib.ACTIVITIES)
-    rounds = -(-num_clips // num_classes)
-    labels = np.concatenate([rng.permutation(num_classes) for _ in range(rounds)])[:num_clips]
-    subject_order = rng.permutation(np.asarray(subjects))
-    subject_ids = np.resize(subject_order, num_clips)
-    return [
-        (activities_lib.ACTIVITIES[label], int(subject_id))
-        for label, subject_id in zip(labels, subject_ids, strict=True)
-    ]
+  Classes come in shuffled rounds of all 11, so any prefix of the plan is balanced to within
+  one clip per class; subjects cycle through the split's subjects in a shuffled order.
+  """
+  if split not in SPLITS:
+    raise ValueError(f'unknown split {split!r}; expected one of {SPLITS}')
+  if num_clips < 0:
+    raise ValueError(f'num_clips must be >= 0, got {num_clips}')
+  subjects = split_subjects(num_subjects)[split]
+  rng = np.random.default_rng([seed, _PLAN_STREAM, SPLITS.index(split)])
+  num_classes = len(activities_lib.ACTIVITIES)
+  rounds = -(-num_clips // num_classes)
+  labels = np.concatenate([rng.permutation(num_classes) for _ in range(rounds)])[:num_clips]
+  subject_order = rng.permutation(np.asarray(subjects))
+  subject_ids = np.resize(subject_order, num_clips)
+  return [
+    (activities_lib.ACTIVITIES[label], int(subject_id))
+    for label, subject_id in zip(labels, subject_ids, strict=True)
+  ]
 
 
 def generate_split(
-    split: str,
-    num_clips: int,
-    seed: int,
-    *,
-    num_subjects: int,
-    clip_s: float = CLIP_S,
-    num_workers: int = 1,
+  split: str,
+  num_clips: int,
+  seed: int,
+  *,
+  num_subjects: int,
+  clip_s: float = CLIP_S,
+  num_workers: int = 1,
 ) -> Iterator[dict[str, Any]]:
-    """Yields the `num_clips` examples of `split`, in plan order (see `clip_plan`).
+  """Yields the `num_clips` examples of `split`, in plan order (see `clip_plan`).
 
-    Args:
-      split: one of SPLITS.
-      num_clips: examples to generate.
-      seed: corpus seed; the same seed gives the same examples.
-      num_subjects: subjects of the whole corpus (see `split_subjects`).
-      clip_s: clip length in seconds.
-      num_workers: processes that make clips in parallel (1: in this process). Workers are
-        spawned, not forked, so this is safe inside programs that run threads (TensorFlow).
-    """
-    _check_clip_s(clip_s)
-    if num_workers < 1:
-        raise ValueError(f'num_workers must be >= 1, got {num_workers}')
-    split_index = SPLITS.index(split) if split in SPLITS else -1
-    plan = clip_plan(split, num_clips, seed, num_subjects)
-    tasks = [
-        _ClipTask(seed, split_index, index, activity, subject_id, float(clip_s))
-        for index, (activity, subject_id) in enumerate(plan)
-    ]
-    if num_workers == 1 or len(tasks) < 2 * num_workers:
-        yield from map(_run_task, tasks)
-        return
-    context = multiprocessing.get_context('spawn')
-    chunksize = max(1, min(32, len(tasks) // (8 * num_workers)))
-    with context.Pool(num_workers) as pool:
-        yield from pool.imap(_run_task, tasks, chunksize=chunksize)
+  Args:
+    split: one of SPLITS.
+    num_clips: examples to generate.
+    seed: corpus seed; the same seed gives the same examples.
+    num_subjects: subjects of the whole corpus (see `split_subjects`).
+    clip_s: clip length in seconds.
+    num_workers: processes that make clips in parallel (1: in this process). Workers are
+      spawned, not forked, so this is safe inside programs that run threads (TensorFlow).
+  """
+  _check_clip_s(clip_s)
+  if num_workers < 1:
+    raise ValueError(f'num_workers must be >= 1, got {num_workers}')
+  split_index = SPLITS.index(split) if split in SPLITS else -1
+  plan = clip_plan(split, num_clips, seed, num_subjects)
+  tasks = [
+    _ClipTask(seed, split_index, index, activity, subject_id, float(clip_s))
+    for index, (activity, subject_id) in enumerate(plan)
+  ]
+  if num_workers == 1 or len(tasks) < 2 * num_workers:
+    yield from map(_run_task, tasks)
+    return
+  context = multiprocessing.get_context('spawn')
+  chunksize = max(1, min(32, len(tasks) // (8 * num_workers)))
+  with context.Pool(num_workers) as pool:
+    yield from pool.imap(_run_task, tasks, chunksize=chunksize)
