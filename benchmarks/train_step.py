@@ -10,9 +10,10 @@ heads, the multi-way loss, backward, global-norm clipping and AdamW — JAX thro
 Both start from the same parameters (the JAX initialisation copied into the twin), and the
 script first checks that both compute the same loss on the batch.
 
-The machine is shared, so the three are interleaved: each round runs one untimed step, then
-`--steps_per_round` timed steps of each framework (the order rotates between rounds) and one
-fp32 matmul peak measurement; figures are medians over all timed steps, and MFU is
+The machine is shared, so the three are interleaved: each round times one step of each
+framework (the order rotates between rounds), and every `--peak_every` rounds the fp32 matmul
+peak is measured; figures are medians over rounds (the JAX ÷ torch ratios also as the median
+of same-round ratios and as best ÷ best, which load inflates least), and MFU is
 (model FLOPs per step from XLA's cost analysis ÷ JAX step time) ÷ the matmul peak measured in
 the same run. On a GPU the model runs in bfloat16 and MFU is against the card's measured bf16
 matmul peak.
@@ -39,8 +40,8 @@ from mujo_jax.models import joint  # noqa: E402
 
 _SIZE = flags.DEFINE_enum('size', 'small', ['tiny', 'small', 'base'], 'Model size preset.')
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 128, 'Global batch size.')
-_ROUNDS = flags.DEFINE_integer('rounds', 4, 'Interleaved rounds.')
-_STEPS = flags.DEFINE_integer('steps_per_round', 5, 'Timed steps per framework per round.')
+_ROUNDS = flags.DEFINE_integer('rounds', 16, 'Interleaved rounds (one step of each per round).')
+_PEAK_EVERY = flags.DEFINE_integer('peak_every', 4, 'Measure the matmul peak every N rounds.')
 _WARMUP = flags.DEFINE_integer('warmup_steps', 2, 'Untimed steps per framework after compiling.')
 _MODES = flags.DEFINE_list('modes', ['jax', 'torch_eager', 'torch_compile'],
                            'What to time: jax, torch_eager, torch_compile.')
@@ -146,17 +147,16 @@ def main(argv):
       for _ in range(3):
         runners['jax']()
 
-  # ---- Interleaved rounds.
+  # ---- Interleaved rounds: one step of each framework per round, order rotating.
   times = {name: [] for name in runners}
   peaks, loads = [], []
   order = list(runners)
   for round_index in range(_ROUNDS.value):
-    rotated = order[round_index % len(order):] + order[:round_index % len(order)]
-    for name in rotated:
-      runners[name]()  # Untimed: the other framework's threads may still be winding down.
-      times[name] += [bench_util.timed(runners[name]) for _ in range(_STEPS.value)]
-    peak = bench_util.matmul_peak_flops(_PEAK_SIZE.value)
-    peaks.append(max(peak.values()))
+    shift = round_index % len(order)
+    for name in order[shift:] + order[:shift]:
+      times[name].append(bench_util.timed(runners[name]))
+    if round_index % _PEAK_EVERY.value == 0:
+      peaks.append(max(bench_util.matmul_peak_flops(_PEAK_SIZE.value).values()))
     loads.append(bench_util.load_average())
 
   # ---- Figures.
@@ -181,8 +181,13 @@ def main(argv):
   for name in ('torch_eager', 'torch_compile'):
     if 'jax' in samples_per_s and name in samples_per_s:
       ratio = samples_per_s['jax'] / samples_per_s[name]
-      bench_util.emit(f'jax_over_{name}', ratio, 'x')
-      rows.append((f'JAX ÷ {name}', f'{ratio:.2f}×'))
+      # Same-round ratios: robust to load that drifts between rounds.
+      paired = bench_util.median([t / j for t, j in zip(times[name], times['jax'], strict=True)])
+      best = min(times[name]) / min(times['jax'])
+      bench_util.emit(f'jax_over_{name}', ratio, 'x', paired_median=round(paired, 3),
+                      best_over_best=round(best, 3))
+      rows.append((f'JAX ÷ {name} (medians / same-round / best)',
+                   f'{ratio:.2f}× / {paired:.2f}× / {best:.2f}×'))
   bench_util.emit('model_flops_per_step', model_flops, 'FLOP', source='XLA cost analysis')
   bench_util.emit('torch_matmul_flops_per_step', torch_matmul_flops, 'FLOP',
                   source='torch FlopCounterMode, matmuls only')

@@ -40,6 +40,7 @@ def _probe_config(checkpoint, **overrides):
   config.modality_sets = MODALITY_SETS
   config.supervised.modality_sets = ('imu',)
   config.supervised.steps = 3
+  config.supervised.fractions = FRACTIONS
   config.synthetic.max_windows = 40
   for key, value in overrides.items():
     config[key] = value

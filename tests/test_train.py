@@ -101,6 +101,7 @@ _DEVICE_EQUALITY = textwrap.dedent('''
     model = joint.build_model(config)
     local = next(iter(pipeline.train_dataset(config, 0, 1)))
     params = train.init_params(model, config, jax.random.key(0))
+    tx = train.make_optimizer(config)
     results = {}
     for name, axes, devices in (('one', (('data', 1),), jax.devices()[:1]),
                                 ('data4', (('data', 4),), jax.devices()),
@@ -112,13 +113,27 @@ _DEVICE_EQUALITY = textwrap.dedent('''
       fn = jax.jit(lambda p, b: accumulation.loss_and_grads(model, config, p, b, 0,
                                                             jax.random.key(1)))
       loss, metrics, grads = fn(placed, batch)
+      # The whole optimiser step, with the state sharded by the rules (FSDP on the 2x2 mesh).
       results[name] = (float(loss), jax.tree.map(np.asarray, grads))
-    ref_loss, ref_grads = results['one']
+      if name != 'data4':  # (data4 has the same parameter layout as one device.)
+        state, shardings = train.create_state(model, tx, config, mesh, jax.random.key(0))
+        if name == 'data2_fsdp2':
+          specs = [s.spec for s in jax.tree.leaves(shardings.params)]
+          assert any('fsdp' in spec for spec in specs), specs
+        state, step_metrics = train.make_train_step(model, tx, config, mesh, shardings)(
+            state, batch)
+        results[name] += (float(step_metrics['loss']), jax.tree.map(np.asarray, state.params))
+    ref_loss, ref_grads, ref_step_loss, ref_params = results['one']
     for name in ('data4', 'data2_fsdp2'):
-      loss, grads = results[name]
+      loss, grads = results[name][:2]
       assert abs(loss - ref_loss) <= 1e-5 * abs(ref_loss), (name, loss, ref_loss)
       for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)):
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6 * np.abs(r).max())
+    # The whole step on the FSDP mesh (sharded params and optimiser state) equals one device's.
+    step_loss, new_params = results['data2_fsdp2'][2:]
+    assert abs(step_loss - ref_step_loss) <= 1e-5 * abs(ref_step_loss)
+    for a, b in zip(jax.tree.leaves(new_params), jax.tree.leaves(ref_params)):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     print('OK', len(jax.devices()))
 ''')
 

@@ -94,6 +94,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     fail('modality_sets is empty')
   for text in config.modality_sets:
     probe.check_modality_set(text)
+  missing = [f for f in config.supervised.fractions if f not in config.fractions]
+  if config.baselines.supervised and missing:
+    fail(f'supervised.fractions has {missing}, which are not in fractions {config.fractions}')
   unknown = [s for s in config.supervised.modality_sets if s not in config.modality_sets]
   if config.baselines.supervised and unknown:
     fail(f'supervised.modality_sets has {unknown}, which are not in modality_sets '
@@ -297,7 +300,7 @@ class _DatasetEvaluation:
       baseline = supervised.FromScratch(self.data.model_config, modality_set, self.data.sites,
                                         len(self.data.class_names), settings)
       for seed in self.seeds:
-        for fraction in self.fractions:
+        for fraction in self.config.supervised.fractions:
           indices = subsets[(seed, fraction)]
           indices = indices[fit_valid[indices]]
           params = baseline.fit(self.data.windows[self.data.fit_split], indices, seed)
@@ -313,7 +316,8 @@ class _DatasetEvaluation:
                 num_eval=int(valid.sum()), c=float('nan'), validation_macro_f1=float('nan'),
                 macro_f1=f1, accuracy=accuracy, converged=''))
       logging.info('%s: supervised baseline %s (%d steps × %d fractions × %d seeds) in %.1f s',
-                   self.data.name, modality_set.name, settings.steps, len(self.fractions),
+                   self.data.name, modality_set.name, settings.steps,
+                   len(self.config.supervised.fractions),
                    len(self.seeds), time.time() - start)
 
   # ---- zero-shot, retrieval, robustness

@@ -16,7 +16,7 @@ Config keys read by `build_model` (configs/pretrain.py writes them):
   model.{width, depth, num_heads, mlp_dim, embed_dim, dropout_rate}   None = size preset
   model.dtype                 'float32'|'bfloat16' compute dtype (params stay float32)
   model.remat                 optional bool, recompute blocks in backward (default False)
-  model.attention             optional 'xla'|'einsum' (see TransformerConfig; default 'xla')
+  model.attention             optional 'auto'|'xla'|'einsum' (TransformerConfig; 'auto')
   model.imu_patch             samples per IMU token (25)
   model.pose_patch            frames per pose token (10)
   model.video_tubelet         (frames, rows, cols) per video token ((5, 8, 8))
@@ -272,7 +272,7 @@ def build_model(config: Any) -> JointModel:
       mlp_dim=pick('mlp_dim'), dropout_rate=float(pick('dropout_rate')),
       dtype=parse_dtype(model_cfg.get('dtype', None) or 'float32'),
       remat=bool(model_cfg.get('remat', False)),
-      attention=model_cfg.get('attention', None) or 'xla')
+      attention=model_cfg.get('attention', None) or 'auto')
   embed_dim = _positive_int('model.embed_dim', pick('embed_dim'))
 
   tubelet = tuple(model_cfg.get('video_tubelet', None) or (5, 8, 8))

@@ -2,8 +2,10 @@
 
 Design choices that other code relies on:
 
-- Attention is `jax.nn.dot_product_attention` on a fused QKV projection (or, with
-  `attention='einsum'`, the same maths written out, cheaper on CPU); a boolean key mask
+- Attention is `jax.nn.dot_product_attention` on a fused QKV projection on accelerators
+  (cuDNN/TPU kernels) and, on CPU, the same maths written out as two einsums (`'einsum'`,
+  ~5-7 % less time for the whole `small` train step: see BENCHMARKS.md); `attention='auto'`
+  (the default) picks by backend at trace time. A boolean key mask
   `(B, N)` removes padded / absent tokens as keys. Masked tokens are still computed as queries
   (shapes stay static) but never influence a valid token or the pooled output.
 - Dropout masks are drawn per example from `fold_in(dropout_rng, example_id)`, not for the batch
@@ -28,7 +30,7 @@ import jax.numpy as jnp
 Array = jax.Array
 DType = Any
 
-ATTENTION_IMPLS = ('xla', 'einsum')
+ATTENTION_IMPLS = ('auto', 'xla', 'einsum')
 _DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 _MASKED_SCORE = -1e30  # Finite: a query with no valid key gets uniform weights, not NaN.
 
@@ -57,8 +59,9 @@ class TransformerConfig:
   remat: bool = False  # Recompute block activations in the backward pass (saves memory).
   # 'xla': jax.nn.dot_product_attention (cuDNN-ready on GPU); 'einsum': the same maths with the
   # softmax normalised after the value product, one pass less over the (B, H, N, N) scores
-  # (measured ~5-10 % less CPU time for the whole `small` step on CPU).
-  attention: str = 'xla'
+  # (measured 5-7 % less time for the whole `small` step on CPU); 'auto': 'einsum' when the
+  # default backend is the CPU, else 'xla'.
+  attention: str = 'auto'
 
   def __post_init__(self):
     for name in ('width', 'depth', 'num_heads', 'mlp_dim'):
@@ -110,11 +113,14 @@ def _softmax_attention(query: Array, key: Array, value: Array, mask: Array | Non
 
 
 def attention(query: Array, key: Array, value: Array, mask: Array | None,
-              impl: str = 'xla') -> Array:
+              impl: str = 'auto') -> Array:
   """Multi-head attention on (B, N, H, D) with an optional key mask (B, N) bool.
 
   A query whose keys are all masked attends uniformly (finite output) in both implementations.
+  `impl='auto'` is 'einsum' on the CPU backend and 'xla' elsewhere.
   """
+  if impl == 'auto':
+    impl = 'einsum' if jax.default_backend() == 'cpu' else 'xla'
   if impl == 'einsum':
     return _softmax_attention(query, key, value, mask)
   key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, N) → BNTS.
