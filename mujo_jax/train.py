@@ -152,7 +152,7 @@ def checkpoint_manager(workdir: Path, config: ml_collections.ConfigDict) -> ocp.
 
 def restore_params(checkpoint_dir: str | Path, step: int | None = None) -> tuple[Any, int, dict]:
   """Params (host numpy) and config of a pretraining workdir's latest (or given) checkpoint."""
-  workdir = Path(checkpoint_dir)
+  workdir = Path(checkpoint_dir).absolute()
   config_path = workdir / 'config.json'
   if not config_path.exists():
     raise FileNotFoundError(f'{config_path} not found: expected a pretraining workdir written by '
@@ -177,7 +177,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   """Pretrains per `config`, resuming from `workdir` if it has checkpoints; returns the summary."""
   start_time = time.time()
   config = config_validation.resolve_pretrain_config(config)
-  workdir = Path(workdir)
+  workdir = Path(workdir).absolute()  # orbax refuses relative checkpoint paths.
   workdir.mkdir(parents=True, exist_ok=True)
   is_chief = jax.process_index() == 0
   if is_chief:

@@ -63,12 +63,13 @@ def _run(config, workdir, total_steps):
 
 
 @pytest.mark.slow
-def test_resume_is_exact(tiny_config, tmp_path):
+def test_resume_is_exact(tiny_config, tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)  # 'straight' below is a relative workdir, as users type it.
   tiny_config.save_every_steps = 3
   tiny_config.log_every_steps = 3
   tiny_config.keep_checkpoints = 5
   tiny_config.data.num_workers = 1  # The iterator state must survive worker processes too.
-  straight = _run(tiny_config, tmp_path / 'straight', 6)
+  straight = _run(tiny_config, 'straight', 6)
   _run(tiny_config, tmp_path / 'resumed', 3)
   resumed = _run(tiny_config, tmp_path / 'resumed', 6)
   assert resumed['steps'] == straight['steps'] == 6
