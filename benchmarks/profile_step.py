@@ -170,6 +170,30 @@ def categorise(op_name: str, body: str, opcode: str) -> str:
   return 'elementwise'
 
 
+def time_dot_torch(dot: Dot, repeats: int = 5) -> float | None:
+  """Median seconds of the same contraction in PyTorch (torch.einsum), or None without torch."""
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  letters = iter('abcdefghijklmnopqrstuvwxyz')
+  lhs_letters = [next(letters) for _ in dot.lhs]
+  rhs_letters = [next(letters) for _ in dot.rhs]
+  for lhs_dim, rhs_dim in zip(dot.lhs_batch + dot.lhs_contracting,
+                              dot.rhs_batch + dot.rhs_contracting, strict=True):
+    rhs_letters[rhs_dim] = lhs_letters[lhs_dim]
+  shared = set(dot.lhs_batch) | set(dot.lhs_contracting)
+  out = ([lhs_letters[i] for i in dot.lhs_batch]
+         + [c for i, c in enumerate(lhs_letters) if i not in shared]
+         + [c for i, c in enumerate(rhs_letters)
+            if i not in set(dot.rhs_batch) | set(dot.rhs_contracting)])
+  equation = f'{"".join(lhs_letters)},{"".join(rhs_letters)}->{"".join(out)}'
+  lhs, rhs = torch.randn(*dot.lhs), torch.randn(*dot.rhs)
+  torch.einsum(equation, lhs, rhs)
+  return bench_util.median([bench_util.timed(lambda: torch.einsum(equation, lhs, rhs))
+                            for _ in range(repeats)])
+
+
 def main(argv):
   del argv
   config = bench_util.pretrain_config(_SIZE.value, _BATCH_SIZE.value, _OVERRIDES.value)
@@ -249,6 +273,14 @@ def main(argv):
           f'= {floor_flops / floor_seconds / 1e9:.1f} GFLOP/s; square fp32 matmul peak '
           f'{peak / 1e9:.1f} GFLOP/s; a step that only ran its matmuls would reach '
           f'{100 * floor_flops / floor_seconds / peak:.1f} % of that peak')
+    torch_seconds = [time_dot_torch(dot) for dot in every_dot]
+    if None not in torch_seconds:
+      torch_floor = sum(count * seconds for (dot, count), seconds in
+                        zip(every_dot.items(), torch_seconds, strict=True))
+      import torch  # pylint: disable=g-import-not-at-top
+    print(f'the same dots in PyTorch (torch.einsum, {torch.get_num_threads()} threads): '
+            f'{torch_floor:.3f} s = {floor_flops / torch_floor / 1e9:.1f} GFLOP/s '
+            f'(XLA ÷ torch time {floor_seconds / torch_floor:.2f}×)')
     slowest = sorted(every_dot.items(), key=lambda kv: kv[0].flops / time_dot(kv[0]))[:8]
     for dot, count in slowest:
       print(f'  slow shape ×{count}: lhs {dot.lhs} rhs {dot.rhs} batch {dot.lhs_batch} '

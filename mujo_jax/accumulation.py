@@ -33,6 +33,21 @@ def _split_micro(tree: Any, accum_steps: int) -> Any:
   return jax.tree.map(split, tree)
 
 
+def _interleave(tree: Any, accum_steps: int) -> Any:
+  """(B, ...) → (B/k, k, ...): a free reshape; micro-batch i is `[:, i]`, read inside the scan.
+
+  Unlike `_split_micro` this makes no transposed copy of the (large) input batch, so the peak
+  memory of exact accumulation stays close to one micro-batch's.
+  """
+  return jax.tree.map(
+      lambda x: x.reshape(x.shape[0] // accum_steps, accum_steps, *x.shape[1:]), tree)
+
+
+def _micro(tree: Any, index: jax.Array) -> Any:
+  """Micro-batch `index` of an `_interleave`d tree."""
+  return jax.tree.map(lambda x: jax.lax.dynamic_index_in_dim(x, index, 1, keepdims=False), tree)
+
+
 def _merge_micro(tree: Any) -> Any:
   """Inverse of `_split_micro`: (k, B/k, ...) → (B, ...)."""
   return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1).reshape(-1, *x.shape[2:]), tree)
@@ -61,8 +76,9 @@ def loss_and_grads(model: Any, config: ml_collections.ConfigDict, params: Any, b
     (loss, metrics), grads = jax.value_and_grad(full_loss, has_aux=True)(params)
     return loss, metrics, grads
 
-  micro_inputs = _split_micro(inputs, accum_steps)
+  interleaved_inputs = _interleave(inputs, accum_steps)
   micro_ids = _split_micro(example_ids, accum_steps)
+  micro_indices = jnp.arange(accum_steps)
 
   if config.accum_mode == 'naive':
     # A different objective: each micro-batch's loss sees only its own negatives.
@@ -70,19 +86,20 @@ def loss_and_grads(model: Any, config: ml_collections.ConfigDict, params: Any, b
 
     def naive_body(carry, xs):
       loss_sum, metric_sum, grad_sum = carry
-      mb_inputs, mb_ids, mb_present = xs
+      index, mb_ids, mb_present = xs
+      mb_inputs = _micro(interleaved_inputs, index)
       (loss, metrics), grads = jax.value_and_grad(
           lambda p: head_loss(p, embed(p, mb_inputs, mb_ids), mb_present), has_aux=True)(params)
       return (loss_sum + loss, jax.tree.map(jnp.add, metric_sum, metrics),
               jax.tree.map(jnp.add, grad_sum, grads)), None
 
     metric_shapes = jax.eval_shape(
-        lambda: head_loss(params, embed(params, jax.tree.map(lambda x: x[0], micro_inputs),
-                                        micro_ids[0]), micro_present[0])[1])
+        lambda: head_loss(params, embed(params, _micro(interleaved_inputs, 0), micro_ids[0]),
+                          micro_present[0])[1])
     zeros = (jnp.zeros(()), jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes),
              jax.tree.map(jnp.zeros_like, params))
     (loss_sum, metric_sum, grad_sum), _ = jax.lax.scan(
-        naive_body, zeros, (micro_inputs, micro_ids, micro_present))
+        naive_body, zeros, (micro_indices, micro_ids, micro_present))
     scale = 1.0 / accum_steps
     return (loss_sum * scale, jax.tree.map(lambda m: m * scale, metric_sum),
             jax.tree.map(lambda g: g * scale, grad_sum))
@@ -92,7 +109,8 @@ def loss_and_grads(model: Any, config: ml_collections.ConfigDict, params: Any, b
 
   # (1) Embeddings of every micro-batch; scan keeps one micro-batch's activations alive.
   _, micro_embeddings = jax.lax.scan(
-      lambda _, xs: (None, embed(params, *xs)), None, (micro_inputs, micro_ids))
+      lambda _, xs: (None, embed(params, _micro(interleaved_inputs, xs[0]), xs[1])), None,
+      (micro_indices, micro_ids))
   embeddings = _merge_micro(micro_embeddings)
   # (2) Full-batch loss; gradient w.r.t. the embeddings and the loss head's own parameters.
   (loss, metrics), (head_grads, embedding_grads) = jax.value_and_grad(
@@ -101,11 +119,12 @@ def loss_and_grads(model: Any, config: ml_collections.ConfigDict, params: Any, b
 
   # (3) Re-run each micro-batch and pull its slice of the cached gradient back to the params.
   def backward_body(grad_sum, xs):
-    mb_inputs, mb_ids, mb_cotangent = xs
+    index, mb_ids, mb_cotangent = xs
+    mb_inputs = _micro(interleaved_inputs, index)
     _, pullback = jax.vjp(lambda p: embed(p, mb_inputs, mb_ids), params)
     (grads,) = pullback(mb_cotangent)
     return jax.tree.map(jnp.add, grad_sum, grads), None
 
   grads, _ = jax.lax.scan(backward_body, head_grads,
-                          (micro_inputs, micro_ids, micro_embedding_grads))
+                          (micro_indices, micro_ids, micro_embedding_grads))
   return loss, metrics, grads
