@@ -75,12 +75,16 @@ def train_dataset(config: ml_collections.ConfigDict, process_index: int,
   return iter_dataset
 
 
-def eval_dataset(config: ml_collections.ConfigDict, split: str, max_windows: int | None = None,
-                 batch_size: int = 256) -> grain.MapDataset:
-  """Deterministic centre windows of `split` in order, batched (last batch may be short)."""
-  source = datasets.get(config.data.name).source(config, split)
-  dataset = grain.MapDataset.source(source)
+def evenly_spaced(dataset: grain.MapDataset, max_windows: int | None) -> grain.MapDataset:
+  """At most `max_windows` elements, evenly spaced: an ordered split keeps every class and
+  subject represented."""
   if max_windows is not None and max_windows < len(dataset):
-    # An evenly spaced subset keeps every class and subject of an ordered split represented.
     dataset = dataset[::int(np.ceil(len(dataset) / max_windows))]
-  return dataset.map(EvalWindow(config)).batch(batch_size, drop_remainder=False)
+  return dataset
+
+
+def eval_windows(config: ml_collections.ConfigDict, split: str,
+                 max_windows: int | None = None) -> grain.MapDataset:
+  """Deterministic (centre) windows of `split`, in order, un-batched."""
+  source = datasets.get(config.data.name).source(config, split)
+  return evenly_spaced(grain.MapDataset.source(source), max_windows).map(EvalWindow(config))

@@ -143,10 +143,14 @@ def make_embed_fn(model: joint.JointModel, request: EmbedRequest,
 def replicate(tree: Any, mesh: jax.sharding.Mesh) -> Any:
   """Host values (the same in every process) → arrays replicated over the whole mesh."""
   replicated = sharding.replicated(mesh)
-  host = jax.tree.map(np.asarray, jax.device_get(tree))
-  return jax.tree.map(
-      lambda v: jax.make_array_from_callback(v.shape, replicated, lambda index, v=v: v[index]),
-      host)
+
+  def place(value):
+    if isinstance(value, jax.Array) and not value.is_fully_addressable:
+      return value  # Already global (e.g. FSDP-sharded across hosts): jit reshards it.
+    host = np.asarray(jax.device_get(value))
+    return jax.make_array_from_callback(host.shape, replicated, lambda index: host[index])
+
+  return jax.tree.map(place, tree)
 
 
 def _stack(elements: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:

@@ -23,7 +23,7 @@ import grain
 import ml_collections
 import numpy as np
 
-from mujo_jax.data import activities
+from mujo_jax.data import activities, pipeline
 from mujo_jax.eval import embedding
 
 DATASETS = ('synthetic', 'mmfit')
@@ -46,13 +46,6 @@ class EvalDataset:
   @property
   def splits(self) -> tuple[str, ...]:
     return (self.fit_split, self.validation_split) + tuple(self.eval_splits)
-
-
-def _evenly_spaced(dataset: grain.MapDataset, max_windows: int | None) -> grain.MapDataset:
-  """At most `max_windows` windows, evenly spaced so every class and subject stays represented."""
-  if max_windows is not None and max_windows < len(dataset):
-    dataset = dataset[::int(np.ceil(len(dataset) / max_windows))]
-  return dataset
 
 
 class SyntheticEvalWindow(grain.transforms.Map):
@@ -116,7 +109,7 @@ def synthetic(pretrain_config: ml_collections.ConfigDict,
   windows = {}
   for split in ('train', 'validation') + eval_splits:
     dataset = grain.MapDataset.source(source_module.source(data_config, split))
-    windows[split] = _evenly_spaced(dataset, settings.max_windows).map(
+    windows[split] = pipeline.evenly_spaced(dataset, settings.max_windows).map(
         SyntheticEvalWindow(data_config))
   return EvalDataset(name='synthetic', model_config=pretrain_config, sites=sites,
                      modalities=tuple(modalities), fit_split='train',
@@ -148,7 +141,7 @@ def mmfit(pretrain_config: ml_collections.ConfigDict,
     dataset = mmfit_lib.eval_windows(probe_config.mmfit_data_dir, split,
                                      window_s=float(pretrain_config.window_s),
                                      stride_s=settings.stride_s, sites=tuple(settings.sites))
-    windows[split] = _evenly_spaced(dataset, settings.max_windows).map(SubjectAsGroup())
+    windows[split] = pipeline.evenly_spaced(dataset, settings.max_windows).map(SubjectAsGroup())
   return EvalDataset(name='mmfit', model_config=model_config, sites=sites,
                      modalities=modalities, fit_split='train', validation_split='validation',
                      eval_splits=eval_splits, windows=windows)

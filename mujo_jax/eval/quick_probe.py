@@ -7,7 +7,6 @@ same architecture — the baseline that shows pretraining learnt something.
 
 from __future__ import annotations
 
-import functools
 import logging
 import warnings
 from typing import Any
@@ -22,36 +21,17 @@ from sklearn.preprocessing import StandardScaler
 
 from mujo_jax import sharding
 from mujo_jax.data import pipeline
+from mujo_jax.eval import embedding
 
 
-@functools.cache
-def make_embed_fn(model: Any, mesh: jax.sharding.Mesh) -> Any:
-  """The jitted eval-mode `embed`, one per (model, mesh) so repeated calls compile once."""
-  # Replicated outputs are addressable from every process, so device_get works multi-host.
-  @functools.partial(jax.jit, out_shardings=sharding.replicated(mesh))
-  def embed(params, inputs):
-    return model.apply({'params': params}, inputs, train=False, method='embed')
-  return embed
-
-
-def embed_dataset(model: Any, params: Any, config: ml_collections.ConfigDict, split: str,
-                  max_windows: int | None, mesh: jax.sharding.Mesh,
-                  modalities: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-  """Frozen embeddings of the deterministic windows of `split`, plus their labels."""
-  batch_size = 64 * mesh.size
-  embed = make_embed_fn(model, mesh)
-  outputs: dict[str, list[np.ndarray]] = {'label': []}
-  for batch in pipeline.eval_dataset(config, split, max_windows, batch_size):
-    count = len(batch['label'])
-    # Pad the short last batch so every call has one shape (one compile) and shards evenly.
-    padded = {k: np.concatenate([v, np.repeat(v[-1:], batch_size - count, 0)])
-              for k, v in batch.items() if k not in ('label', 'present')}
-    inputs = sharding.global_batch_from_full(padded, mesh)
-    for name, value in jax.device_get(embed(params, inputs)).items():
-      if modalities is None or name in modalities:
-        outputs.setdefault(name, []).append(np.asarray(value[:count]))
-    outputs['label'].append(batch['label'])
-  return {k: np.concatenate(v) for k, v in outputs.items()}
+def embed_split(model: Any, params: Any, config: ml_collections.ConfigDict, split: str,
+                max_windows: int | None, mesh: jax.sharding.Mesh, modality: str,
+                embed_fn: Any) -> dict[str, np.ndarray]:
+  """Frozen `modality` embeddings of the deterministic windows of `split`, with labels."""
+  embedded = embedding.embed_windows(
+      model, params, pipeline.eval_windows(config, split, max_windows),
+      embedding.EmbedRequest(modalities=(modality,)), mesh, embed_fn=embed_fn)
+  return {modality: embedded[modality], 'label': embedded['label']}
 
 
 def probe_macro_f1(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
@@ -89,15 +69,17 @@ def pretrained_vs_random(model: Any, params: Any, config: ml_collections.ConfigD
   """
   from mujo_jax import train  # pylint: disable=g-import-not-at-top
   modality = config.probe.modality
+  # One compiled embedding function for both models and both splits.
+  embed_fn = embedding.make_embed_fn(model, embedding.EmbedRequest(modalities=(modality,)), mesh)
   random_params = jax.jit(lambda rng: train.init_params(model, config, rng),
                           out_shardings=sharding.replicated(mesh))(
                               jax.random.key(config.seed + 12345))
   results = {}
   for name, candidate in (('', params), ('_random_init', random_params)):
-    fit = _labelled(embed_dataset(model, candidate, config, config.data.train_split,
-                                  config.probe.train_windows, mesh, (modality,)))
-    held_out = _labelled(embed_dataset(model, candidate, config, config.data.eval_split,
-                                       config.probe.eval_windows, mesh, (modality,)))
+    fit = _labelled(embed_split(model, candidate, config, config.data.train_split,
+                                config.probe.train_windows, mesh, modality, embed_fn))
+    held_out = _labelled(embed_split(model, candidate, config, config.data.eval_split,
+                                     config.probe.eval_windows, mesh, modality, embed_fn))
     if len(np.unique(fit['label'])) < 2 or not len(held_out['label']):
       # E.g. FiMAD clips whose chapter names no MM-Fit activity carry label -1.
       logging.warning('quick probe skipped: %s has fewer than 2 labelled classes',
