@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from mujo_jax.models.transformer import (
   Transformer,
   TransformerConfig,
+  dense_tokens,
   learned_positions,
   masked_mean,
   parse_dtype,
@@ -67,7 +68,8 @@ class ImuEncoder(nn.Module):
     patches = imu.reshape(batch, num_patches, self.patch_len, sites, channels)
     patches = patches.transpose(0, 3, 1, 2, 4).reshape(
         batch, sites, num_patches, self.patch_len * channels)
-    tokens = nn.Dense(cfg.width, dtype=dtype, name='patch_embed')(patches)  # (B, S, P, D)
+    patch_embed = nn.Dense(cfg.width, dtype=dtype, name='patch_embed')
+    tokens = dense_tokens(patch_embed, patches)  # (B, S, P, D)
 
     site_table = nn.Embed(self.num_site_ids, cfg.width, dtype=dtype,
                           embedding_init=nn.initializers.normal(stddev=0.02), name='site_embed')

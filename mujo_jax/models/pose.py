@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from mujo_jax.models.transformer import (
   Transformer,
   TransformerConfig,
+  dense_tokens,
   learned_positions,
   masked_mean,
   parse_dtype,
@@ -41,10 +42,10 @@ class PoseEncoder(nn.Module):
     num_patches = time // self.patch_len
 
     frames = pose.astype(jnp.float32).reshape(batch, time, joints * 3)
-    frames = jax.nn.gelu(nn.Dense(cfg.width, dtype=dtype, name='joint_embed')(frames),
+    frames = jax.nn.gelu(dense_tokens(nn.Dense(cfg.width, dtype=dtype, name='joint_embed'), frames),
                          approximate=True)
     patches = frames.reshape(batch, num_patches, self.patch_len * cfg.width)
-    tokens = nn.Dense(cfg.width, dtype=dtype, name='patch_embed')(patches)
+    tokens = dense_tokens(nn.Dense(cfg.width, dtype=dtype, name='patch_embed'), patches)
     time_table = learned_positions(self, 'time_embed', num_patches, self.max_time_tokens,
                                    cfg.width)
     tokens = tokens + time_table.astype(dtype)[None]

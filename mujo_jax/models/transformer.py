@@ -127,8 +127,24 @@ def attention(query: Array, key: Array, value: Array, mask: Array | None,
   return jax.nn.dot_product_attention(query, key, value, mask=key_mask)
 
 
+def dense_tokens(layer: nn.Dense, x: Array) -> Array:
+  """`layer` on the last axis of (..., K) as one 2-D (M, K) × (K, N) matmul.
+
+  The reshapes are free (leading axes are contiguous), but the matmuls are not the same to XLA:
+  on a (B, N, K) input the kernel gradient contracts two axes, which XLA:CPU runs 2-3× slower
+  than the (M, K)ᵀ (M, N) product of the flattened form (−9 % for the whole `small` step,
+  BENCHMARKS.md). Parameter names and values are those of `layer` applied directly.
+  """
+  out = layer(x.reshape(-1, x.shape[-1]))
+  return out.reshape(*x.shape[:-1], out.shape[-1])
+
+
 class Block(nn.Module):
-  """Pre-norm block: x + Drop(Attn(LN(x))), then x + Drop(MLP(LN(x)))."""
+  """Pre-norm block: x + Drop(Attn(LN(x))), then x + Drop(MLP(LN(x))).
+
+  Token-wise layers run on the flattened (B·N, width) tokens (see `dense_tokens`); only attention
+  and the per-example dropout see the (B, N, ...) view.
+  """
 
   config: TransformerConfig
 
@@ -139,19 +155,29 @@ class Block(nn.Module):
     batch, length, width = x.shape
     head_dim = width // cfg.num_heads
 
+    def per_example(tokens: Array, name: str) -> Array:  # (B·N, width) → dropout → (B·N, width)
+      tokens = ExampleDropout(cfg.dropout_rate, name=name)(
+          tokens.reshape(batch, length, width), example_ids, not train)
+      return tokens.reshape(batch * length, width)
+
+    x = x.reshape(batch * length, width)
     y = nn.LayerNorm(dtype=dtype, name='attn_norm')(x)
     qkv = nn.Dense(3 * width, dtype=dtype, name='qkv')(y)
-    qkv = qkv.reshape(batch, length, 3, cfg.num_heads, head_dim)
-    query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    # `split`, not indexing of a (…, 3, H, D) view: its gradient is one concatenation, whereas
+    # three index gradients are three zero-padded full-size buffers summed, then transposed
+    # (−4 % step time on CPU, BENCHMARKS.md).
+    query, key, value = (part.reshape(batch, length, cfg.num_heads, head_dim)
+                         for part in jnp.split(qkv, 3, axis=-1))
     y = attention(query, key, value, mask, cfg.attention)
-    y = nn.Dense(width, dtype=dtype, name='attn_out')(y.reshape(batch, length, width))
-    x = x + ExampleDropout(cfg.dropout_rate, name='attn_dropout')(y, example_ids, not train)
+    y = nn.Dense(width, dtype=dtype, name='attn_out')(y.reshape(batch * length, width))
+    x = x + per_example(y, 'attn_dropout')
 
     y = nn.LayerNorm(dtype=dtype, name='mlp_norm')(x)
     y = nn.Dense(cfg.mlp_dim, dtype=dtype, name='mlp_in')(y)
     y = jax.nn.gelu(y, approximate=True)
     y = nn.Dense(width, dtype=dtype, name='mlp_out')(y)
-    return x + ExampleDropout(cfg.dropout_rate, name='mlp_dropout')(y, example_ids, not train)
+    x = x + per_example(y, 'mlp_dropout')
+    return x.reshape(batch, length, width)
 
 
 class Transformer(nn.Module):
@@ -173,7 +199,8 @@ class Transformer(nn.Module):
     block_cls = nn.remat(Block, static_argnums=(4,)) if cfg.remat else Block
     for index in range(cfg.depth):
       x = block_cls(cfg, name=f'block_{index}')(x, mask, example_ids, train)
-    return nn.LayerNorm(dtype=parse_dtype(cfg.dtype), name='final_norm')(x)
+    final_norm = nn.LayerNorm(dtype=parse_dtype(cfg.dtype), name='final_norm')
+    return final_norm(x.reshape(-1, cfg.width)).reshape(x.shape)
 
 
 def masked_mean(tokens: Array, mask: Array | None) -> Array:

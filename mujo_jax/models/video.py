@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from mujo_jax.models.transformer import (
   Transformer,
   TransformerConfig,
+  dense_tokens,
   learned_positions,
   masked_mean,
   parse_dtype,
@@ -48,7 +49,8 @@ class VideoEncoder(nn.Module):
     tubes = frames.reshape(batch, nt, tt, nh, th, nw, tw, channels)
     tubes = tubes.transpose(0, 1, 3, 5, 2, 4, 6, 7).reshape(batch, nt, nh * nw,
                                                             tt * th * tw * channels)
-    tokens = nn.Dense(cfg.width, dtype=dtype, name='tubelet_embed')(tubes)  # (B, nt, nh*nw, D)
+    tubelet_embed = nn.Dense(cfg.width, dtype=dtype, name='tubelet_embed')
+    tokens = dense_tokens(tubelet_embed, tubes)  # (B, nt, nh*nw, D)
     time_table = learned_positions(self, 'time_embed', nt, self.max_time_tokens, cfg.width)
     space_table = self.param('space_embed', nn.initializers.normal(stddev=0.02),
                              (nh * nw, cfg.width))
@@ -61,7 +63,8 @@ class VideoEncoder(nn.Module):
       raise ValueError(f'VideoEncoder(features): expected video (B, T, F), got {video.shape}')
     cfg = self.transformer
     dtype = parse_dtype(cfg.dtype)
-    tokens = nn.Dense(cfg.width, dtype=dtype, name='feature_embed')(video.astype(jnp.float32))
+    tokens = dense_tokens(nn.Dense(cfg.width, dtype=dtype, name='feature_embed'),
+                          video.astype(jnp.float32))
     time_table = learned_positions(self, 'time_embed', video.shape[1], self.max_time_tokens,
                                    cfg.width)
     return tokens + time_table.astype(dtype)[None]
