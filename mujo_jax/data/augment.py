@@ -32,12 +32,14 @@ def augment_imu(imu: np.ndarray, rng: np.random.Generator, max_rotation_deg: flo
   The same rotation applies to the accelerometer and the gyroscope of a site, as a sensor
   mounted slightly differently would see; |acc| at rest stays 9.81 up to the gain jitter.
   """
-  _, num_sites, _ = imu.shape
+  num_samples, num_sites, _ = imu.shape
   rotations = random_rotations(rng, num_sites, np.deg2rad(max_rotation_deg))
-  gains = 1.0 + rng.uniform(-scale_jitter, scale_jitter, size=(num_sites, 1))
-  acc = np.einsum('sij,tsj->tsi', rotations, imu[..., :3]) * gains
-  gyr = np.einsum('sij,tsj->tsi', rotations, imu[..., 3:]) * gains
-  return np.concatenate([acc, gyr], axis=-1).astype(np.float32)
+  gains = 1.0 + rng.uniform(-scale_jitter, scale_jitter, size=(num_sites, 1, 1))
+  # (T, S, 2, 3) row vectors times Rᵀ per site: one broadcast matmul for both sensors (the
+  # einsum it replaces took ~0.17 ms of the ~0.9 ms a window costs the grain worker).
+  vectors = imu.reshape(num_samples, num_sites, 2, 3)
+  rotated = np.matmul(vectors, (rotations.transpose(0, 2, 1) * gains).astype(np.float32))
+  return rotated.reshape(num_samples, num_sites, 6)
 
 
 def drop_sites(imu_sites: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:
