@@ -3,8 +3,9 @@
 Design choices that other code relies on:
 
 - Attention is `jax.nn.dot_product_attention` on a fused QKV projection on accelerators
-  (cuDNN/TPU kernels) and, on CPU, the same maths written out as two einsums (`'einsum'`,
-  ~5-7 % less time for the whole `small` train step: see BENCHMARKS.md); `attention='auto'`
+  (cuDNN/TPU kernels) and, on CPU, the same maths written out as two head-major matmuls
+  (`'einsum'`, the name it kept; 5-7 % less time for the whole `small` train step and 12 % for
+  the forward alone: see BENCHMARKS.md); `attention='auto'`
   (the default) picks by backend at trace time. A boolean key mask
   `(B, N)` removes padded / absent tokens as keys. Masked tokens are still computed as queries
   (shapes stay static) but never influence a valid token or the pooled output.
@@ -57,8 +58,9 @@ class TransformerConfig:
   dropout_rate: float = 0.0
   dtype: DType = jnp.float32
   remat: bool = False  # Recompute block activations in the backward pass (saves memory).
-  # 'xla': jax.nn.dot_product_attention (cuDNN-ready on GPU); 'einsum': the same maths with the
-  # softmax normalised after the value product, one pass less over the (B, H, N, N) scores
+  # 'xla': jax.nn.dot_product_attention (cuDNN-ready on GPU); 'einsum': the same maths as two
+  # head-major matmuls with the softmax normalised after the value product (one pass less over
+  # the (B, H, N, N) scores)
   # (measured 5-7 % less time for the whole `small` step on CPU); 'auto': 'einsum' when the
   # default backend is the CPU, else 'xla'.
   attention: str = 'auto'
@@ -99,17 +101,24 @@ class ExampleDropout(nn.Module):
 
 
 def _softmax_attention(query: Array, key: Array, value: Array, mask: Array | None) -> Array:
-  """softmax(q kᵀ/√d) v, normalised after the value product (one pass less over the scores)."""
-  scores = jnp.einsum('bqhd,bkhd->bhqk', query * (query.shape[-1] ** -0.5), key,
-                      preferred_element_type=jnp.float32)
+  """softmax(q kᵀ/√d) v, normalised after the value product (one pass less over the scores).
+
+  q, k and v are transposed to head-major (B, H, N, D) explicitly: XLA then runs both products as
+  plain batched (N × D)(D × N) and (N × N)(N × D) matmuls. Written as einsums on (B, N, H, D),
+  XLA folds the transposes into the dots and picks transposed-operand forms that YNNPACK runs
+  2-3× slower; the forward (embedding, evaluation) is 12 % faster this way and the train step
+  unchanged (BENCHMARKS.md).
+  """
+  query, key, value = (x.transpose(0, 2, 1, 3) for x in (query, key, value))
+  scores = jnp.matmul(query * (query.shape[-1] ** -0.5), jnp.swapaxes(key, -1, -2),
+                      preferred_element_type=jnp.float32)  # (B, H, N, N)
   if mask is not None:
     scores = jnp.where(mask[:, None, None, :], scores, _MASKED_SCORE)
   scores = scores - jax.lax.stop_gradient(jnp.max(scores, axis=-1, keepdims=True))
   weights = jnp.exp(scores)
-  out = jnp.einsum('bhqk,bkhd->bqhd', weights.astype(value.dtype), value,
-                   preferred_element_type=jnp.float32)
-  normaliser = jnp.sum(weights, axis=-1).transpose(0, 2, 1)[..., None]  # (B, N, H, 1)
-  return (out / normaliser).astype(value.dtype)
+  out = jnp.matmul(weights.astype(value.dtype), value, preferred_element_type=jnp.float32)
+  out = out / jnp.sum(weights, axis=-1, keepdims=True)
+  return out.astype(value.dtype).transpose(0, 2, 1, 3)
 
 
 def attention(query: Array, key: Array, value: Array, mask: Array | None,
