@@ -278,9 +278,11 @@ def main(argv):
       torch_floor = sum(count * seconds for (dot, count), seconds in
                         zip(every_dot.items(), torch_seconds, strict=True))
       import torch  # pylint: disable=g-import-not-at-top
-    print(f'the same dots in PyTorch (torch.einsum, {torch.get_num_threads()} threads): '
+      print(f'the same dots in PyTorch (torch.einsum, {torch.get_num_threads()} threads): '
             f'{torch_floor:.3f} s = {floor_flops / torch_floor / 1e9:.1f} GFLOP/s '
             f'(XLA ÷ torch time {floor_seconds / torch_floor:.2f}×)')
+    else:
+      print('the same dots in PyTorch: skipped (torch is not installed: pip install -e .[bench])')
     slowest = sorted(every_dot.items(), key=lambda kv: kv[0].flops / time_dot(kv[0]))[:8]
     for dot, count in slowest:
       print(f'  slow shape ×{count}: lhs {dot.lhs} rhs {dot.rhs} batch {dot.lhs_batch} '

@@ -129,7 +129,9 @@ _DEVICE_EQUALITY = textwrap.dedent('''
       loss, grads = results[name][:2]
       assert abs(loss - ref_loss) <= 1e-5 * abs(ref_loss), (name, loss, ref_loss)
       for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)):
-        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6 * np.abs(r).max())
+        # fp32 sums in another order (per-device partial sums + psum): ~1e-6 of the leaf's
+        # scale; a lost or doubled device share would be off by ~25 %.
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
     # The whole step on the FSDP mesh (sharded params and optimiser state) equals one device's.
     step_loss, new_params = results['data2_fsdp2'][2:]
     assert abs(step_loss - ref_step_loss) <= 1e-5 * abs(ref_step_loss)
