@@ -328,13 +328,11 @@ def test_block_matches_reference_maths():
       lambda p: p + 0.1 * rng.normal(size=p.shape).astype(np.float32), variables)
   target = rng.normal(size=tokens.shape).astype(np.float32)
 
-  def loss(params, x, apply):
-    return jnp.sum(apply(params, x) * target)
+  def value_and_grads(apply):
+    loss = lambda params, x: jnp.sum(apply(params, x) * target)  # noqa: E731
+    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(variables['params'], tokens)
 
-  ours = jax.value_and_grad(loss, argnums=(0, 1))(
-      variables['params'], tokens,
-      lambda p, x: block.apply({'params': p}, x, mask, ids, False))
-  reference = jax.value_and_grad(loss, argnums=(0, 1))(
-      variables['params'], tokens, lambda p, x: _reference_block(p, x, mask, num_heads=4))
+  ours = value_and_grads(lambda p, x: block.apply({'params': p}, x, mask, ids, False))
+  reference = value_and_grads(lambda p, x: _reference_block(p, x, mask, num_heads=4))
   for got, expected in zip(jax.tree.leaves(ours), jax.tree.leaves(reference), strict=True):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
