@@ -28,8 +28,7 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_util  # noqa: E402  pylint: disable=g-import-not-at-top
 
-from mujo_jax import sharding, train  # noqa: E402
-from mujo_jax.models import joint  # noqa: E402
+from mujo_jax import train  # noqa: E402
 
 _SIZE = flags.DEFINE_enum('size', 'small', ['tiny', 'small', 'base'], 'Model size preset.')
 _MICRO_BATCH = flags.DEFINE_integer('micro_batch', 32, 'Examples per micro-batch (fixed).')
@@ -58,14 +57,10 @@ def main(argv):
       config = bench_util.pretrain_config(_SIZE.value, k * micro, _OVERRIDES.value)
       config.accum_steps = k
       config.accum_mode = mode
-      mesh = sharding.make_mesh(config.mesh)
-      model = joint.build_model(config)
-      tx = train.make_optimizer(config)
-      state, state_shardings = train.create_state(model, tx, config, mesh, jax.random.key(0))
-      batch = sharding.global_batch(
-          bench_util.random_batch(train.batch_spec(config, config.batch_size)), mesh)
-      compiled = train.make_train_step(model, tx, config, mesh, state_shardings).lower(
-          state, batch).compile()
+      run = train.setup(config)
+      batch = bench_util.global_random_batch(config, run.mesh)
+      compiled = run.step_fn.lower(run.state, batch).compile()
+      state = run.state
       state, metrics = compiled(state, batch)
       jax.block_until_ready((state, metrics))
       memory = _peak_bytes(compiled)

@@ -35,7 +35,6 @@ import bench_util  # noqa: E402  pylint: disable=g-import-not-at-top
 from configs import pretrain  # noqa: E402
 from mujo_jax import config_validation, sharding, train  # noqa: E402
 from mujo_jax.data import pipeline  # noqa: E402
-from mujo_jax.models import joint  # noqa: E402
 
 _OVERRIDES = flags.DEFINE_string('config', '',
                                  'configs/pretrain.py arguments, e.g. "batch_size=128".')
@@ -78,11 +77,8 @@ def main(argv):
   pipeline_rate = _PIPELINE_BATCHES.value * batch_size / (time.perf_counter() - start)
 
   # ---- 2. The step on a cached batch.
-  mesh = sharding.make_mesh(config.mesh)
-  model = joint.build_model(config)
-  tx = train.make_optimizer(config)
-  state, state_shardings = train.create_state(model, tx, config, mesh, jax.random.key(0))
-  step_fn = train.make_train_step(model, tx, config, mesh, state_shardings)
+  run = train.setup(config)
+  mesh, state, step_fn = run.mesh, run.state, run.step_fn
   cached = dict(first)
 
   def real_batches():

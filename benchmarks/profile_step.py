@@ -29,8 +29,7 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_util  # noqa: E402  pylint: disable=g-import-not-at-top
 
-from mujo_jax import sharding, train  # noqa: E402
-from mujo_jax.models import joint  # noqa: E402
+from mujo_jax import train  # noqa: E402
 
 _SIZE = flags.DEFINE_enum('size', 'small', ['tiny', 'small', 'base'], 'Model size preset.')
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 128, 'Global batch size.')
@@ -199,14 +198,9 @@ def main(argv):
   config = bench_util.pretrain_config(_SIZE.value, _BATCH_SIZE.value, _OVERRIDES.value)
   if _ATTENTION.value:
     config.model.attention = _ATTENTION.value
-  mesh = sharding.make_mesh(config.mesh)
-  model = joint.build_model(config)
-  tx = train.make_optimizer(config)
-  state, shardings = train.create_state(model, tx, config, mesh, jax.random.key(0))
-  batch = sharding.global_batch(
-      bench_util.random_batch(train.batch_spec(config, config.batch_size)), mesh)
-  compiled = train.make_train_step(model, tx, config, mesh, shardings).lower(state,
-                                                                             batch).compile()
+  run = train.setup(config)
+  state, batch = run.state, bench_util.global_random_batch(config, run.mesh)
+  compiled = run.step_fn.lower(state, batch).compile()
   hlo_text = compiled.as_text()
   if _HLO_OUT.value:
     with open(_HLO_OUT.value, 'w', encoding='utf-8') as out:

@@ -36,7 +36,6 @@ import bench_util  # noqa: E402  pylint: disable=g-import-not-at-top
 import torch_twin  # noqa: E402  pylint: disable=g-import-not-at-top
 
 from mujo_jax import sharding, train  # noqa: E402
-from mujo_jax.models import joint  # noqa: E402
 
 _SIZE = flags.DEFINE_enum('size', 'small', ['tiny', 'small', 'base'], 'Model size preset.')
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 128, 'Global batch size.')
@@ -55,19 +54,16 @@ _PROFILE_DIR = flags.DEFINE_string('profile_dir', None,
 
 
 def _jax_setup(config):
-  mesh = sharding.make_mesh(config.mesh)
-  model = joint.build_model(config)
-  tx = train.make_optimizer(config)
-  state, state_shardings = train.create_state(model, tx, config, mesh, jax.random.key(config.seed))
+  run = train.setup(config)
   host_batch = bench_util.random_batch(train.batch_spec(config, config.batch_size))
-  batch = sharding.global_batch(host_batch, mesh)
-  step_fn = train.make_train_step(model, tx, config, mesh, state_shardings)
+  batch = sharding.global_batch(host_batch, run.mesh)
   start = time.perf_counter()
-  compiled = step_fn.lower(state, batch).compile()
+  compiled = run.step_fn.lower(run.state, batch).compile()
   compile_seconds = time.perf_counter() - start
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  return model, state, batch, host_batch, compiled, float(cost['flops']), compile_seconds
+  return (run.model, run.state, batch, host_batch, compiled, float(cost['flops']),
+          compile_seconds)
 
 
 def main(argv):

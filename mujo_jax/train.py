@@ -6,6 +6,7 @@ Sections, top to bottom: setup (mesh, data, model, optimiser, state) → restore
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -139,6 +140,28 @@ def make_train_step(model, tx, config, mesh, state_shardings):
                  out_shardings=(state_shardings, sharding.replicated(mesh)), donate_argnums=0)
 
 
+@dataclasses.dataclass(frozen=True)
+class Setup:
+  """What a run of `config` trains: built once by `setup`, shared by the loop and benchmarks."""
+
+  mesh: jax.sharding.Mesh
+  model: joint.JointModel
+  tx: optax.GradientTransformation
+  state: TrainState  # Initialised from config.seed, placed in `state_shardings`.
+  state_shardings: Any
+  step_fn: Any  # make_train_step(...): jitted, state donated.
+
+
+def setup(config: ml_collections.ConfigDict) -> Setup:
+  """Mesh → model → optimiser → sharded initial state → jitted step, for `config`."""
+  mesh = sharding.make_mesh(config.mesh)
+  model = joint.build_model(config)
+  tx = make_optimizer(config)
+  state, state_shardings = create_state(model, tx, config, mesh, jax.random.key(config.seed))
+  return Setup(mesh, model, tx, state, state_shardings,
+               make_train_step(model, tx, config, mesh, state_shardings))
+
+
 # ---------------------------------------------------------------- checkpoints
 
 
@@ -184,10 +207,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     (workdir / 'config.json').write_text(config.to_json_best_effort(indent=2))
 
   # ---- setup
-  mesh = sharding.make_mesh(config.mesh)
-  model = joint.build_model(config)
-  tx = make_optimizer(config)
-  state, state_shardings = create_state(model, tx, config, mesh, jax.random.key(config.seed))
+  run = setup(config)
+  mesh, state = run.mesh, run.state
   data_iter = iter(pipeline.train_dataset(config, jax.process_index(), jax.process_count()))
   writer = metric_writers.create_default_writer(str(workdir), just_logging=not is_chief)
   if is_chief:
@@ -204,7 +225,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   start_step = int(state.step)
 
   # ---- loop
-  step_fn = make_train_step(model, tx, config, mesh, state_shardings)
   progress = periodic_actions.ReportProgress(num_train_steps=config.total_steps, writer=writer,
                                              every_steps=config.log_every_steps)
   pending: list[dict[str, jax.Array]] = []  # Device metrics; fetched once per log interval.
@@ -212,7 +232,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   for step in range(start_step + 1, config.total_steps + 1):
     with jax.profiler.StepTraceAnnotation('train', step_num=step):
       batch = sharding.global_batch(next(data_iter), mesh)
-      state, metrics = step_fn(state, batch)
+      state, metrics = run.step_fn(state, batch)
     pending.append(metrics)
     progress(step)
     if step % config.log_every_steps == 0 or step == config.total_steps:
@@ -239,7 +259,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                                           out_shardings=sharding.replicated(mesh))(params)),
       'wall_seconds': time.time() - start_time,
   }
-  summary.update(quick_probe.pretrained_vs_random(model, params, config, mesh))
+  summary.update(quick_probe.pretrained_vs_random(run.model, params, config, mesh))
   if is_chief:
     (workdir / 'summary.json').write_text(json.dumps(summary, indent=2))
     print(format_summary(summary))

@@ -15,7 +15,6 @@ import pytest
 
 from mujo_jax import config_validation, sharding, train
 from mujo_jax.data import pipeline
-from mujo_jax.models import joint
 
 
 def _first_batch(config):
@@ -39,12 +38,9 @@ def test_train_steps_lower_the_loss(tiny_config):
   config.optim.warmup_steps = 0
   config.optim.learning_rate = 3e-3
   config.total_steps = 100
-  mesh = sharding.make_mesh(config.mesh)
-  model = joint.build_model(config)
-  tx = train.make_optimizer(config)
-  state, shardings = train.create_state(model, tx, config, mesh, jax.random.key(0))
-  step = train.make_train_step(model, tx, config, mesh, shardings)
-  batch = sharding.global_batch(_first_batch(config), mesh)
+  run = train.setup(config)  # The loop's own assembly (seed 0 in the tiny config).
+  state, step = run.state, run.step_fn
+  batch = sharding.global_batch(_first_batch(config), run.mesh)
   losses = []
   for _ in range(8):
     state, metrics = step(state, batch)
