@@ -224,10 +224,14 @@ def _load_npy(clip_id: str, path: Path) -> np.ndarray:
     raise CorruptClipError(clip_id, path, f'cannot be read as .npy: {error}') from None
 
 
-def _check_finite(clip_id: str, path: Path, array: np.ndarray) -> None:
+def _finite_float32(clip_id: str, path: Path, array: np.ndarray, what: str) -> np.ndarray:
+  """`array` as float32 once it is checked to be a float array with finite values only."""
+  if not np.issubdtype(array.dtype, np.floating):
+    raise CorruptClipError(clip_id, path, f'expected float {what}, got dtype {array.dtype}')
   if not np.isfinite(array).all():
     bad = int((~np.isfinite(array)).sum())
     raise CorruptClipError(clip_id, path, f'holds {bad} non-finite values (NaN/inf)')
+  return array.astype(np.float32)
 
 
 def read_meta(clip_id: str, path: Path) -> dict[str, Any]:
@@ -255,10 +259,7 @@ def read_pose(clip_id: str, path: Path) -> np.ndarray:
   if pose.ndim != 3 or pose.shape[1:] != (NUM_POSE_JOINTS, 3) or pose.shape[0] < 2:
     raise CorruptClipError(clip_id, path, f'expected pose of shape (T>=2, {NUM_POSE_JOINTS}, 3), '
                            f'got {pose.shape}')
-  if not np.issubdtype(pose.dtype, np.floating):
-    raise CorruptClipError(clip_id, path, f'expected a float pose, got dtype {pose.dtype}')
-  _check_finite(clip_id, path, pose)
-  return pose.astype(np.float32)
+  return _finite_float32(clip_id, path, pose, 'pose')
 
 
 def read_imu(clip_id: str, path: Path, num_sites: int) -> np.ndarray:
@@ -267,10 +268,7 @@ def read_imu(clip_id: str, path: Path, num_sites: int) -> np.ndarray:
   if imu.ndim != 3 or imu.shape[1:] != (num_sites, IMU_CHANNELS) or imu.shape[0] < 1:
     raise CorruptClipError(clip_id, path, f'expected IMU of shape (T, {num_sites}, '
                            f'{IMU_CHANNELS}) (sites as listed in the metadata), got {imu.shape}')
-  if not np.issubdtype(imu.dtype, np.floating):
-    raise CorruptClipError(clip_id, path, f'expected float IMU, got dtype {imu.dtype}')
-  _check_finite(clip_id, path, imu)
-  return imu.astype(np.float32)
+  return _finite_float32(clip_id, path, imu, 'IMU')
 
 
 def read_video_features(clip_id: str, path: Path) -> np.ndarray:
@@ -279,10 +277,7 @@ def read_video_features(clip_id: str, path: Path) -> np.ndarray:
   if features.ndim != 2 or features.shape[0] < 1 or features.shape[1] < 1:
     raise CorruptClipError(clip_id, path, f'expected video features of shape (T, F), got '
                            f'{features.shape}')
-  if not np.issubdtype(features.dtype, np.floating):
-    raise CorruptClipError(clip_id, path, f'expected float features, got dtype {features.dtype}')
-  _check_finite(clip_id, path, features)
-  return features.astype(np.float32)
+  return _finite_float32(clip_id, path, features, 'video features')
 
 
 def read_video_frames_npy(clip_id: str, path: Path) -> np.ndarray:
