@@ -21,7 +21,8 @@ import ml_collections
 import numpy as np
 
 from configs import pretrain
-from mujo_jax import config_validation, sharding, train
+from mujo_jax import config_validation, sharding
+from mujo_jax.data import schema
 
 
 def pretrain_config(size: str, batch_size: int, overrides: str = '') -> ml_collections.ConfigDict:
@@ -59,7 +60,7 @@ def random_batch(spec: dict[str, jax.ShapeDtypeStruct], seed: int = 0) -> dict[s
 
 def global_random_batch(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh) -> dict:
   """`random_batch` of the config's schema at its batch size, placed on `mesh`."""
-  return sharding.global_batch(random_batch(train.batch_spec(config, config.batch_size)), mesh)
+  return sharding.global_batch(random_batch(schema.batch_spec(config, config.batch_size)), mesh)
 
 
 def timed(fn: Callable[[], Any]) -> float:

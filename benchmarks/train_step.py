@@ -36,6 +36,7 @@ import bench_util  # noqa: E402  pylint: disable=g-import-not-at-top
 import torch_twin  # noqa: E402  pylint: disable=g-import-not-at-top
 
 from mujo_jax import sharding, train  # noqa: E402
+from mujo_jax.data import schema  # noqa: E402
 
 _SIZE = flags.DEFINE_enum('size', 'small', ['tiny', 'small', 'base'], 'Model size preset.')
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 128, 'Global batch size.')
@@ -55,7 +56,7 @@ _PROFILE_DIR = flags.DEFINE_string('profile_dir', None,
 
 def _jax_setup(config):
   run = train.setup(config)
-  host_batch = bench_util.random_batch(train.batch_spec(config, config.batch_size))
+  host_batch = bench_util.random_batch(schema.batch_spec(config, config.batch_size))
   batch = sharding.global_batch(host_batch, run.mesh)
   start = time.perf_counter()
   compiled = run.step_fn.lower(run.state, batch).compile()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs.common import parse_arg
+from configs.common import linear_probe_settings, parse_arg
 
 # The 5 sites of MM-Fit's devices (watches, pocket phones, earbud): pretraining on them makes the
 # IMU encoder's site embeddings meaningful downstream.
@@ -110,13 +110,18 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.mesh = (('data', -1), ('fsdp', 1))
   config.sharding_rules = (('.*', 'fsdp'),)  # Shard the largest divisible axis over 'fsdp'.
 
-  # ---------------------------------------------------------------- end-of-run probe
-  config.probe = ml_collections.ConfigDict()
-  config.probe.train_windows = 1500
-  config.probe.eval_windows = 660  # The whole validation split of the default corpus.
-  config.probe.modality = 'imu'
-  config.probe.labels_per_class = 2  # The low-label regime: 2 labelled windows per class.
-  config.probe.seeds = 5
+  # ---------------------------------------------------------------- evaluators
+  # name -> evaluator settings + `type` + `every_steps` (0: at the end of the run only); the
+  # scalars go to TensorBoard under `<name>/...` and the end-of-run ones into summary.json.
+  # `probe` is the cheap linear probe of the IMU embedding (the `linear_probe` job with
+  # `:quick`), against the run's own initial weights.
+  config.evals = ml_collections.ConfigDict()
+  if arg.data == 'synthetic':
+    config.evals.probe = linear_probe_settings(quick=True, runlocal=arg.runlocal)
+    config.evals.probe.type = 'linear_probe'
+    config.evals.probe.every_steps = 0
+  # FiMAD chapters name an MM-Fit activity only now and then: evaluate FiMAD runs with the
+  # `linear_probe` job on a labelled dataset.
 
   if arg.runlocal:
     if arg.data == 'synthetic':
@@ -128,6 +133,4 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.save_every_steps = 5
     config.optim.warmup_steps = 2
     config.data.num_workers = 0
-    config.probe.train_windows = 64
-    config.probe.eval_windows = 64
   return config

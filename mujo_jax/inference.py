@@ -42,6 +42,7 @@ import jax
 import numpy as np
 from scipy import signal
 
+from mujo_jax import checkpoint
 from mujo_jax.data import virtual_imu
 from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.eval import embedding
@@ -106,7 +107,7 @@ def _check_imu_units(imu: np.ndarray) -> None:
 class Embedder:
   """Embeds users' IMU, pose, video and text with a pretrained MuJo model (see module doc)."""
 
-  def __init__(self, pretrained: embedding.Pretrained, *, hop_s: float | None = None,
+  def __init__(self, pretrained: checkpoint.Pretrained, *, hop_s: float | None = None,
                batch_size: int = 64):
     self.pretrained = pretrained
     self.config = pretrained.config
@@ -123,7 +124,7 @@ class Embedder:
   def from_checkpoint(cls, path: str | Path, step: int | None = None, *,
                       hop_s: float | None = None, batch_size: int = 64) -> Embedder:
     """Loads a pretraining workdir's latest (or `step`) checkpoint."""
-    return cls(embedding.load_pretrained(Path(path).expanduser(), step), hop_s=hop_s,
+    return cls(checkpoint.load_pretrained(Path(path).expanduser(), step), hop_s=hop_s,
                batch_size=batch_size)
 
   # ---------------------------------------------------------------- properties

@@ -24,8 +24,9 @@ import optax
 import orbax.checkpoint as ocp
 from clu import metric_writers, parameter_overview, periodic_actions
 
-from mujo_jax import accumulation, config_validation, sharding
+from mujo_jax import accumulation, checkpoint, config_validation, sharding
 from mujo_jax.data import pipeline
+from mujo_jax.eval import evaluators as evaluators_lib
 from mujo_jax.models import joint
 
 
@@ -64,50 +65,12 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
 # ---------------------------------------------------------------- state
 
 
-def dummy_batch(config: ml_collections.ConfigDict, batch_size: int) -> dict[str, np.ndarray]:
-  """Zeros shaped like one batch of the schema: for initialisation and shape checks."""
-  return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), batch_spec(config, batch_size))
-
-
-def batch_spec(config: ml_collections.ConfigDict,
-               batch_size: int) -> dict[str, jax.ShapeDtypeStruct]:
-  """Shapes and dtypes of a batch for `config` (DESIGN.md §4)."""
-  window_s = config.window_s
-  spec = {'label': jax.ShapeDtypeStruct((batch_size,), np.int32),
-          'present': jax.ShapeDtypeStruct((batch_size, len(config.modalities)), bool)}
-  if 'imu' in config.modalities:
-    num_sites = len(config.data.imu_sites)
-    spec['imu'] = jax.ShapeDtypeStruct(
-        (batch_size, round(window_s * config.data.imu_rate_hz), num_sites, 6), np.float32)
-    spec['imu_sites'] = jax.ShapeDtypeStruct((batch_size, num_sites), bool)
-  if 'pose' in config.modalities:
-    spec['pose'] = jax.ShapeDtypeStruct(
-        (batch_size, round(window_s * config.data.pose_fps), 17, 3), np.float32)
-  if 'video' in config.modalities:
-    frames = round(window_s * config.data.video_fps)
-    if config.model.video_input == 'frames':
-      size = config.data.get('video_size', 32)
-      spec['video'] = jax.ShapeDtypeStruct((batch_size, frames, size, size, 1), np.uint8)
-    else:
-      spec['video'] = jax.ShapeDtypeStruct(
-          (batch_size, frames, config.data.video_feature_dim), np.float32)
-  if 'text' in config.modalities:
-    spec['text'] = jax.ShapeDtypeStruct((batch_size, config.model.text_max_len), np.int32)
-  return spec
-
-
-def init_params(model: joint.JointModel, config: ml_collections.ConfigDict,
-                rng: jax.Array) -> Any:
-  return model.init({'params': rng, 'dropout': rng}, dummy_batch(config, 2), train=False,
-                    step=0)['params']
-
-
 def create_state(model: joint.JointModel, tx: optax.GradientTransformation,
                  config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,
                  rng: jax.Array) -> tuple[TrainState, Any]:
   """Initialises the state directly into its shardings (no replicated copy on one device)."""
   def init(rng):
-    params = init_params(model, config, rng)
+    params = joint.init_params(model, config, rng)
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
   abstract = jax.eval_shape(init, rng)
   shardings = sharding.tree_shardings(abstract, mesh, config.sharding_rules)
@@ -157,36 +120,9 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
   mesh = sharding.make_mesh(config.mesh)
   model = joint.build_model(config)
   tx = make_optimizer(config)
-  state, state_shardings = create_state(model, tx, config, mesh, jax.random.key(config.seed))
+  state, state_shardings = create_state(model, tx, config, mesh, checkpoint.init_key(config))
   return Setup(mesh, model, tx, state, state_shardings,
                make_train_step(model, tx, config, mesh, state_shardings))
-
-
-# ---------------------------------------------------------------- checkpoints
-
-
-def checkpoint_manager(workdir: Path, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
-  options = ocp.CheckpointManagerOptions(
-      max_to_keep=config.keep_checkpoints, save_interval_steps=config.save_every_steps,
-      enable_async_checkpointing=True, create=True)
-  return ocp.CheckpointManager(workdir / 'checkpoints', options=options,
-                               item_names=('state', 'data_iter'))
-
-
-def restore_params(checkpoint_dir: str | Path, step: int | None = None) -> tuple[Any, int, dict]:
-  """Params (host numpy) and config of a pretraining workdir's latest (or given) checkpoint."""
-  workdir = Path(checkpoint_dir).absolute()
-  config_path = workdir / 'config.json'
-  if not config_path.exists():
-    raise FileNotFoundError(f'{config_path} not found: expected a pretraining workdir written by '
-                            f'`mujo_jax.main --config=configs/pretrain.py`')
-  with ocp.CheckpointManager(workdir / 'checkpoints', item_names=('state', 'data_iter')) as mngr:
-    step = mngr.latest_step() if step is None else step
-    if step is None or step not in mngr.all_steps():
-      raise FileNotFoundError(f'no checkpoint at step {step} in {workdir / "checkpoints"}; '
-                              f'available: {mngr.all_steps()}')
-    restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
-  return restored['state']['params'], step, json.loads(config_path.read_text())
 
 
 # ---------------------------------------------------------------- main loop
@@ -203,8 +139,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   workdir = Path(workdir).absolute()  # orbax refuses relative checkpoint paths.
   workdir.mkdir(parents=True, exist_ok=True)
   is_chief = jax.process_index() == 0
+  evaluators = evaluators_lib.from_config(config.evals)  # Checked before any compute.
   if is_chief:
-    (workdir / 'config.json').write_text(config.to_json_best_effort(indent=2))
+    checkpoint.save_config(workdir, config)
 
   # ---- setup
   run = setup(config)
@@ -213,7 +150,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   writer = metric_writers.create_default_writer(str(workdir), just_logging=not is_chief)
   if is_chief:
     parameter_overview.log_parameter_overview(state.params)
-  mngr = checkpoint_manager(workdir, config)
+  mngr = checkpoint.checkpoint_manager(workdir, config)
 
   # ---- restore
   if mngr.latest_step() is not None:
@@ -243,14 +180,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                             data_iter=grain.checkpoint.CheckpointSave(data_iter)),
               force=step == config.total_steps)
+    for scheduled in evaluators:
+      if scheduled.due_during_training(step, config.total_steps):
+        writer.write_scalars(step, _evaluate(scheduled, state, config, mesh, workdir))
   mngr.wait_until_finished()
   mngr.close()
   if hasattr(data_iter, 'close'):
     data_iter.close()  # Stops grain's worker processes and frees their shared memory.
 
-  # ---- summary
-  from mujo_jax.eval import quick_probe  # pylint: disable=g-import-not-at-top
+  # ---- end of run: evaluators, then the summary
   params = state.params
+  end_scalars = {}
+  for scheduled in evaluators:
+    end_scalars.update(_evaluate(scheduled, state, config, mesh, workdir))
+  writer.write_scalars(int(state.step), end_scalars)
   summary = {
       'steps': int(state.step),
       'final_loss': last_metrics.get('loss'),
@@ -259,12 +202,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                                           out_shardings=sharding.replicated(mesh))(params)),
       'wall_seconds': time.time() - start_time,
   }
-  summary.update(quick_probe.pretrained_vs_random(run.model, params, config, mesh))
+  summary.update(end_scalars)
   if is_chief:
     (workdir / 'summary.json').write_text(json.dumps(summary, indent=2))
     print(format_summary(summary))
   writer.flush()
   return summary
+
+
+def _evaluate(scheduled: evaluators_lib.Scheduled, state: TrainState,
+              config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,
+              workdir: Path) -> dict[str, float]:
+  start = time.time()
+  pretrained = checkpoint.Pretrained(config=config, params=state.params, step=int(state.step),
+                                     workdir=str(workdir))
+  scalars = scheduled.run(pretrained, mesh, workdir)
+  logging.info('evaluator %s at step %d in %.1f s', scheduled.name, int(state.step),
+               time.time() - start)
+  return scalars
 
 
 def format_summary(summary: dict[str, Any]) -> str:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from configs import pretrain
-from mujo_jax import accumulation, config_validation, train
+from mujo_jax import accumulation, config_validation
+from mujo_jax.data import schema
 from mujo_jax.models import joint
 
 
@@ -22,7 +23,7 @@ def _config(strategy: str, loss: str, accum_steps: int, mode: str = 'exact'):
 def _random_batch(config, seed: int = 0) -> dict[str, np.ndarray]:
   rng = np.random.default_rng(seed)
   batch = {}
-  for key, spec in train.batch_spec(config, config.batch_size).items():
+  for key, spec in schema.batch_spec(config, config.batch_size).items():
     if spec.dtype == np.uint8:
       batch[key] = rng.integers(0, 256, spec.shape, dtype=np.uint8)
     elif spec.dtype == np.int32:
@@ -54,7 +55,7 @@ def _max_relative_error(grads, reference) -> float:
 def test_exact_accumulation_equals_full_batch(strategy, loss):
   full_config = _config(strategy, loss, 1)
   model = joint.build_model(full_config)
-  params = train.init_params(model, full_config, jax.random.key(0))
+  params = joint.init_params(model, full_config, jax.random.key(0))
   batch = _random_batch(full_config)
   ref_loss, ref_grads = _loss_and_grads(full_config, params, batch)
   for accum_steps in (2, 4):
@@ -68,7 +69,7 @@ def test_exact_accumulation_equals_full_batch(strategy, loss):
 
 def test_naive_accumulation_is_a_different_objective():
   full_config = _config('joint', 'clip', 1)
-  params = train.init_params(joint.build_model(full_config), full_config, jax.random.key(0))
+  params = joint.init_params(joint.build_model(full_config), full_config, jax.random.key(0))
   batch = _random_batch(full_config)
   ref_loss, ref_grads = _loss_and_grads(full_config, params, batch)
   naive_loss, naive_grads = _loss_and_grads(_config('joint', 'clip', 4, 'naive'), params, batch)
@@ -80,7 +81,7 @@ def test_naive_accumulation_is_a_different_objective():
 def test_dropout_is_active_in_the_comparison():
   config = _config('joint', 'clip', 1)
   model = joint.build_model(config)
-  params = train.init_params(model, config, jax.random.key(0))
+  params = joint.init_params(model, config, jax.random.key(0))
   batch = {k: v for k, v in _random_batch(config).items() if k not in ('label', 'present')}
   embed = lambda rng: model.apply({'params': params}, batch, train=True, rngs={'dropout': rng},
                                   method='embed')

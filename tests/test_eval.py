@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import numpy as np
@@ -16,6 +17,7 @@ from mujo_jax.eval import linear_probe, probe, report, retrieval, robustness
 FRACTIONS = (0.2, 1.0)
 SEEDS = (0, 1)
 MODALITY_SETS = ('imu', 'imu:left_wrist', 'pose', 'imu+pose')
+QUICK_MAX_WINDOWS = 16
 
 
 @pytest.fixture(scope='module')
@@ -25,8 +27,7 @@ def pretrained_workdir(synthetic_data_dir, tmp_path_factory):
   config.data.tfds_data_dir = synthetic_data_dir
   config.total_steps = 2
   config.save_every_steps = 2
-  config.probe.train_windows = 16
-  config.probe.eval_windows = 16
+  config.evals.probe.synthetic.max_windows = QUICK_MAX_WINDOWS
   workdir = tmp_path_factory.mktemp('pretrain')
   train.train_and_evaluate(config, workdir)
   return workdir
@@ -185,3 +186,19 @@ def test_fused_embedding_ignores_absent_inputs():
   assert valid.all()
   _, valid = robustness.fuse(embeddings, ('imu',))
   assert valid.tolist() == [True, False]
+
+
+def test_run_summary_equals_the_job(pretrained_workdir, tmp_path):
+  """The end-of-run probe and the `linear_probe` job are one evaluator: same numbers."""
+  summary = json.loads((pretrained_workdir / 'summary.json').read_text())
+  from_run = {k.removeprefix('probe/'): v for k, v in summary.items() if k.startswith('probe/')}
+  budgets = {k.split('/')[3] for k in from_run}
+  assert budgets == {'per_class=2', 'fraction=1'}
+  assert {k.split('/')[4] for k in from_run} == {'pretrained', 'random_init'}
+  config = linear_probe_config.get_config('quick,runlocal')
+  config.checkpoint = str(pretrained_workdir)
+  config.synthetic.max_windows = QUICK_MAX_WINDOWS
+  job = linear_probe.run(config, tmp_path)
+  assert job['scalars'] == pytest.approx(from_run, abs=0)
+  # And the run wrote the evaluator's own table beside its checkpoints.
+  assert (pretrained_workdir / 'evals/probe/probe_results.csv').exists()

@@ -9,6 +9,7 @@ import pytest
 
 from configs import linear_probe as linear_probe_config
 from configs import pretrain
+from mujo_jax import checkpoint as checkpoint_lib
 from mujo_jax import config_validation, sharding, train
 from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.eval import embedding, eval_data
@@ -27,11 +28,11 @@ def checkpoint(synthetic_data_dir, tmp_path_factory):
   workdir = tmp_path_factory.mktemp('init_checkpoint')
   (workdir / 'config.json').write_text(config.to_json_best_effort(indent=2))
   model = joint.build_model(config)
-  params = jax.jit(lambda rng: train.init_params(model, config, rng))(jax.random.key(3))
+  params = jax.jit(lambda rng: joint.init_params(model, config, rng))(jax.random.key(3))
   tx = train.make_optimizer(config)
   state = train.TrainState(step=jnp.zeros((), jnp.int32), params=params,
                            opt_state=tx.init(params))
-  with train.checkpoint_manager(workdir, config) as manager:
+  with checkpoint_lib.checkpoint_manager(workdir, config) as manager:
     manager.save(1, args=train.ocp.args.Composite(state=train.ocp.args.StandardSave(state)),
                  force=True)
     manager.wait_until_finished()
@@ -46,7 +47,7 @@ def embedder(checkpoint):
 @pytest.fixture(scope='module')
 def eval_windows(checkpoint):
   """Test-split windows and their embeddings through the evaluation path (sharded, batched)."""
-  pretrained = embedding.load_pretrained(checkpoint)
+  pretrained = checkpoint_lib.load_pretrained(checkpoint)
   probe_config = linear_probe_config.get_config('runlocal')
   probe_config.synthetic.max_windows = 4
   data = eval_data.synthetic(pretrained.config, probe_config)
@@ -142,7 +143,7 @@ def test_missing_checkpoint(tmp_path):
 def test_evaluation_path_equals_joint_model_embed(checkpoint, eval_windows):
   """`embedding.embed_subset`, used by evaluation and the Embedder, equals `JointModel.embed`."""
   windows, expected = eval_windows
-  pretrained = embedding.load_pretrained(checkpoint)
+  pretrained = checkpoint_lib.load_pretrained(checkpoint)
   model = joint.build_model(pretrained.config)
   batch = {k: np.stack([w[k] for w in windows]) for k in ('imu', 'imu_sites', 'pose', 'video',
                                                            'text')}

@@ -13,8 +13,8 @@ import jax
 import numpy as np
 import pytest
 
-from mujo_jax import config_validation, sharding, train
-from mujo_jax.data import pipeline
+from mujo_jax import checkpoint, config_validation, sharding, train
+from mujo_jax.data import pipeline, schema
 
 
 def _first_batch(config):
@@ -25,7 +25,7 @@ def _first_batch(config):
 def test_batch_matches_schema(tiny_config):
   config = config_validation.resolve_pretrain_config(tiny_config)
   batch = _first_batch(config)
-  spec = train.batch_spec(config, config.batch_size)
+  spec = schema.batch_spec(config, config.batch_size)
   assert set(batch) == set(spec)
   for key, value in batch.items():
     assert value.shape == spec[key].shape, key
@@ -70,8 +70,8 @@ def test_resume_is_exact(tiny_config, tmp_path, monkeypatch):
   resumed = _run(tiny_config, tmp_path / 'resumed', 6)
   assert resumed['steps'] == straight['steps'] == 6
   assert resumed['final_loss'] == pytest.approx(straight['final_loss'], rel=1e-6)
-  a, _, _ = train.restore_params(tmp_path / 'straight')
-  b, _, _ = train.restore_params(tmp_path / 'resumed')
+  a = checkpoint.load_pretrained(tmp_path / 'straight').params
+  b = checkpoint.load_pretrained(tmp_path / 'resumed').params
   jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
   # The saved input iterator state (the next batch to read) is the same.
   state_a = sorted((tmp_path / 'straight/checkpoints/6/data_iter').glob('*.json'))
@@ -79,7 +79,9 @@ def test_resume_is_exact(tiny_config, tmp_path, monkeypatch):
   assert state_a and [p.read_text() for p in state_a] == [p.read_text() for p in state_b]
   summary = json.loads((tmp_path / 'resumed/summary.json').read_text())
   for key in ('steps', 'final_loss', 'per_pair_loss', 'params_global_norm', 'wall_seconds',
-              'probe_macro_f1_imu', 'probe_macro_f1_imu_random_init'):
+              'probe/synthetic/test/imu/per_class=2/pretrained',
+              'probe/synthetic/test/imu/per_class=2/random_init',
+              'probe/synthetic/test/imu/fraction=1/pretrained'):
     assert key in summary
   assert list((tmp_path / 'resumed').glob('events.out.tfevents*'))
 
@@ -97,7 +99,7 @@ _DEVICE_EQUALITY = textwrap.dedent('''
     config = config_validation.resolve_pretrain_config(config)
     model = joint.build_model(config)
     local = next(iter(pipeline.train_dataset(config, 0, 1)))
-    params = train.init_params(model, config, jax.random.key(0))
+    params = joint.init_params(model, config, jax.random.key(0))
     tx = train.make_optimizer(config)
     results = {}
     for name, axes, devices in (('one', (('data', 1),), jax.devices()[:1]),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import grain
@@ -30,39 +29,6 @@ from mujo_jax.models import joint
 
 # Keys of a window that are metadata, never model input.
 _META_KEYS = ('label', 'group')
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Pretrained:
-  """A restored checkpoint: the resolved pretraining config, host parameters and the step."""
-  config: ml_collections.ConfigDict
-  params: Any
-  step: int
-  workdir: str
-
-
-def _lists_to_tuples(value: Any) -> Any:
-  """JSON turns tuples into lists; the config (and flax module fields) expect tuples."""
-  if isinstance(value, dict):
-    return {k: _lists_to_tuples(v) for k, v in value.items()}
-  if isinstance(value, list):
-    return tuple(_lists_to_tuples(v) for v in value)
-  return value
-
-
-def config_from_json(config_dict: Mapping[str, Any]) -> ml_collections.ConfigDict:
-  """The pretraining config saved as `W/config.json`, validated and resolved again."""
-  config = ml_collections.ConfigDict(_lists_to_tuples(dict(config_dict)))
-  return config_validation.resolve_pretrain_config(config)
-
-
-def load_pretrained(workdir: str | Path, step: int | None = None) -> Pretrained:
-  """Restores the parameters and config of a pretraining workdir (latest or given step)."""
-  from mujo_jax import train  # pylint: disable=g-import-not-at-top
-  params, restored_step, config_dict = train.restore_params(workdir, step)
-  params = jax.tree.map(np.asarray, params)
-  return Pretrained(config=config_from_json(config_dict), params=params, step=int(restored_step),
-                    workdir=str(workdir))
 
 
 def with_imu_sites(config: ml_collections.ConfigDict,

@@ -41,7 +41,7 @@ import ml_collections
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from mujo_jax import sharding
+from mujo_jax import checkpoint, sharding
 from mujo_jax.eval import (
   embedding,
   eval_data,
@@ -61,19 +61,26 @@ MAP_METHODS = ('pca', 'tsne')
 # ---------------------------------------------------------------- config
 
 
-def check_config(config: ml_collections.ConfigDict) -> None:
-  """Rejects a bad probe config before anything is loaded or compiled."""
-  def fail(message):
-    raise ValueError(f'invalid linear_probe config: {message}')
+def _fail(message: str) -> None:
+  raise ValueError(f'invalid linear_probe config: {message}')
 
+
+def check_job_config(config: ml_collections.ConfigDict) -> None:
+  """Rejects a bad `linear_probe` job config before anything is loaded or compiled."""
   if config.job != 'linear_probe':
-    fail(f"job={config.job!r}: expected 'linear_probe'")
+    _fail(f"job={config.job!r}: expected 'linear_probe'")
   if not config.checkpoint:
-    fail('checkpoint is empty: pass --config.checkpoint=<pretraining workdir>')
-  checkpoint = Path(config.checkpoint).expanduser()
-  if not (checkpoint / 'config.json').exists():
-    raise FileNotFoundError(f'config.checkpoint={config.checkpoint!r}: no config.json there; '
+    _fail('checkpoint is empty: pass --config.checkpoint=<pretraining workdir>')
+  path = Path(config.checkpoint).expanduser() / checkpoint.CONFIG_FILE
+  if not path.exists():
+    raise FileNotFoundError(f'config.checkpoint={config.checkpoint!r}: no {path.name} there; '
                             'expected a pretraining workdir')
+  check_settings(config)
+
+
+def check_settings(config: ml_collections.ConfigDict) -> None:
+  """Rejects bad evaluator settings (configs/common.py `linear_probe_settings`) up front."""
+  fail = _fail
   datasets = tuple(config.datasets)
   bad = [d for d in datasets if d not in eval_data.DATASETS]
   if not datasets or bad or len(set(datasets)) != len(datasets):
@@ -85,7 +92,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     if not Path(config.mmfit_data_dir).expanduser().is_dir():
       raise FileNotFoundError(f'config.mmfit_data_dir={config.mmfit_data_dir!r} is not a '
                               'directory')
-  probe.check_fractions(config.fractions)
+  probe.label_budgets(config.fractions, config.labels_per_class)
   seeds = tuple(config.seeds)
   if not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds) or len(
       set(seeds)) != len(seeds):
@@ -107,6 +114,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     fail(f'map_method={config.map_method!r}: expected one of {MAP_METHODS}')
   if not 0 < config.robustness_fraction <= 1:
     fail(f'robustness_fraction={config.robustness_fraction}: expected a value in (0, 1]')
+  if config.robustness and not config.fractions:
+    fail('robustness needs a label fraction (fractions is empty)')
   if config.probe.n_jobs != -1 and (not isinstance(config.probe.n_jobs, int)
                                     or config.probe.n_jobs < 1):
     fail(f'probe.n_jobs={config.probe.n_jobs!r}: expected a positive int or -1 (all cores)')
@@ -154,10 +163,10 @@ def _nearest(values: Sequence[float], target: float) -> float:
 
 def fit_and_score(splits: dict[str, dict[str, np.ndarray]],
                   modality_sets: Sequence[probe.ModalitySet],
-                  subsets: dict[tuple[int, float], np.ndarray], fractions: Sequence[float],
-                  seeds: Sequence[int], data: Any, settings: probe.ProbeSettings,
-                  n_jobs: int = 1) -> list[dict[str, Any]]:
-  """Fits every probe (set × seed × fraction) and scores it on every evaluation split.
+                  subsets: dict[tuple[int, probe.LabelBudget], np.ndarray],
+                  budgets: Sequence[probe.LabelBudget], seeds: Sequence[int], data: Any,
+                  settings: probe.ProbeSettings, n_jobs: int = 1) -> list[dict[str, Any]]:
+  """Fits every probe (set × seed × budget) and scores it on every evaluation split.
 
   `splits` maps split name → embeddings (`embedding.embed_windows` output); `data` names the
   fit, validation and evaluation splits; `subsets` index the fit split. Windows whose input for
@@ -180,20 +189,20 @@ def fit_and_score(splits: dict[str, dict[str, np.ndarray]],
                    for key, indices in subsets.items()}
     tasks.append(joblib.delayed(probe.score_modality_set)(
         modality_set.name, (fit_x[fit_valid], fit['label'][fit_valid]),
-        (val_x[val_valid], val['label'][val_valid]), evaluations, set_subsets, tuple(fractions),
+        (val_x[val_valid], val['label'][val_valid]), evaluations, set_subsets, tuple(budgets),
         tuple(seeds), settings))
   n_jobs = min(len(tasks), (os.cpu_count() or 1) if n_jobs == -1 else n_jobs)
   start = time.time()
   results = joblib.Parallel(n_jobs=n_jobs)(tasks)
-  logging.info('probes on %d modality sets × %d fractions × %d seeds in %.1f s (%d processes)',
-               len(tasks), len(fractions), len(seeds), time.time() - start, n_jobs)
+  logging.info('probes on %d modality sets × %d budgets × %d seeds in %.1f s (%d processes)',
+               len(tasks), len(budgets), len(seeds), time.time() - start, n_jobs)
   return [row for rows in results for row in rows]
 
 
 class _DatasetEvaluation:
   """Everything computed for one dataset; `run` calls the steps in order."""
 
-  def __init__(self, config, pretrained: embedding.Pretrained, data: eval_data.EvalDataset,
+  def __init__(self, config, pretrained: checkpoint.Pretrained, data: eval_data.EvalDataset,
                mesh):
     self.config = config
     self.pretrained = pretrained
@@ -201,7 +210,8 @@ class _DatasetEvaluation:
     self.mesh = mesh
     self.model = joint.build_model(data.model_config)
     self.results = DatasetResults()
-    self.fractions = probe.check_fractions(config.fractions)
+    self.budgets = probe.label_budgets(config.fractions, config.labels_per_class)
+    self.fractions = tuple(b.fraction for b in self.budgets if b.fraction is not None)
     self.seeds = tuple(config.seeds)
     self.settings = probe_settings(config)
     self.probe_modalities = tuple(m for m in data.modalities if m in eval_data.PROBE_MODALITIES)
@@ -251,21 +261,21 @@ class _DatasetEvaluation:
       logging.info('%s/%s: embedded %d windows with the %s model in %.1f s', self.data.name,
                    split, len(self.embeddings[name][split]['label']), name, time.time() - start)
 
-  # ---- fractions
+  # ---- label budgets
 
-  def subsets(self) -> dict[tuple[int, float], np.ndarray]:
+  def subsets(self) -> dict[tuple[int, probe.LabelBudget], np.ndarray]:
     labels = self.embeddings['pretrained'][self.data.fit_split]['label']
     subsets = {}
     for seed in self.seeds:
-      for fraction, indices in probe.stratified_subsets(labels, self.fractions, seed).items():
-        subsets[(seed, fraction)] = indices
+      for budget, indices in probe.stratified_subsets(labels, self.budgets, seed).items():
+        subsets[(seed, budget)] = indices
     arrays = self.results.arrays
     for split in self.data.splits:
       for key in ('label', 'group'):
         if key in self.embeddings['pretrained'][split]:
           arrays[f'{self.data.name}/{split}/{key}'] = self.embeddings['pretrained'][split][key]
-    for (seed, fraction), indices in subsets.items():
-      arrays[f'{self.data.name}/fit_indices/fraction={fraction:g}/seed={seed}'] = indices
+    for (seed, budget), indices in subsets.items():
+      arrays[f'{self.data.name}/fit_indices/{budget.key}/seed={seed}'] = indices
     return subsets
 
   # ---- probes
@@ -273,10 +283,12 @@ class _DatasetEvaluation:
   def _row(self, **values):
     return {'dataset': self.data.name, 'checkpoint_step': self.pretrained.step, **values}
 
-  def probes(self, model_name: str, subsets: dict[tuple[int, float], np.ndarray]) -> None:
-    confusion_fractions = {_nearest(self.fractions, 0.02), max(self.fractions)}
+  def probes(self, model_name: str,
+             subsets: dict[tuple[int, probe.LabelBudget], np.ndarray]) -> None:
+    confusion_fractions = ({_nearest(self.fractions, 0.02), max(self.fractions)}
+                           if self.fractions else set())
     first_set = self.sets[0].name
-    for result in fit_and_score(self.embeddings[model_name], self.sets, subsets, self.fractions,
+    for result in fit_and_score(self.embeddings[model_name], self.sets, subsets, self.budgets,
                                 self.seeds, self.data, self.settings, self.config.probe.n_jobs):
       truth, predicted = result.pop('truth'), result.pop('predicted')
       self.results.probe_rows.append(self._row(model=model_name, **result))
@@ -288,7 +300,8 @@ class _DatasetEvaluation:
                  f'macro F1 {result["macro_f1"]:.3f}')
         self.predictions_for_confusion.append((fraction, title, truth, predicted))
 
-  def supervised_baseline(self, subsets: dict[tuple[int, float], np.ndarray]) -> None:
+  def supervised_baseline(self,
+                          subsets: dict[tuple[int, probe.LabelBudget], np.ndarray]) -> None:
     settings = supervised_settings(self.config)
     wanted, _ = probe.expand_modality_sets(self.config.supervised.modality_sets,
                                            self.probe_modalities, self.data.sites)
@@ -301,7 +314,8 @@ class _DatasetEvaluation:
                                         len(self.data.class_names), settings)
       for seed in self.seeds:
         for fraction in self.config.supervised.fractions:
-          indices = subsets[(seed, fraction)]
+          budget = probe.LabelBudget(fraction=fraction)
+          indices = subsets[(seed, budget)]
           indices = indices[fit_valid[indices]]
           params = baseline.fit(self.data.windows[self.data.fit_split], indices, seed)
           for split in self.data.eval_splits:
@@ -311,7 +325,8 @@ class _DatasetEvaluation:
             truth = self.embeddings['pretrained'][split]['label']
             f1, accuracy = probe.scores(truth[valid], predicted[valid])
             self.results.probe_rows.append(self._row(
-                split=split, modality_set=modality_set.name, fraction=fraction, seed=seed,
+                split=split, modality_set=modality_set.name, **probe.budget_columns(budget),
+                seed=seed,
                 model='supervised', num_train=len(indices),
                 num_eval=int(valid.sum()), c=float('nan'), validation_macro_f1=float('nan'),
                 macro_f1=f1, accuracy=accuracy, converged=''))
@@ -348,14 +363,14 @@ class _DatasetEvaluation:
       for row in retrieval.evaluate(subset, keys):
         self.results.retrieval_rows.append({'dataset': self.data.name, 'split': split, **row})
 
-  def robustness(self, subsets: dict[tuple[int, float], np.ndarray]) -> None:
+  def robustness(self, subsets: dict[tuple[int, probe.LabelBudget], np.ndarray]) -> None:
     splits = self.embeddings['pretrained']
     all_keys = self.conditions[0].keys
     fit_x, fit_valid = robustness.fuse(splits[self.data.fit_split], all_keys)
     val_x, val_valid = robustness.fuse(splits[self.data.validation_split], all_keys)
     fraction = _nearest(self.fractions, self.config.robustness_fraction)
     seed = self.seeds[0]
-    indices = subsets[(seed, fraction)]
+    indices = subsets[(seed, probe.LabelBudget(fraction=fraction))]
     indices = indices[fit_valid[indices]]
     fitted = probe.fit_probe(fit_x[indices], splits[self.data.fit_split]['label'][indices],
                              val_x[val_valid],
@@ -377,8 +392,8 @@ class _DatasetEvaluation:
   def plot(self, workdir: Path) -> None:
     names = [s.name for s in self.sets]
     for split in self.data.eval_splits:
-      rows = [r for r in self.results.probe_rows
-              if r['dataset'] == self.data.name and r['split'] == split]
+      rows = [r for r in self.results.probe_rows if r['dataset'] == self.data.name
+              and r['split'] == split and not r['labels_per_class']]
       path = workdir / f'f1_vs_fraction_{self.data.name}_{split}.png'
       plots.f1_vs_fraction(rows, names, f'{self.data.name} / {split}: probe macro F1', path)
       self.results.plots.append(path.name)
@@ -401,22 +416,24 @@ class _DatasetEvaluation:
     path = workdir / f'joint_space_{self.data.name}_{split}.png'
     plots.joint_space_map({k: embeddings[k][chosen] for k in keys}, embeddings['label'][chosen],
                           self.data.class_names, f'{self.data.name} / {split}', path,
-                          self.config.map_method, self.config.seed)
+                          self.config.map_method, self.seeds[0])
     self.results.plots.append(path.name)
 
 
-def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: embedding.Pretrained,
+def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: checkpoint.Pretrained,
                      name: str, mesh: jax.sharding.Mesh, workdir: Path | None) -> DatasetResults:
   """All evaluations of one dataset; plots go to `workdir` when it is given."""
-  from mujo_jax import train  # pylint: disable=g-import-not-at-top
   data = eval_data.load(name, pretrained.config, config)
   evaluation = _DatasetEvaluation(config, pretrained, data, mesh)
   evaluation.embed('pretrained', pretrained.params, full=True)
   subsets = evaluation.subsets()
   evaluation.probes('pretrained', subsets)
   if config.baselines.random_init:
-    random_params = jax.jit(lambda rng: train.init_params(evaluation.model, data.model_config,
-                                                          rng))(jax.random.key(config.seed))
+    # The run's own initial weights: the site table is global, so the parameters of a model
+    # rebuilt for the dataset's sites are the ones the run started from.
+    random_params = jax.jit(lambda rng: joint.init_params(evaluation.model, data.model_config,
+                                                          rng))(
+                                                              checkpoint.init_key(pretrained.config))
     evaluation.embed('random_init', random_params, full=False)
     evaluation.probes('random_init', subsets)
   if config.baselines.supervised:
@@ -436,7 +453,7 @@ def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: embedding.Pr
 # ---------------------------------------------------------------- outputs
 
 
-def _markdown(config, pretrained: embedding.Pretrained, results: DatasetResults,
+def _markdown(config, pretrained: checkpoint.Pretrained, results: DatasetResults,
               seconds: float) -> str:
   c = pretrained.config
   lines = [
@@ -447,10 +464,11 @@ def _markdown(config, pretrained: embedding.Pretrained, results: DatasetResults,
       f'{c.multitask.strategy}); {seconds:.0f} s.',
       '',
       'Probe: logistic regression on standardised frozen embeddings, C in '
-      f'{tuple(config.probe.c_grid)} chosen by validation macro F1; label fractions stratified by '
-      'class and nested per seed; at 100 % the probe is fitted once (every seed has the same '
-      'windows). Baselines: `random_init` = the same probe on a randomly initialised model of '
-      f'the same architecture; `supervised` = the same encoders + a linear head trained from '
+      f'{tuple(config.probe.c_grid)} chosen by validation macro F1; label budgets (fractions '
+      'or counts per class) stratified by class and nested per seed; at 100 % the probe is '
+      'fitted once (every seed has the same windows). Baselines: `random_init` = the same probe '
+      "on the run's own initial weights (a randomly initialised model of the same "
+      'architecture); `supervised` = the same encoders + a linear head trained from '
       f'scratch on the same labelled windows ({config.supervised.steps} steps).',
       '',
   ]
@@ -484,42 +502,86 @@ def _markdown(config, pretrained: embedding.Pretrained, results: DatasetResults,
   return '\n'.join(lines)
 
 
-def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
-  """Evaluates `config.checkpoint`; writes the outputs listed in the module docstring."""
-  start = time.time()
-  check_config(config)
-  workdir = Path(workdir)
-  is_chief = jax.process_index() == 0
-  if is_chief:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Evaluation:
+  """What one run of the evaluator produced, and how long it took."""
+  results: DatasetResults
+  pretrained: checkpoint.Pretrained
+  seconds: float
+
+
+class LinearProbe:
+  """The evaluator: probes, baselines, zero-shot, retrieval, robustness of one checkpoint.
+
+  Built from settings (configs/common.py `linear_probe_settings`, checked here before any
+  compute); the `linear_probe` job runs it once on a restored checkpoint, the trainer runs it
+  on its live parameters (`config.evals`).
+  """
+
+  def __init__(self, settings: ml_collections.ConfigDict):
+    check_settings(settings)
+    self.settings = settings
+
+  def evaluate(self, pretrained: checkpoint.Pretrained, mesh: jax.sharding.Mesh,
+               plots_dir: Path | None = None) -> Evaluation:
+    start = time.time()
+    results = DatasetResults()
+    for name in self.settings.datasets:
+      part = evaluate_dataset(self.settings, pretrained, name, mesh, plots_dir)
+      results.probe_rows += part.probe_rows
+      results.zero_shot_rows += part.zero_shot_rows
+      results.retrieval_rows += part.retrieval_rows
+      results.robustness_rows += part.robustness_rows
+      results.skipped += [(f'{name}: {text}', reason) for text, reason in part.skipped]
+      results.notes += [f'{name}: {note}' for note in part.notes]
+      results.plots += part.plots
+      results.arrays.update(part.arrays)
+    return Evaluation(results=results, pretrained=pretrained, seconds=time.time() - start)
+
+  @staticmethod
+  def scalars(evaluation: Evaluation) -> dict[str, float]:
+    """Mean macro F1 over seeds, keyed `dataset/split/modality_set/budget/model`."""
+    groups: dict[str, list[float]] = {}
+    for row in evaluation.results.probe_rows:
+      budget = (f'per_class={row["labels_per_class"]}' if row['labels_per_class']
+                else f'fraction={row["fraction"]:g}')
+      key = '/'.join((row['dataset'], row['split'], row['modality_set'], budget, row['model']))
+      groups.setdefault(key, []).append(float(row['macro_f1']))
+    return {key: float(np.mean(values)) for key, values in groups.items()}
+
+  def write(self, evaluation: Evaluation, workdir: Path) -> dict[str, Path]:
+    """The output files of the module docstring (call on process 0)."""
+    results = evaluation.results
     workdir.mkdir(parents=True, exist_ok=True)
-  pretrained = embedding.load_pretrained(Path(config.checkpoint).expanduser(),
-                                         config.checkpoint_step)
-  mesh = sharding.make_mesh(config.mesh)
-  results = DatasetResults()
-  for name in config.datasets:
-    part = evaluate_dataset(config, pretrained, name, mesh, workdir if is_chief else None)
-    results.probe_rows += part.probe_rows
-    results.zero_shot_rows += part.zero_shot_rows
-    results.retrieval_rows += part.retrieval_rows
-    results.robustness_rows += part.robustness_rows
-    results.skipped += [(f'{name}: {text}', reason) for text, reason in part.skipped]
-    results.notes += [f'{name}: {note}' for note in part.notes]
-    results.plots += part.plots
-    results.arrays.update(part.arrays)
-  seconds = time.time() - start
-  outputs = {}
-  if is_chief:
-    outputs['probe_results.csv'] = report.write_csv(workdir / 'probe_results.csv',
-                                                    results.probe_rows, report.PROBE_COLUMNS)
+    outputs = {'probe_results.csv': report.write_csv(workdir / 'probe_results.csv',
+                                                     results.probe_rows, report.PROBE_COLUMNS)}
     for name, rows in (('zero_shot.csv', results.zero_shot_rows),
                        ('retrieval.csv', results.retrieval_rows),
                        ('robustness.csv', results.robustness_rows)):
       if rows:
         outputs[name] = report.write_csv(workdir / name, rows)
     np.savez(workdir / 'probe_windows.npz', **results.arrays)
-    markdown = _markdown(config, pretrained, results, seconds)
-    (workdir / 'probe_results.md').write_text(markdown)
-    print(markdown)
-  return {'checkpoint_step': pretrained.step, 'seconds': seconds,
-          'outputs': {k: str(v) for k, v in outputs.items()}, 'plots': results.plots,
-          'probe_rows': results.probe_rows}
+    markdown = _markdown(self.settings, evaluation.pretrained, results, evaluation.seconds)
+    outputs['probe_results.md'] = workdir / 'probe_results.md'
+    outputs['probe_results.md'].write_text(markdown)
+    return outputs
+
+
+def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
+  """The `linear_probe` job: evaluates `config.checkpoint`, writes the outputs to `workdir`."""
+  check_job_config(config)
+  evaluator = LinearProbe(config)
+  workdir = Path(workdir)
+  is_chief = jax.process_index() == 0
+  if is_chief:
+    workdir.mkdir(parents=True, exist_ok=True)
+  pretrained = checkpoint.load_pretrained(config.checkpoint, config.checkpoint_step)
+  mesh = sharding.make_mesh(config.mesh)
+  evaluation = evaluator.evaluate(pretrained, mesh, workdir if is_chief else None)
+  outputs = {}
+  if is_chief:
+    outputs = evaluator.write(evaluation, workdir)
+    print(outputs['probe_results.md'].read_text())
+  return {'checkpoint_step': pretrained.step, 'seconds': evaluation.seconds,
+          'outputs': {k: str(v) for k, v in outputs.items()}, 'plots': evaluation.results.plots,
+          'probe_rows': evaluation.results.probe_rows, 'scalars': evaluator.scalars(evaluation)}

@@ -3,9 +3,9 @@
 - A *modality set* names the probe's input: `imu`, `imu:left_wrist` (only that site present),
   `imu:left_wrist/head` (those sites), `pose`, `video`, and `+`-concatenations such as
   `imu+pose`; `imu:each` expands to one set per IMU site of the dataset.
-- A *label fraction* keeps, for every class, `ceil(fraction * n_class)` training windows (at least
-  one), drawn by a seeded permutation per class. Fractions of one seed are nested (2 % ⊂ 5 % ⊂
-  … ⊂ 100 %), so a curve over fractions adds labels instead of redrawing them.
+- A *label budget* keeps, for every class, `ceil(fraction * n_class)` training windows (at least
+  one) or a fixed count per class, drawn by a seeded permutation per class. Budgets of one seed
+  are nested (2 % ⊂ 5 % ⊂ … ⊂ 100 %), so a curve adds labels instead of redrawing them.
 - The probe is scikit-learn's multinomial `LogisticRegression` (lbfgs) on standardised
   features (`StandardScaler`, statistics of the labelled subset only). Its inverse L2 strength
   C is chosen on the validation split by macro F1, over `c_grid` in increasing order with warm
@@ -22,6 +22,7 @@ import itertools
 import math
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import threadpoolctl
@@ -144,21 +145,81 @@ def features(embeddings: dict[str, np.ndarray],
   return x, valid
 
 
-# ---------------------------------------------------------------- label fractions
+# ---------------------------------------------------------------- label budgets
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LabelBudget:
+  """How many labelled training windows of each class a probe gets.
+
+  Either a `fraction` of every class (`ceil(fraction * n_class)`, at least one) or a fixed
+  count `per_class` (all of a class that has fewer). Every budget takes a prefix of the same
+  seeded per-class permutation, so one seed's budgets are nested (2/class ⊂ 1 % ⊂ … ⊂ 100 %
+  whenever the counts are ordered so): a curve over budgets adds labels instead of redrawing.
+  """
+  fraction: float | None = None
+  per_class: int | None = None
+
+  def __post_init__(self):
+    if (self.fraction is None) == (self.per_class is None):
+      raise ValueError(f'{self}: expected exactly one of fraction and per_class')
+    if self.fraction is not None and not 0 < self.fraction <= 1:
+      raise ValueError(f'label fraction {self.fraction}: expected a value in (0, 1]')
+    if self.per_class is not None and (isinstance(self.per_class, bool)
+                                       or not isinstance(self.per_class, int)
+                                       or self.per_class < 1):
+      raise ValueError(f'labels_per_class {self.per_class!r}: expected a positive int')
+
+  def count(self, available: int) -> int:
+    """Labelled windows taken from a class with `available` windows."""
+    if self.per_class is not None:
+      return min(available, self.per_class)
+    return min(available, max(1, math.ceil(self.fraction * available - 1e-9)))
+
+  @property
+  def name(self) -> str:
+    """Column title: '2/class' or '2 %'."""
+    if self.per_class is not None:
+      return f'{self.per_class}/class'
+    return f'{100 * self.fraction:g} %'
+
+  @property
+  def key(self) -> str:
+    """Stable identifier in saved arrays: 'per_class=2' or 'fraction=0.02'."""
+    if self.per_class is not None:
+      return f'per_class={self.per_class}'
+    return f'fraction={self.fraction:g}'
+
+  def sort_key(self) -> tuple[int, float]:
+    return (0, self.per_class) if self.per_class is not None else (1, self.fraction)
 
 
 def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
   fractions = tuple(float(f) for f in fractions)
-  if not fractions or any(not 0 < f <= 1 for f in fractions):
+  if any(not 0 < f <= 1 for f in fractions):
     raise ValueError(f'config.fractions={fractions}: expected values in (0, 1]')
   if len(set(fractions)) != len(fractions):
     raise ValueError(f'config.fractions={fractions}: duplicates')
   return tuple(sorted(fractions))
 
 
-def stratified_subsets(labels: np.ndarray, fractions: Sequence[float],
-                       seed: int) -> dict[float, np.ndarray]:
-  """Sorted window indices per fraction: `ceil(f * n_c)` (>= 1) of every class c, nested."""
+def label_budgets(fractions: Sequence[float],
+                  labels_per_class: Sequence[int] = ()) -> tuple[LabelBudget, ...]:
+  """The budgets of a config: per-class counts first (smallest), then fractions, ascending."""
+  counts = tuple(labels_per_class)
+  if len(set(counts)) != len(counts):
+    raise ValueError(f'config.labels_per_class={counts}: duplicates')
+  budgets = ([LabelBudget(per_class=c) for c in counts]
+             + [LabelBudget(fraction=f) for f in check_fractions(fractions)])
+  if not budgets:
+    raise ValueError('config.fractions and config.labels_per_class are both empty: expected '
+                     'at least one label budget')
+  return tuple(sorted(budgets, key=LabelBudget.sort_key))
+
+
+def stratified_subsets(labels: np.ndarray, budgets: Sequence[LabelBudget],
+                       seed: int) -> dict[LabelBudget, np.ndarray]:
+  """Sorted window indices per budget, drawn from one seeded permutation per class."""
   labels = np.asarray(labels)
   if labels.ndim != 1 or labels.size == 0:
     raise ValueError(f'labels: expected a non-empty (N,) array, got shape {labels.shape}')
@@ -166,12 +227,9 @@ def stratified_subsets(labels: np.ndarray, fractions: Sequence[float],
     raise ValueError('labels: found unknown labels (-1); a probe needs every window labelled')
   rng = np.random.default_rng(seed)
   orders = {c: rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)}
-  subsets = {}
-  for fraction in check_fractions(fractions):
-    chosen = [order[:min(len(order), max(1, math.ceil(fraction * len(order) - 1e-9)))]
-              for order in orders.values()]
-    subsets[fraction] = np.sort(np.concatenate(chosen))
-  return subsets
+  return {budget: np.sort(np.concatenate([order[:budget.count(len(order))]
+                                          for order in orders.values()]))
+          for budget in budgets}
 
 
 # ---------------------------------------------------------------- the probe
@@ -241,13 +299,14 @@ def fit_probe(train_x: np.ndarray, train_y: np.ndarray, validation_x: np.ndarray
 def score_modality_set(name: str, fit: tuple[np.ndarray, np.ndarray],
                        validation: tuple[np.ndarray, np.ndarray],
                        evaluations: dict[str, tuple[np.ndarray, np.ndarray]],
-                       subsets: dict[tuple[int, float], np.ndarray], fractions: Sequence[float],
-                       seeds: Sequence[int], settings: ProbeSettings) -> list[dict]:
-  """Every probe (seed × fraction) of one modality set, scored on every evaluation split.
+                       subsets: dict[tuple[int, LabelBudget], np.ndarray],
+                       budgets: Sequence[LabelBudget], seeds: Sequence[int],
+                       settings: ProbeSettings) -> list[dict]:
+  """Every probe (seed × budget) of one modality set, scored on every evaluation split.
 
   `fit`, `validation` and each evaluation are (features, labels) of the windows valid for the
-  set; `subsets[(seed, fraction)]` indexes `fit`. Returns one dict per (evaluation split,
-  fraction, seed) with the scores and the `truth` / `predicted` arrays. Identical labelled
+  set; `subsets[(seed, budget)]` indexes `fit`. Returns one dict per (evaluation split,
+  budget, seed) with the scores and the `truth` / `predicted` arrays. Identical labelled
   subsets (every seed at 100 %) are fitted once: the fit is deterministic, so refitting would
   repeat the result. A plain function of arrays, so sets can run in worker processes.
 
@@ -256,18 +315,25 @@ def score_modality_set(name: str, fit: tuple[np.ndarray, np.ndarray],
   comes from fitting modality sets in separate processes instead.
   """
   with threadpoolctl.threadpool_limits(limits=1, user_api='blas'):
-    return _score_modality_set(name, fit, validation, evaluations, subsets, fractions, seeds,
+    return _score_modality_set(name, fit, validation, evaluations, subsets, budgets, seeds,
                                settings)
 
 
-def _score_modality_set(name, fit, validation, evaluations, subsets, fractions, seeds,
+def budget_columns(budget: LabelBudget) -> dict[str, Any]:
+  """The columns naming a budget in a result row."""
+  return {'budget': budget.name,
+          'fraction': float('nan') if budget.fraction is None else budget.fraction,
+          'labels_per_class': budget.per_class or 0}
+
+
+def _score_modality_set(name, fit, validation, evaluations, subsets, budgets, seeds,
                         settings) -> list[dict]:
   fit_x, fit_y = fit
   cache: dict[bytes, tuple] = {}
   rows = []
   for seed in seeds:
-    for fraction in fractions:
-      indices = subsets[(seed, fraction)]
+    for budget in budgets:
+      indices = subsets[(seed, budget)]
       key = indices.tobytes()
       if key not in cache:
         fitted = fit_probe(fit_x[indices], fit_y[indices], *validation, settings)
@@ -275,7 +341,7 @@ def _score_modality_set(name, fit, validation, evaluations, subsets, fractions, 
       fitted, predictions = cache[key]
       for split, (_, truth) in evaluations.items():
         f1, accuracy = scores(truth, predictions[split])
-        rows.append({'split': split, 'modality_set': name, 'fraction': fraction, 'seed': seed,
+        rows.append({'split': split, 'modality_set': name, **budget_columns(budget), 'seed': seed,
                      'num_train': len(indices), 'num_eval': len(truth), 'c': fitted.c,
                      'validation_macro_f1': fitted.validation_macro_f1, 'macro_f1': f1,
                      'accuracy': accuracy, 'converged': fitted.converged, 'truth': truth,

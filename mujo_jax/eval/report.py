@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-PROBE_COLUMNS = ('dataset', 'split', 'modality_set', 'fraction', 'seed', 'model', 'num_train',
+PROBE_COLUMNS = ('dataset', 'split', 'modality_set', 'budget', 'fraction', 'labels_per_class',
+                 'seed', 'model', 'num_train',
                  'num_eval', 'c', 'validation_macro_f1', 'macro_f1', 'accuracy', 'converged',
                  'checkpoint_step')
 MODELS = ('pretrained', 'random_init', 'supervised')
@@ -50,24 +51,32 @@ def _cell(value) -> str:
   return str(value)
 
 
+def _budget_order(row: Mapping) -> tuple[int, float]:
+  """Counts per class first (smallest first), then fractions: the order of the columns."""
+  if row['labels_per_class']:
+    return (0, float(row['labels_per_class']))
+  return (1, float(row['fraction']))
+
+
 def probe_tables(rows: Sequence[Mapping], metric: str) -> list[str]:
-  """Per dataset × split: modality set × model rows, one column per fraction, mean ± std."""
+  """Per dataset × split: modality set × model rows, one column per label budget, mean ± std."""
   sections = []
   keys = list(dict.fromkeys((r['dataset'], r['split']) for r in rows))
   for dataset, split in keys:
     selected = [r for r in rows if r['dataset'] == dataset and r['split'] == split]
-    fractions = sorted({r['fraction'] for r in selected})
+    budgets = [r['budget'] for r in sorted(selected, key=_budget_order)]
+    budgets = list(dict.fromkeys(budgets))
     lines = []
     for modality_set in dict.fromkeys(r['modality_set'] for r in selected):
       for model in MODELS:
         cells = []
-        for fraction in fractions:
+        for budget in budgets:
           values = [r[metric] for r in selected if r['modality_set'] == modality_set
-                    and r['model'] == model and r['fraction'] == fraction]
+                    and r['model'] == model and r['budget'] == budget]
           cells.append(mean_std(values) if values else '–')
         if any(c != '–' for c in cells):
           lines.append([modality_set, model] + cells)
-    header = ['modality set', 'model'] + [f'{100 * f:g} %' for f in fractions]
+    header = ['modality set', 'model'] + budgets
     sections.append(f'### {dataset} / {split}: {metric.replace("_", " ")} (mean ± std over '
                     f'seeds)\n\n' + markdown_table(header, lines))
   return sections

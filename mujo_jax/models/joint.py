@@ -43,6 +43,7 @@ import jax.numpy as jnp
 
 from mujo_jax import losses
 from mujo_jax import multitask as multitask_lib
+from mujo_jax.data import schema
 from mujo_jax.models.imu import ImuEncoder
 from mujo_jax.models.pose import PoseEncoder
 from mujo_jax.models.sizes import get_size
@@ -311,3 +312,9 @@ def build_model(config: Any) -> JointModel:
       video_tubelet=tubelet, video_input=video_input,
       text_max_len=_positive_int('model.text_max_len',
                                  model_cfg.get('text_max_len', None) or 96))
+
+
+def init_params(model: JointModel, config: Any, rng: jax.Array) -> Any:
+  """Parameters of `model` for the batch schema of `config` (every encoder and the loss head)."""
+  return model.init({'params': rng, 'dropout': rng}, schema.dummy_batch(config, 2), train=False,
+                    step=0)['params']
