@@ -242,9 +242,9 @@ def test_windows_align_modalities_in_time(corpus, builder_config):
     starts.add(round(EVENT_S - times['pose'], 1))
   assert len(starts) > 1  # Random windows really start at different times.
   centre = fimad.make_window(record, None, config)
-  # The streams last 6.98 s (25 Hz IMU interpolated to 50 Hz stops at its last sample), so the
-  # centred 5 s window starts at floor(0.99 s on the 10 Hz grid) = 0.9 s.
-  assert abs(_event_times(centre)["pose"] - (EVENT_S - 0.9)) < 0.05
+  # The streams last 7 s (the resampled 25 Hz IMU covers the duration of its samples), so the
+  # centred 5 s window starts at 1.0 s.
+  assert abs(_event_times(centre)["pose"] - (EVENT_S - 1.0)) < 0.05
 
 
 def test_window_schema_presence_and_text(corpus):
