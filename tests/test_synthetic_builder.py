@@ -84,7 +84,7 @@ def test_cli_build_reads_with_tfds_data_source_without_the_builder(cli_data_dir)
     'import sys, tensorflow_datasets as tfds\n'
     f'ds = tfds.data_source("mujo_synthetic/tiny", split="test", data_dir=r"{cli_data_dir}")\n'
     'r = ds[0]\n'
-    'print(len(ds), r["imu"].shape, r["video"].shape, "mujo_jax.data.synthetic" in '
+    'print(len(ds), r["imu"].shape, r["video"].shape, "mujo_jax.synthesis" in '
     'str(sys.modules.keys()))\n'
   )
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
