@@ -47,7 +47,7 @@ def _run(work_dir: str) -> None:
   import numpy as np
 
   from mujo_jax.data import mmfit
-  from mujo_jax.data.synthetic import mmfit_writer
+  from mujo_jax.synthesis import mmfit_writer
 
   manual, data_dir = os.path.join(work_dir, 'manual'), os.path.join(work_dir, 'tfds')
   start = time.perf_counter()

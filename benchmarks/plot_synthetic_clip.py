@@ -19,13 +19,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from mujo_jax.data import activities, skeleton  # noqa: E402
-from mujo_jax.data.synthetic import corpus, motion  # noqa: E402
+from mujo_jax.facts import activities, skeleton  # noqa: E402
+from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES  # noqa: E402
+from mujo_jax.synthesis import corpus, motion  # noqa: E402
 
 _ACTIVITY = flags.DEFINE_enum('activity', 'squats', activities.ACTIVITIES, 'Class of the clip.')
 _SEED = flags.DEFINE_integer('seed', 2, 'Random seed of the clip.')
 _SUBJECT = flags.DEFINE_integer('subject', 0, 'Subject id.')
-_SITE = flags.DEFINE_enum('site', 'right_wrist', corpus.SYNTHETIC_IMU_SITES, 'IMU site to plot.')
+_SITE = flags.DEFINE_enum('site', 'right_wrist', SYNTHETIC_IMU_SITES, 'IMU site to plot.')
 _OUT = flags.DEFINE_string('out', 'docs/synthetic_clip.png', 'Output PNG ( to skip).')
 _GRID_OUT = flags.DEFINE_string(
   'grid_out', '', 'Optional PNG with video frames of every class (for inspection).'
@@ -77,7 +78,7 @@ def make_clip_with_world_pose(seed: int, activity: str, subject_id: int) -> tupl
 
 def plot_clip(clip: dict, pose: np.ndarray, site: str, out: pathlib.Path, dpi: int) -> None:
   """`pose` (T, 17, 3): the clip's pose in the world frame (floor at z = 0)."""
-  imu = clip['imu'][:, corpus.SYNTHETIC_IMU_SITES.index(site)]
+  imu = clip['imu'][:, SYNTHETIC_IMU_SITES.index(site)]
   video = clip['video'][..., 0]
   num_snapshots = len(_SNAPSHOT_S)
   pose_frames = [int(round(t * corpus.POSE_FPS)) for t in _SNAPSHOT_S]

@@ -25,8 +25,8 @@ import numpy as np
 from absl import app, flags
 
 from configs import linear_probe as linear_probe_config
-from mujo_jax.data import activities
 from mujo_jax.eval import linear_probe, probe
+from mujo_jax.facts import activities
 
 _TRAIN = flags.DEFINE_integer('train_windows', 40_000, 'Windows of the fit split.')
 _VALIDATION = flags.DEFINE_integer('validation_windows', 12_000, 'Windows of the validation split.')

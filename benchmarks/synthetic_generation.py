@@ -29,8 +29,8 @@ def _emit(name: str, value: float, unit: str, **extra) -> None:
 
 
 def _time_clips(repeats: int) -> None:
-    from mujo_jax.data import activities
-    from mujo_jax.data.synthetic import corpus, render
+    from mujo_jax.facts import activities
+    from mujo_jax.synthesis import corpus, render
 
     rng = np.random.default_rng(0)
     corpus.make_clip(rng, 'squats', corpus.get_subject(0, 0))  # Warm caches and imports.
@@ -61,7 +61,7 @@ def _time_clips(repeats: int) -> None:
 def main(argv: Sequence[str]) -> None:
     del argv
     from mujo_jax.data import synthetic_source
-    from mujo_jax.data.synthetic import corpus
+    from mujo_jax.synthesis import corpus
 
     _emit('cpu_count', float(os.cpu_count() or 0), 'cores')
     _time_clips(_CLIP_REPEATS.value)

@@ -16,10 +16,7 @@ from __future__ import annotations
 import ml_collections
 
 from configs.common import linear_probe_settings, parse_arg
-
-# The 5 sites of MM-Fit's devices (watches, pocket phones, earbud): pretraining on them makes the
-# IMU encoder's site embeddings meaningful downstream.
-SYNTHETIC_IMU_SITES = ('left_wrist', 'right_wrist', 'left_thigh', 'right_thigh', 'head')
+from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -21,7 +21,7 @@ def _check(condition: bool, message: str) -> None:
 
 def resolve_pretrain_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Validated copy of `config` with `data.imu_site_ids` filled in from `data.imu_sites`."""
-  from mujo_jax.data import virtual_imu  # pylint: disable=g-import-not-at-top
+  from mujo_jax.facts import virtual_imu  # pylint: disable=g-import-not-at-top
   config = ml_collections.ConfigDict(config.to_dict())
   modalities = tuple(config.modalities)
   _check(len(modalities) >= 2 and len(set(modalities)) == len(modalities)

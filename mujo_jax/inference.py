@@ -8,15 +8,16 @@
   cosine = z_imu @ z_text.T                                   # all unit vectors
 
 What happens to a recording of any length (>= one window):
-1. Validation, before any compute: shapes, finite values, site names (`virtual_imu.SITES`), and
+1. Validation, before any compute: shapes, finite values, site names (`facts.sites.SITES`), and
    plausible units — IMU acceleration must be specific force in m/s² *including gravity* (median
    |acc| near 9.81; data in g or with gravity removed is rejected with the fix to apply), gyro in
    rad/s (deg/s is caught when the median rotation rate is above ~15 deg/s, i.e. for any real
    exercise; near-still recordings cannot be told apart), pose in metres (not millimetres).
    `check_units=False` skips the unit check.
-2. Resampling to the model's rates (IMU 50 Hz, pose 30 fps, video 10 fps by default): polyphase
-   filtering (`scipy.signal.resample_poly`, line padding so gravity does not ring at the edges)
-   for IMU and pose; nearest frame for video. A stream already at the model's rate is untouched.
+2. Resampling to the model's rates (IMU 50 Hz, pose 30 fps, video 10 fps by default) with
+   `facts.resample`, the resampler the training data went through: polyphase filtering (line
+   padding so gravity does not ring at the edges) for IMU and pose; the frame held at each
+   output time for video. A stream already at the model's rate is untouched.
 3. Windows of the model's length (5 s) every `hop_s` (default half a window), plus one window
    flush with the end when the hops leave a tail, so every sample is covered.
 4. Each window is embedded; with `pool='mean'` (default) the result is the mean of the window
@@ -26,13 +27,12 @@ What happens to a recording of any length (>= one window):
 Missing IMU data: NaN samples are allowed; a site is treated as absent in every window where any
 of its samples is NaN (the presence mask the model was trained with), a window with no site left
 is dropped from the pool, and a recording with no usable window raises. Pose is expected as
-Human3.6M-17 joints in metres (`mujo_jax.data.skeleton.H36M_JOINTS`), world z up; it is made
+Human3.6M-17 joints in metres (`mujo_jax.facts.skeleton.H36M_JOINTS`), world z up; it is made
 pelvis-relative here.
 """
 
 from __future__ import annotations
 
-import fractions
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,12 +40,12 @@ from typing import Any
 
 import jax
 import numpy as np
-from scipy import signal
 
 from mujo_jax import checkpoint
-from mujo_jax.data import virtual_imu
 from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.eval import embedding
+from mujo_jax.facts import resample
+from mujo_jax.facts import sites as sites_lib
 from mujo_jax.models import joint
 
 GRAVITY = 9.81
@@ -64,15 +64,6 @@ def window_starts(num_samples: int, window: int, hop: int) -> np.ndarray:
   if starts[-1] + window < num_samples:
     starts.append(num_samples - window)
   return np.asarray(starts, np.int64)
-
-
-def resample(stream: np.ndarray, rate_hz: float, target_hz: float) -> np.ndarray:
-  """`stream` (T, ...) at `rate_hz` → `target_hz` along axis 0 (identity at equal rates)."""
-  if math.isclose(rate_hz, target_hz, rel_tol=1e-9):
-    return stream
-  ratio = fractions.Fraction(target_hz / rate_hz).limit_denominator(1000)
-  return signal.resample_poly(stream.astype(np.float64), ratio.numerator, ratio.denominator,
-                              axis=0, padtype='line').astype(np.float32)
 
 
 def _positive_rate(name: str, value: Any) -> float:
@@ -210,7 +201,7 @@ class Embedder:
                 check_units: bool = True) -> np.ndarray:
     """IMU `(T, S, 6)` (or `(T, 6)` for one site): acc xyz m/s² incl. gravity, gyr xyz rad/s.
 
-    `sites` names the S sites (`virtual_imu.SITES`, e.g. 'left_wrist'); any subset works, as
+    `sites` names the S sites (`facts.sites.SITES`, e.g. 'left_wrist'); any subset works, as
     the model embeds sites by name. Returns `(D,)` (pool='mean') or `(W, D)` (pool=None).
     """
     self._require('imu')
@@ -219,9 +210,7 @@ class Embedder:
     if isinstance(sites, str):
       sites = (sites,)
     sites = tuple(sites)
-    unknown = [s for s in sites if s not in virtual_imu.SITES]
-    if not sites or unknown or len(set(sites)) != len(sites):
-      raise ValueError(f'sites={sites}: expected distinct names from {virtual_imu.SITES}')
+    sites_lib.check_sites(sites)
     imu = np.asarray(imu)
     if imu.ndim == 2 and len(sites) == 1:
       imu = imu[:, None, :]
@@ -237,7 +226,7 @@ class Embedder:
       raise ValueError('imu is all NaN')
     if check_units:
       _check_imu_units(imu)
-    imu = resample(imu, rate_hz, self.rates['imu'])
+    imu = resample.resample(imu, rate_hz, self.rates['imu'])
     windows = self._windows(imu, 'imu', hop_s)  # (W, T, S, 6)
     present = np.isfinite(windows).all(axis=(1, 3))  # (W, S)
     usable = present.any(axis=1)
@@ -257,7 +246,7 @@ class Embedder:
     pose = np.asarray(pose)
     if pose.ndim != 3 or pose.shape[1:] != (NUM_JOINTS, 3):
       raise ValueError(f'pose has shape {pose.shape}; expected (T, {NUM_JOINTS}, 3) Human3.6M '
-                       'joints (mujo_jax.data.skeleton.H36M_JOINTS)')
+                       'joints (mujo_jax.facts.skeleton.H36M_JOINTS)')
     if not np.issubdtype(pose.dtype, np.number) or not np.isfinite(pose).all():
       raise ValueError('pose must be finite numbers (interpolate or cut missing frames first)')
     pose = pose.astype(np.float32) - pose[:, :1, :].astype(np.float32)
@@ -271,7 +260,7 @@ class Embedder:
       if radius < low:
         raise ValueError(f'pose: median joint distance from the pelvis is {radius:.3f} m, too '
                          'small for a human body in metres; or pass check_units=False')
-    pose = resample(pose, fps, self.rates['pose'])
+    pose = resample.resample(pose, fps, self.rates['pose'])
     return self._pool(self._embed_batches('pose', {'pose': self._windows(pose, 'pose', hop_s)}),
                       pool)
 
@@ -298,9 +287,7 @@ class Embedder:
       video = video.astype(np.float32)
     target = self.rates['video']
     if not math.isclose(fps, target, rel_tol=1e-9):
-      count = int(math.floor(len(video) * target / fps + 1e-9))
-      video = video[np.minimum((np.arange(count) * fps / target + 1e-9).astype(np.int64),
-                               len(video) - 1)]
+      video = video[resample.hold_indices(len(video), fps, target)]
     return self._pool(self._embed_batches('video',
                                           {'video': self._windows(video, 'video', hop_s)}), pool)
 

@@ -64,7 +64,7 @@ def test_unknown_site_and_modality_rejected():
 
 
 def test_site_ids_resolved():
-  from mujo_jax.data import virtual_imu
+  from mujo_jax.facts import virtual_imu
   config = config_validation.resolve_pretrain_config(pretrain.get_config('size=tiny'))
   assert [virtual_imu.SITES[i] for i in config.data.imu_site_ids] == list(config.data.imu_sites)
 

@@ -19,10 +19,12 @@ import ml_collections
 import numpy as np
 import pytest
 
-from mujo_jax.data import fimad, skeleton, virtual_imu
-from mujo_jax.data.synthetic import fimad_writer
+from mujo_jax.data import fimad
 from mujo_jax.data.tokenizer import ByteTokenizer
-from tfds_builders.fimad import layout
+from mujo_jax.facts import fimad_layout as layout
+from mujo_jax.facts import skeleton, virtual_imu
+from mujo_jax.facts.sites import FIMAD_SITES
+from mujo_jax.synthesis import fimad_writer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIMAD = Path(__file__).resolve().parents[2] / 'shared/data/fimad'
@@ -199,13 +201,13 @@ def test_imu_is_synthesised_from_pose_when_its_file_is_absent(corpus):
     synthesised += 1
     assert record['imu_synthesized'] and record['imu_sites'].all()
     assert float(record['imu_rate_hz']) == 50.0
-    expected = virtual_imu.from_pose(pose_file, float(record['pose_fps']), virtual_imu.FIMAD_SITES,
+    expected = virtual_imu.from_pose(pose_file, float(record['pose_fps']), FIMAD_SITES,
                                      out_rate_hz=50.0)
     np.testing.assert_allclose(record['imu'], expected, rtol=1e-5, atol=1e-5)
   assert synthesised >= 2
   # A file with a subset of the sites: those sites present, the others masked, values in place.
   event = records[corpus['event_id']]
-  sites = list(virtual_imu.FIMAD_SITES)
+  sites = list(FIMAD_SITES)
   assert [sites[i] for i in np.flatnonzero(event['imu_sites'])] == sorted(
       EVENT_IMU_SITES, key=sites.index)
   imu_file = np.load(layout.clip_paths(corpus['manual'], corpus['event_id']).imu)
@@ -240,9 +242,9 @@ def test_windows_align_modalities_in_time(corpus, builder_config):
     starts.add(round(EVENT_S - times['pose'], 1))
   assert len(starts) > 1  # Random windows really start at different times.
   centre = fimad.make_window(record, None, config)
-  # The streams last 6.98 s (25 Hz IMU interpolated to 50 Hz stops at its last sample), so the
-  # centred 5 s window starts at floor(0.99 s on the 10 Hz grid) = 0.9 s.
-  assert abs(_event_times(centre)["pose"] - (EVENT_S - 0.9)) < 0.05
+  # The streams last 7 s (the resampled 25 Hz IMU covers the duration of its samples), so the
+  # centred 5 s window starts at 1.0 s.
+  assert abs(_event_times(centre)["pose"] - (EVENT_S - 1.0)) < 0.05
 
 
 def test_window_schema_presence_and_text(corpus):

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from mujo_jax.data import mmfit
-from mujo_jax.data.activities import ACTIVITIES, NON_ACTIVITY
-from mujo_jax.data.synthetic import mmfit_writer
+from mujo_jax.facts import mmfit_layout
+from mujo_jax.facts.activities import ACTIVITIES, NON_ACTIVITY
+from mujo_jax.synthesis import mmfit_writer
 from tfds_builders.mmfit import reader
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,7 +74,7 @@ def built(tmp_path_factory):
   zipped = root / 'zipped'
   zipped.mkdir()
   with zipfile.ZipFile(zipped / 'mm-fit.zip', 'w', zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-    for workout in reader.SPLITS['validation']:  # enough to compare the two forms
+    for workout in mmfit_layout.SPLITS['validation']:  # enough to compare the two forms
       for name in sorted(os.listdir(manual / workout)):
         zf.write(manual / workout / name, f'mm-fit/{workout}/{name}')
 
@@ -103,7 +104,7 @@ def test_split_sizes_and_build_log(built):
   assert {s: info.splits[s].num_examples for s in SPLIT_SIZES} == SPLIT_SIZES
   info = tfds.builder('mmfit', data_dir=built['zip_data_dir']).info
   assert set(info.splits) == {'validation'} and info.splits['validation'].num_examples == 3
-  for split, workouts in reader.SPLITS.items():
+  for split, workouts in mmfit_layout.SPLITS.items():
     source = _source(built['data_dir'], split)
     assert [source[i]['workout'].decode() for i in range(len(source))] == list(workouts)
   # Missing optional files are counted per split: 6 of the 10 train workouts lack sp_l.
@@ -117,7 +118,7 @@ def test_zip_form_equals_folder_form(built):
     a, b = folder[index], zipped[index]
     assert a['workout'] == b['workout']
     np.testing.assert_array_equal(a['pose_3d'], b['pose_3d'])
-    for device in reader.DEVICES:
+    for device in mmfit_layout.DEVICES:
       np.testing.assert_array_equal(a['imu'][device], b['imu'][device])
 
 
@@ -150,7 +151,7 @@ def _reference_windows(manual, workouts, stride=6, origin='workout'):
 def test_eval_window_labels_match_reference(built, split):
   windows = mmfit.eval_windows(built['data_dir'], split)
   got = [(int(w['workout']), int(w['start_frame']), int(w['label'])) for w in windows]
-  expected = _reference_windows(built['manual'], reader.SPLITS[split])
+  expected = _reference_windows(built['manual'], mmfit_layout.SPLITS[split])
   assert got == expected
   assert len({label for _, _, label in got}) >= 3  # exercises and non-activity both occur
 
@@ -158,7 +159,7 @@ def test_eval_window_labels_match_reference(built, split):
 def test_split_stride_origin_matches_concat_sampler(built):
   windows = mmfit.eval_windows(built['data_dir'], 'unseen_test', stride_origin='split')
   got = [(int(w['workout']), int(w['start_frame']), int(w['label'])) for w in windows]
-  assert got == _reference_windows(built['manual'], reader.SPLITS['unseen_test'],
+  assert got == _reference_windows(built['manual'], mmfit_layout.SPLITS['unseen_test'],
                                    origin='split')
 
 
@@ -171,7 +172,7 @@ def test_window_schema_and_pose(built):
   np.testing.assert_array_equal(window['present'], [True, True, False])
   for key in ('label', 'workout', 'subject', 'start_frame'):
     assert window[key].dtype == np.int32 and window[key].shape == ()
-  assert int(window['subject']) == reader.SUBJECT_BY_WORKOUT['w09']
+  assert int(window['subject']) == mmfit_layout.SUBJECT_BY_WORKOUT['w09']
   # 'file' axes: exactly the file's millimetres, in metres, relative to the pelvis.
   raw = mmfit.eval_windows(built['data_dir'], 'test', pose_axes='file')[3]
   pose_3d = np.load(_npy(built['manual'], 'w09', 'pose_3d'))
@@ -219,7 +220,7 @@ def test_presence_masks(built):
     for index in range(len(source)):
       example = source[index]
       number = int(example['workout'][1:])
-      has_sp_l = number in mmfit_writer.SP_L_WORKOUTS
+      has_sp_l = number in mmfit_layout.SP_L_WORKOUTS
       assert bool(example['present']['sp_l_acc']) == has_sp_l
       assert example['imu']['sp_l'].shape[0] == (example['imu']['sw_l'].shape[0] if has_sp_l
                                                  else 0)
@@ -234,7 +235,7 @@ def test_presence_masks(built):
     windows = mmfit.eval_windows(built['data_dir'], split, sites=('sp_l', 'sw_r'))
     for window in windows:
       number = int(window['workout'])
-      assert bool(window['imu_sites'][0]) == (number in mmfit_writer.SP_L_WORKOUTS)
+      assert bool(window['imu_sites'][0]) == (number in mmfit_layout.SP_L_WORKOUTS)
       if not window['imu_sites'][0]:
         assert not window['imu'][:, 0].any()
     assert any(bool(w['imu_sites'][0]) for w in windows) == worn
@@ -267,7 +268,7 @@ def test_train_windows(built):
   train = mmfit.train_windows(built['data_dir'], 'validation', seed=4)
   again = mmfit.train_windows(built['data_dir'], 'validation', seed=4)
   lengths = [np.load(_npy(built['manual'], w, 'pose_3d')).shape[1] - 180
-             for w in reader.SPLITS['validation']]
+             for w in mmfit_layout.SPLITS['validation']]
   assert len(train) == sum(lengths)
   first = [(int(train[i]['workout']), int(train[i]['start_frame'])) for i in range(20)]
   assert first == [(int(again[i]['workout']), int(again[i]['start_frame'])) for i in range(20)]

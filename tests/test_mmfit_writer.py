@@ -13,8 +13,8 @@ import os
 import numpy as np
 import pytest
 
-from mujo_jax.data.activities import ACTIVITIES
-from mujo_jax.data.synthetic import mmfit_writer
+from mujo_jax.facts.activities import ACTIVITIES
+from mujo_jax.synthesis import mmfit_writer
 
 NUM_WORKOUTS = 21
 MINUTES = 0.4

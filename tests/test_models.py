@@ -250,7 +250,7 @@ def test_build_model_maps_site_names():
   config = _config()
   del config.data['imu_site_ids']
   config.data.imu_sites = ('head', 'left_wrist')
-  from mujo_jax.data import virtual_imu
+  from mujo_jax.facts import virtual_imu
   model = joint.build_model(config)
   assert model.imu_site_ids == (virtual_imu.SITES.index('head'), 0)
   config.data.imu_sites = ('left_elbow_typo',)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mujo_jax.data import activities
-from mujo_jax.data import skeleton as sk
-from mujo_jax.data import virtual_imu as vi
-from mujo_jax.data.synthetic import motion
+from mujo_jax.facts import activities
+from mujo_jax.facts import skeleton as sk
+from mujo_jax.facts import virtual_imu as vi
+from mujo_jax.facts.sites import SITES
+from mujo_jax.synthesis import motion
 
 EXERCISES = activities.ACTIVITIES[:10]
 STANDING = (
@@ -184,7 +185,7 @@ def test_each_activity_differs_on_wrist_thigh_head_imu(clips):
 def test_rotation_rates_are_physiological(clips):
   for activity, group in clips.items():
     for clip in group:
-      imu = vi.from_pose(clip.pose, clip.fps, vi.SITES)
+      imu = vi.from_pose(clip.pose, clip.fps, SITES)
       # Fast arm swings reach 10-20 rad/s; a frame flip would give ~pi * fps ~ 90.
       assert np.abs(imu[..., 3:]).max() < 20.0, activity  # rad/s
       assert np.abs(imu[..., :3]).max() < 80.0, activity  # m/s^2, a watch range of 8 g

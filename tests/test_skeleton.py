@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mujo_jax.data import activities
-from mujo_jax.data import skeleton as sk
+from mujo_jax.facts import activities
+from mujo_jax.facts import skeleton as sk
 
 
 def _random_rotations(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

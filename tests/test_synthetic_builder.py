@@ -15,16 +15,17 @@ import sys
 import numpy as np
 import pytest
 
-from mujo_jax.data import activities
-from mujo_jax.data.synthetic import corpus
+from mujo_jax.facts import activities
+from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES
+from mujo_jax.synthesis import corpus
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = corpus.CONFIGS['tiny']
 EXPECTED_SHAPES = {
   'pose': ((180, 17, 3), np.float32),
   'pose_2d': ((180, 18, 2), np.float32),
-  'imu': ((300, len(corpus.SYNTHETIC_IMU_SITES), 6), np.float32),
-  'imu_sites': ((len(corpus.SYNTHETIC_IMU_SITES),), np.bool_),
+  'imu': ((300, len(SYNTHETIC_IMU_SITES), 6), np.float32),
+  'imu_sites': ((len(SYNTHETIC_IMU_SITES),), np.bool_),
   'video': ((60, 32, 32, 1), np.uint8),
 }
 
@@ -83,7 +84,7 @@ def test_cli_build_reads_with_tfds_data_source_without_the_builder(cli_data_dir)
     'import sys, tensorflow_datasets as tfds\n'
     f'ds = tfds.data_source("mujo_synthetic/tiny", split="test", data_dir=r"{cli_data_dir}")\n'
     'r = ds[0]\n'
-    'print(len(ds), r["imu"].shape, r["video"].shape, "mujo_jax.data.synthetic" in '
+    'print(len(ds), r["imu"].shape, r["video"].shape, "mujo_jax.synthesis" in '
     'str(sys.modules.keys()))\n'
   )
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
@@ -97,7 +98,7 @@ def test_cli_build_reads_with_tfds_data_source_without_the_builder(cli_data_dir)
     env=env,
   )
   assert result.returncode == 0, result.stderr[-4000:]
-  num_sites = len(corpus.SYNTHETIC_IMU_SITES)
+  num_sites = len(SYNTHETIC_IMU_SITES)
   assert result.stdout.split('\n')[-2] == (
     f'{TINY.num_clips["test"]} (300, {num_sites}, 6) (60, 32, 32, 1) False'
   )
@@ -113,7 +114,7 @@ def test_ensure_built_reuses_the_cli_build_and_reads_features(cli_data_dir):
   builder = synthetic_source.ensure_built('tiny', cli_data_dir)
   assert [p.stat().st_mtime_ns for p in records] == mtimes  # Reused, not rebuilt.
   assert builder.info.features['label'].names == list(activities.ACTIVITIES)
-  assert builder.info.metadata['imu_sites'] == list(corpus.SYNTHETIC_IMU_SITES)
+  assert builder.info.metadata['imu_sites'] == list(SYNTHETIC_IMU_SITES)
   for split in corpus.SPLITS:
     source = synthetic_source.data_source('tiny', split, cli_data_dir)
     assert len(source) == TINY.num_clips[split]

@@ -11,8 +11,9 @@ import pytest
 from scipy import signal
 from sklearn import linear_model, pipeline, preprocessing
 
-from mujo_jax.data import activities, skeleton, virtual_imu
-from mujo_jax.data.synthetic import camera, corpus, io, render, text
+from mujo_jax.facts import activities, skeleton, virtual_imu
+from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES
+from mujo_jax.synthesis import camera, corpus, io, render, text
 
 TINY = corpus.CONFIGS['tiny']
 
@@ -43,7 +44,7 @@ def test_make_clip_shapes_dtypes_and_rates():
   rng = np.random.default_rng(0)
   for activity in ('squats', 'pushups', 'non_activity'):
     clip = corpus.make_clip(rng, activity, corpus.get_subject(0, 1), corpus.CLIP_S)
-    num_sites = len(corpus.SYNTHETIC_IMU_SITES)
+    num_sites = len(SYNTHETIC_IMU_SITES)
     expected = {
       'pose': ((180, 17, 3), np.float32),
       'pose_2d': ((180, 18, 2), np.float32),
@@ -106,14 +107,14 @@ def test_imu_and_pose_are_aligned_in_time():
   twin = np.random.Generator(type(rng.bit_generator)())
   twin.bit_generator.state = rng.bit_generator.state
   # make_clip draws the motion first from its generator: the twin reproduces the world pose.
-  from mujo_jax.data.synthetic import motion
+  from mujo_jax.synthesis import motion
 
   pose_world = motion.generate_motion(activity, subject, corpus.CLIP_S, fps=30.0, rng=twin).pose
   clip = corpus.make_clip(rng, activity, subject)
   np.testing.assert_allclose(
     pose_world - pose_world[:, :1], clip['pose'], atol=1e-5
   )  # the twin is faithful
-  site = corpus.SYNTHETIC_IMU_SITES.index('left_wrist')
+  site = SYNTHETIC_IMU_SITES.index('left_wrist')
   from_pose = _site_specific_force_norm(np.asarray(pose_world), 'left_wrist')
   imu_times = np.arange(clip['imu'].shape[0]) / corpus.IMU_RATE_HZ
   pose_times = np.arange(from_pose.shape[0]) / corpus.POSE_FPS
@@ -326,7 +327,7 @@ def test_viewpoints_mostly_face_the_subject():
 
 
 def motion_pose(activity: str) -> np.ndarray:
-  from mujo_jax.data.synthetic import motion
+  from mujo_jax.synthesis import motion
 
   return motion.generate_motion(
     activity, corpus.get_subject(0, 0), 3.0, fps=30.0, rng=np.random.default_rng(0)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from mujo_jax.data import skeleton as sk
-from mujo_jax.data import virtual_imu as vi
+from mujo_jax.facts import skeleton as sk
+from mujo_jax.facts import virtual_imu as vi
+from mujo_jax.facts.sites import FIMAD_SITES, SITES
 
 G_UP = np.array([0.0, 0.0, vi.GRAVITY])  # Specific force of a body at rest, world frame.
 
@@ -90,11 +91,11 @@ def test_site_vocabulary():
     'chest',
     'head',
   }
-  assert required <= set(vi.SITES)
-  assert len(set(vi.SITES)) == len(vi.SITES)
-  assert len(vi.FIMAD_SITES) == 16 and len(set(vi.FIMAD_SITES)) == 16
-  assert set(vi.FIMAD_SITES) <= set(vi.SITES)
-  assert vi.SITES[:5] == ('left_wrist', 'right_wrist', 'left_thigh', 'right_thigh', 'head')
+  assert required <= set(SITES)
+  assert len(set(SITES)) == len(SITES)
+  assert len(FIMAD_SITES) == 16 and len(set(FIMAD_SITES)) == 16
+  assert set(FIMAD_SITES) <= set(SITES)
+  assert SITES[:5] == ('left_wrist', 'right_wrist', 'left_thigh', 'right_thigh', 'head')
 
 
 @pytest.mark.parametrize('tilt', [0.0, 1.2])
@@ -102,12 +103,12 @@ def test_still_pose_reads_gravity_and_no_rotation(tilt):
   # A still body, upright or tilted (lying at 1.2 rad), in an arbitrary heading.
   rotation = _rot(2, 0.7) @ _rot(1, tilt)
   pose = _pose(60, root_position=np.array([0.3, -1.0, 0.94]), root_rotation=rotation)
-  imu = vi.from_pose(pose, 30.0, vi.SITES)
-  assert imu.shape == (60, len(vi.SITES), 6) and imu.dtype == np.float32
+  imu = vi.from_pose(pose, 30.0, SITES)
+  assert imu.shape == (60, len(SITES), 6) and imu.dtype == np.float32
   np.testing.assert_allclose(np.linalg.norm(imu[..., :3], axis=-1), 9.81, atol=0.05)
   np.testing.assert_allclose(imu[..., 3:], 0.0, atol=1e-4)
   # Every sensor's x is its segment axis: acc_x = (specific force) . axis.
-  for s, site in enumerate(vi.SITES):
+  for s, site in enumerate(SITES):
     np.testing.assert_allclose(imu[:, s, 0], _segment_axis(pose, site) @ G_UP, atol=1e-3)
 
 
@@ -163,9 +164,9 @@ def test_constant_acceleration_gives_a_minus_g_in_sensor_frame():
   root = np.array([0.0, 0.0, 1.0]) + velocity * times[:, None] + 0.5 * accel * times[:, None] ** 2
   rotation = _rot(2, 0.9) @ _rot(0, 0.3)  # A leaning body, heading 0.9 rad.
   pose = _pose(num_frames, root_position=root, root_rotation=rotation)
-  imu = vi.from_pose(pose, fps, vi.SITES)
+  imu = vi.from_pose(pose, fps, SITES)
   specific_force = accel + G_UP  # a - g with g = (0, 0, -9.81).
-  for s, site in enumerate(vi.SITES):
+  for s, site in enumerate(SITES):
     if site in TRUNK_SITES:
       expected = np.einsum('tji,j->ti', _trunk_frames(pose, site), specific_force)
       np.testing.assert_allclose(imu[:, s, :3], expected, atol=2e-3, err_msg=site)
@@ -193,11 +194,11 @@ def test_spinning_body_gyro_and_centripetal_acceleration():
   )
   # Leave out the edge half-windows, where the smoother extrapolates its fit.
   edge = vi.smoothing_window_frames(fps, vi.DEFAULT_SMOOTHING_WINDOW_S) // 2
-  imu = vi.from_pose(pose, fps, vi.SITES)[edge:-edge]
+  imu = vi.from_pose(pose, fps, SITES)[edge:-edge]
   pose = pose[edge:-edge]
   num_frames = pose.shape[0]
   np.testing.assert_allclose(np.linalg.norm(imu[..., 3:], axis=-1), spin, rtol=0.005)
-  for s, site in enumerate(vi.SITES):
+  for s, site in enumerate(SITES):
     proximal, distal, fraction = vi.site_placement(site)
     point = (1 - fraction) * pose[:, sk.joint_index(proximal)] + fraction * pose[
       :, sk.joint_index(distal)

@@ -3,7 +3,7 @@
 A dataset module exposes
   `source(config, split)` → a random-access source (len, getitem → dict of numpy), and
   `make_window(record, rng, config)` → one un-batched window in the batch schema
-      (DESIGN.md §4) with `present`; `rng=None` means the deterministic evaluation window.
+      (ARCHITECTURE.md) with `present`; `rng=None` means the deterministic evaluation window.
 The pipeline (pipeline.py) adds shuffling, sharding, augmentation and batching on top.
 """
 
@@ -16,8 +16,9 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from mujo_jax.data import augment, windows
+from mujo_jax.data import augment, synthetic_source, windows
 from mujo_jax.data.tokenizer import ByteTokenizer
+from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES
 
 # name → module implementing `source` and `make_window`.
 _MODULES = {
@@ -43,7 +44,6 @@ def timed_rates(config: ml_collections.ConfigDict) -> dict[str, float]:
 
 def source(config: ml_collections.ConfigDict, split: str) -> Any:
   """The synthetic corpus, built with TFDS on first use when absent."""
-  from mujo_jax.data import synthetic_source  # pylint: disable=g-import-not-at-top
   return synthetic_source.data_source(config.data.builder_config, split, config.data.tfds_data_dir)
 
 
@@ -58,13 +58,12 @@ def _site_indices(stored_sites: tuple[str, ...], wanted_sites: tuple[str, ...]) 
 def make_window(record: dict[str, Any], rng: np.random.Generator | None,
                 config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
   """A 5 s window (random start in training, centred in evaluation) of a synthetic clip."""
-  from mujo_jax.data.synthetic import corpus  # pylint: disable=g-import-not-at-top
   rates = timed_rates(config)
   if rng is None:
     window = windows.centre_window(record, config.window_s, rates)
   else:
     window = windows.random_window(record, config.window_s, rates, rng)
-  sites = _site_indices(tuple(corpus.SYNTHETIC_IMU_SITES), tuple(config.data.imu_sites))
+  sites = _site_indices(SYNTHETIC_IMU_SITES, tuple(config.data.imu_sites))
   out = {'label': np.int32(record['label'])}
   if 'imu' in config.modalities:
     out['imu'] = np.asarray(window['imu'][:, sites], np.float32)

@@ -3,9 +3,10 @@
 FiMAD examples are whole chapter clips, of any length, each stream at its own rate (pose maybe at
 the video's 50 fps, IMU at its file's rate, HERO-style features at ~0.67 Hz). A training window
 is one time interval cut from every stream at once: streams are first brought to the rates of
-the batch schema (`config.data.{imu_rate_hz, pose_fps, video_fps}`; pose and IMU by linear
-interpolation, video frames and features by sample-and-hold, since a frame or a feature stands
-for the interval it covers), then `windows.random_window` / `centre_window` cut the same seconds
+the batch schema (`config.data.{imu_rate_hz, pose_fps, video_fps}`; pose and IMU with
+`facts.resample.resample`, the resampler `inference.Embedder` applies to users' recordings,
+video frames and features by sample-and-hold, since a frame or a feature stands for the
+interval it covers), then `windows.random_window` / `centre_window` cut the same seconds
 out of each. Sample `i` of a stream at rate `r` lies at `i / r` s from the clip start.
 
 Clips shorter than a window never reach here: the builder skips clips shorter than its
@@ -25,17 +26,15 @@ from typing import Any
 
 import ml_collections
 import numpy as np
+import tensorflow_datasets as tfds
 
-from mujo_jax.data import activities, augment, windows
+from mujo_jax.data import augment, windows
 from mujo_jax.data.tokenizer import ByteTokenizer
+from mujo_jax.facts import activities, resample
+from mujo_jax.facts.sites import FIMAD_SITES
 
 BUILDER_NAME = 'fimad'
 VIDEO_FORMS = ('features', 'frames')
-
-
-def _fimad_sites() -> tuple[str, ...]:
-  from mujo_jax.data import virtual_imu  # pylint: disable=g-import-not-at-top
-  return tuple(virtual_imu.FIMAD_SITES)
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -48,11 +47,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f'config.model.video_input={config.model.video_input!r} does not match '
                      f'config.data.builder_config={data.builder_config!r}: '
                      f'FiMAD/{data.builder_config} gives video as {data.builder_config}')
-  sites = _fimad_sites()
-  unknown = [site for site in data.imu_sites if site not in sites]
+  unknown = [site for site in data.imu_sites if site not in FIMAD_SITES]
   if unknown or not len(data.imu_sites):
-    raise ValueError(f'config.data.imu_sites={tuple(data.imu_sites)}: FiMAD has the sites {sites};'
-                     f' unknown: {unknown}')
+    raise ValueError(f'config.data.imu_sites={tuple(data.imu_sites)}: FiMAD has the sites '
+                     f'{FIMAD_SITES}; unknown: {unknown}')
   for key in ('imu_rate_hz', 'pose_fps', 'video_fps'):
     if not data[key] > 0:
       raise ValueError(f'config.data.{key}={data[key]!r}: expected a positive rate')
@@ -61,7 +59,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def source(config: ml_collections.ConfigDict, split: str) -> Any:
-  """The built FiMAD split as a random-access source (`tfds.data_source`); builds nothing.
+  """The built FiMAD split as a random-access source (`tfds.builder`); builds nothing.
+
+  FiMAD is manual data built beforehand with `tfds build`, so TFDS reads it from its files: the
+  builder class need not be imported.
 
   Raises:
     ValueError: the config does not fit FiMAD (see `check_config`), or `config.window_s` is
@@ -69,17 +70,20 @@ def source(config: ml_collections.ConfigDict, split: str) -> Any:
     FileNotFoundError: FiMAD/<builder_config> was not built in `config.data.tfds_data_dir`.
   """
   check_config(config)
-  from tfds_builders.fimad import fimad_dataset_builder  # pylint: disable=g-import-not-at-top
-
   name = f'{BUILDER_NAME}/{config.data.builder_config}'
-  builder = fimad_dataset_builder.Builder(config=config.data.builder_config,
-                                          data_dir=config.data.tfds_data_dir)
-  if not builder.is_prepared():
+  data_dir = config.data.tfds_data_dir
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+    prepared = builder.is_prepared()
+  except tfds.core.DatasetNotFoundError:
+    prepared = False
+  if not prepared:
+    shown = data_dir or tfds.core.constants.DATA_DIR
     raise FileNotFoundError(
-        f'FiMAD is not built: no {name} under data_dir={builder.data_dir_root!s}. FiMAD is manual '
+        f'FiMAD is not built: no {name} under data_dir={shown!s}. FiMAD is manual '
         'data (given on request, see tfds_builders/fimad/README.md); build it with\n'
         f'  tfds build tfds_builders/fimad --config={config.data.builder_config} '
-        f'--manual_dir=<your FiMAD dir> --data_dir={builder.data_dir_root!s} '
+        f'--manual_dir=<your FiMAD dir> --data_dir={shown!s} '
         '--file_format=array_record')
   metadata = builder.info.metadata or {}
   min_clip_s = metadata.get('min_clip_s')
@@ -133,20 +137,18 @@ def label_id(record: Mapping[str, Any]) -> int:
 def _resample_streams(record: Mapping[str, Any],
                       config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
   """pose / imu / video of `record` at the batch schema's rates (same duration as stored)."""
-  from tfds_builders.fimad import layout  # pylint: disable=g-import-not-at-top
   streams = {}
-  for key, rate_key, target_hz, linear in (
+  for key, rate_key, target_hz, signal in (
       ('pose', 'pose_fps', config.data.pose_fps, True),
       ('imu', 'imu_rate_hz', config.data.imu_rate_hz, True),
       ('video', 'video_rate_hz', config.data.video_fps, False),
   ):
     stream = np.asarray(record[key])
     rate_hz = float(record[rate_key])
-    if linear:
-      streams[key] = layout.linear_resample(stream, rate_hz, float(target_hz))
+    if signal:
+      streams[key] = resample.resample(stream, rate_hz, float(target_hz))
     else:
-      streams[key] = stream[layout.hold_resample_indices(stream.shape[0], rate_hz,
-                                                         float(target_hz))]
+      streams[key] = stream[resample.hold_indices(stream.shape[0], rate_hz, float(target_hz))]
   return streams
 
 
@@ -176,8 +178,7 @@ def make_window(record: Mapping[str, Any], rng: np.random.Generator | None,
     window = windows.random_window(streams, config.window_s, rates, rng)
 
   texts = candidate_texts(record)
-  sites = _fimad_sites()
-  site_columns = np.array([sites.index(site) for site in config.data.imu_sites], int)
+  site_columns = np.array([FIMAD_SITES.index(site) for site in config.data.imu_sites], int)
   imu_sites = np.asarray(record['imu_sites'], bool)[site_columns]
 
   available = ['pose', 'video']

@@ -32,24 +32,22 @@ from typing import Any, Literal
 
 import grain
 import numpy as np
+import tensorflow_datasets as tfds
 
-from mujo_jax.data import windows
-from mujo_jax.data.activities import NON_ACTIVITY
+from mujo_jax.facts import mmfit_layout
+from mujo_jax.facts.activities import NON_ACTIVITY
+from mujo_jax.facts.mmfit_layout import (
+  DEVICES,
+  EVAL_STRIDE_S,
+  IMU_RATE_HZ,
+  POSE_FPS,
+  REFERENCE_MARGIN_FRAMES,
+  WINDOW_S,
+)
+from mujo_jax.facts.resample import num_samples
 
-POSE_FPS = 30.0
-IMU_RATE_HZ = 50.0
-# The reference keeps 30 pose frames (1 s) beyond each window so its sensor window stays inside
-# the recording: `__len__ = N - skeleton_window_length - 30`.
-REFERENCE_MARGIN_FRAMES = 30
-
-DEVICES: tuple[str, ...] = ('sw_l', 'sw_r', 'sp_l', 'sp_r', 'eb_l')
-# Devices worn in all 21 workouts (sp_l is missing in 15 of them).
-DEFAULT_SITES: tuple[str, ...] = ('sw_l', 'sw_r', 'sp_r', 'eb_l')
-# MM-Fit device -> site name of `mujo_jax.data.virtual_imu.SITES` (ARCHITECTURE.md).
-DEVICE_SITES: dict[str, str] = {
-    'sw_l': 'left_wrist', 'sw_r': 'right_wrist', 'sp_l': 'left_thigh', 'sp_r': 'right_thigh',
-    'eb_l': 'head'}
-SPLITS: tuple[str, ...] = ('train', 'validation', 'test', 'unseen_test')
+DEFAULT_SITES = mmfit_layout.DEFAULT_DEVICES
+SPLITS: tuple[str, ...] = tuple(mmfit_layout.SPLITS)
 # Modalities a window can carry, for the `present` vector; MM-Fit has no video or text.
 _KNOWN_MODALITIES = ('imu', 'pose', 'video', 'text')
 
@@ -59,7 +57,7 @@ PoseAxes = Literal['z_up', 'file']
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class WindowSpec:
   """How windows are cut; the defaults are the reference's."""
-  window_s: float = 5.0
+  window_s: float = WINDOW_S
   sites: tuple[str, ...] = DEFAULT_SITES
   modalities: tuple[str, ...] | None = None
   pose_axes: PoseAxes = 'z_up'
@@ -82,11 +80,11 @@ class WindowSpec:
 
   @property
   def pose_frames(self) -> int:
-    return windows.num_samples(self.window_s, POSE_FPS)
+    return num_samples(self.window_s, POSE_FPS)
 
   @property
   def imu_samples(self) -> int:
-    return windows.num_samples(self.window_s, IMU_RATE_HZ)
+    return num_samples(self.window_s, IMU_RATE_HZ)
 
 
 def window_label(frame: int, set_start: np.ndarray, set_end: np.ndarray, set_label: np.ndarray,
@@ -98,13 +96,6 @@ def window_label(frame: int, set_start: np.ndarray, set_end: np.ndarray, set_lab
   centre = frame + pose_frames / 2
   inside = np.flatnonzero((set_start < centre) & (centre < set_end))
   return int(set_label[inside[0]]) if inside.size else NON_ACTIVITY
-
-
-def _workout_number(workout: Any) -> int:
-  name = workout.decode() if isinstance(workout, bytes) else str(workout)
-  if not (len(name) == 3 and name[0] == 'w' and name[1:].isdigit()):
-    raise ValueError(f'unexpected MM-Fit workout id {name!r}; expected wNN')
-  return int(name[1:])
 
 
 def _to_z_up(pose: np.ndarray) -> np.ndarray:
@@ -141,7 +132,7 @@ def _load_workout(record: dict[str, Any], spec: WindowSpec) -> _Workout:
     imu[:stream.shape[0], column] = stream
   sets = record['sets']
   return _Workout(
-      number=_workout_number(record['workout']), subject=int(record['subject']),
+      number=mmfit_layout.workout_number(record['workout']), subject=int(record['subject']),
       frame=np.asarray(record['frame'], np.int64),
       pose_time_s=np.asarray(record['pose_time_s'], np.float64), pose=pose, imu=imu,
       sets=(np.asarray(sets['start_frame']), np.asarray(sets['end_frame']),
@@ -158,7 +149,6 @@ class WindowSource:
 
   def __init__(self, data_dir: str | None, split: str, spec: WindowSpec,
                starts_fn: Any):
-    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     if split not in SPLITS:
       raise ValueError(f'unknown MM-Fit split {split!r}; expected one of {SPLITS}')
     self._data_dir = data_dir
@@ -247,8 +237,8 @@ def _all_starts(lengths: Sequence[int], spec: WindowSpec) -> np.ndarray:
   return _strided_starts(1, 'workout')(lengths, spec)
 
 
-def eval_windows(data_dir: str | None, split: str, window_s: float = 5.0,
-                 stride_s: float = 0.2, sites: Sequence[str] = DEFAULT_SITES,
+def eval_windows(data_dir: str | None, split: str, window_s: float = WINDOW_S,
+                 stride_s: float = EVAL_STRIDE_S, sites: Sequence[str] = DEFAULT_SITES,
                  modalities: Sequence[str] | None = None, pose_axes: PoseAxes = 'z_up',
                  stride_origin: Literal['workout', 'split'] = 'workout') -> grain.MapDataset:
   """Evaluation windows of an MM-Fit split, in order, at a fixed stride.
@@ -280,7 +270,7 @@ def eval_windows(data_dir: str | None, split: str, window_s: float = 5.0,
   return grain.MapDataset.source(source)
 
 
-def train_windows(data_dir: str | None, split: str, seed: int, window_s: float = 5.0,
+def train_windows(data_dir: str | None, split: str, seed: int, window_s: float = WINDOW_S,
                   sites: Sequence[str] = DEFAULT_SITES, modalities: Sequence[str] | None = None,
                   pose_axes: PoseAxes = 'z_up') -> grain.MapDataset:
   """Training windows at random offsets: every valid start index once per epoch, shuffled.

@@ -3,6 +3,11 @@
 Training must run on a fresh machine without manual downloads, so the synthetic corpus is built
 (ArrayRecord files, which grain reads by index) the first time it is asked for and reused
 afterwards. Reading needs no TensorFlow: `tfds.data_source` returns records as NumPy arrays.
+
+Building on first use needs the builder class registered with TFDS, so this module imports the
+builder module once, here: it is the one place under `mujo_jax/` that imports `tfds_builders`
+(ARCHITECTURE.md). Everything else goes through `tfds.builder` / `tfds.data_source` by name;
+FiMAD and MM-Fit are built beforehand with `tfds build`, and TFDS reads them from their files.
 """
 
 from __future__ import annotations
@@ -16,20 +21,16 @@ from typing import Any
 
 import tensorflow_datasets as tfds
 
+# Registers the builder with TFDS under DATASET_NAME (see the module docstring).
+from tfds_builders.mujo_synthetic import mujo_synthetic_dataset_builder  # noqa: F401
+
 DATASET_NAME = 'mujo_synthetic'
 FILE_FORMAT = 'array_record'
 
 
-def _builder_class() -> type[tfds.core.GeneratorBasedBuilder]:
-  # Importing the module registers the builder with TFDS under DATASET_NAME.
-  from tfds_builders.mujo_synthetic import mujo_synthetic_dataset_builder
-
-  return mujo_synthetic_dataset_builder.Builder
-
-
 def config_names() -> tuple[str, ...]:
   """Names of the builder configs (e.g. 'tiny', 'default')."""
-  return tuple(config.name for config in _builder_class().BUILDER_CONFIGS)
+  return tuple(config.name for config in tfds.builder_cls(DATASET_NAME).BUILDER_CONFIGS)
 
 
 @contextlib.contextmanager
@@ -67,8 +68,8 @@ def ensure_built(
     raise ValueError(f'unknown {DATASET_NAME} config {config_name!r}; expected one of {names}')
 
   def make_builder() -> tfds.core.DatasetBuilder:
-    return _builder_class()(
-      config=config_name,
+    return tfds.builder(
+      f'{DATASET_NAME}/{config_name}',
       data_dir=None if data_dir is None else os.fspath(data_dir),
       file_format=FILE_FORMAT,
     )

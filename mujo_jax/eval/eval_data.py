@@ -23,8 +23,9 @@ import grain
 import ml_collections
 import numpy as np
 
-from mujo_jax.data import activities, pipeline
+from mujo_jax.data import pipeline
 from mujo_jax.eval import embedding
+from mujo_jax.facts import activities
 
 DATASETS = ('synthetic', 'mmfit')
 # Modalities a probe may use as input; text describes the class, so it is never a probe input.
@@ -82,7 +83,7 @@ def synthetic(pretrain_config: ml_collections.ConfigDict,
               probe_config: ml_collections.ConfigDict) -> EvalDataset:
   """Held-out subjects of the synthetic corpus, with the pretraining IMU sites."""
   from mujo_jax.data import datasets  # pylint: disable=g-import-not-at-top
-  from mujo_jax.data.synthetic import corpus  # pylint: disable=g-import-not-at-top
+  from mujo_jax.synthesis import corpus  # pylint: disable=g-import-not-at-top
   settings = probe_config.synthetic
   eval_splits = _check_splits('synthetic', settings.eval_splits, corpus.SPLITS,
                               ('train', 'validation'))

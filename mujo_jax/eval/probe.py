@@ -31,7 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import StandardScaler
 
-from mujo_jax.data import virtual_imu
+from mujo_jax.facts import virtual_imu
 
 MODALITIES = ('imu', 'pose', 'video')
 

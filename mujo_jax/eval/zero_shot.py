@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from mujo_jax.data import activities
 from mujo_jax.eval import probe
+from mujo_jax.facts import activities
 
 TEMPLATES: tuple[str, ...] = (
     '{}',

@@ -250,7 +250,7 @@ def _imu_site_ids(config: Any) -> tuple[int, ...]:
   if site_names is None:
     raise ValueError('config.data.imu_site_ids (or config.data.imu_sites) is required when '
                      '"imu" is among the modalities')
-  from mujo_jax.data import virtual_imu  # pylint: disable=g-import-not-at-top
+  from mujo_jax.facts import virtual_imu  # pylint: disable=g-import-not-at-top
   unknown = [name for name in site_names if name not in virtual_imu.SITES]
   if unknown:
     raise ValueError(f'config.data.imu_sites: unknown sites {unknown}; known: '

@@ -25,7 +25,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 
-from tfds_builders.fimad import layout
+from mujo_jax.facts import fimad_layout as layout
+from mujo_jax.facts import resample, sites, virtual_imu
 
 _EXAMPLES_SHOWN_IN_LOG = 5
 
@@ -58,11 +59,6 @@ class FimadConfig(tfds.core.BuilderConfig):
                        'synth_imu_rate_hz must be positive')
     if self.frame_size < 8:
       raise ValueError(f'FimadConfig.frame_size={self.frame_size}: expected >= 8 pixels')
-
-
-def _fimad_sites() -> tuple[str, ...]:
-  from mujo_jax.data import virtual_imu  # pylint: disable=g-import-not-at-top
-  return tuple(virtual_imu.FIMAD_SITES)
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -101,7 +97,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     config: FimadConfig = self.builder_config
-    num_sites = len(_fimad_sites())
+    num_sites = len(sites.FIMAD_SITES)
     if config.video_form == 'features':
       # Two unknown dimensions (time and F) need an explicit serialisation in TFDS.
       video = tfds.features.Tensor(shape=(None, None), dtype=np.float32,
@@ -133,7 +129,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         supervised_keys=None,
         homepage='https://github.com/R-tree/MuJo',
         metadata=tfds.core.MetadataDict(
-            imu_site_names=list(_fimad_sites()),
+            imu_site_names=list(sites.FIMAD_SITES),
             video_form=config.video_form,
             min_clip_s=config.min_clip_s,
         ),
@@ -196,7 +192,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                  language: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """The example of one clip, or `(None, reason)` when the clip is legitimately unusable."""
     config: FimadConfig = self.builder_config
-    sites = _fimad_sites()
+    fimad_sites = sites.FIMAD_SITES
     paths = layout.clip_paths(manual_dir, clip_id)
     if not paths.meta.is_file():
       logging.warning('FiMAD clip %r: no metadata file %s (rates unknown); skipped', clip_id,
@@ -210,28 +206,27 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     if video is None:
       return None, problem
 
-    imu_mask = np.zeros((len(sites),), bool)
+    imu_mask = np.zeros((len(fimad_sites),), bool)
     if paths.imu.is_file():
-      file_sites = meta.get(layout.META_IMU_SITES, list(sites))
+      file_sites = meta.get(layout.META_IMU_SITES, list(fimad_sites))
       if not isinstance(file_sites, list):
         raise layout.CorruptClipError(clip_id, paths.meta, f'{layout.META_IMU_SITES!r} must be a '
                                       f'list of site names, got {file_sites!r}')
       try:
-        layout.check_sites(file_sites, sites, f'metadata of clip {clip_id!r}')
+        sites.check_sites(file_sites, fimad_sites, f'metadata of clip {clip_id!r}')
       except ValueError as error:
         raise layout.CorruptClipError(clip_id, paths.meta, str(error)) from None
       imu_rate_hz = layout.meta_rate(clip_id, paths.meta, meta, layout.META_IMU_RATE)
       file_imu = layout.read_imu(clip_id, paths.imu, len(file_sites))
-      columns = np.array([sites.index(site) for site in file_sites], int)
-      imu = np.zeros((file_imu.shape[0], len(sites), layout.IMU_CHANNELS), np.float32)
+      columns = np.array([fimad_sites.index(site) for site in file_sites], int)
+      imu = np.zeros((file_imu.shape[0], len(fimad_sites), layout.IMU_CHANNELS), np.float32)
       imu[:, columns] = file_imu  # Sites the file lacks stay masked out by `imu_sites`.
       imu_mask[columns] = True
       synthesized = False
     else:
-      from mujo_jax.data import virtual_imu  # pylint: disable=g-import-not-at-top
       imu_rate_hz = config.synth_imu_rate_hz
       try:
-        imu = virtual_imu.from_pose(pose_world, pose_fps, sites, out_rate_hz=imu_rate_hz)
+        imu = virtual_imu.from_pose(pose_world, pose_fps, fimad_sites, out_rate_hz=imu_rate_hz)
       except ValueError as error:
         raise layout.CorruptClipError(clip_id, paths.pose,
                                       f'IMU synthesis from this pose failed: {error}') from None
@@ -297,5 +292,5 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                       paths.video_frames_npy, paths.video_frames_mp4)
       return None, 0.0, 'no_video_frames_file'
     # Choose the kept frames first so that only those are cropped and resized.
-    frames = frames[layout.hold_resample_indices(frames.shape[0], rate, config.frame_rate_hz)]
+    frames = frames[resample.hold_indices(frames.shape[0], rate, config.frame_rate_hz)]
     return layout.to_small_gray(frames, config.frame_size), config.frame_rate_hz, ''

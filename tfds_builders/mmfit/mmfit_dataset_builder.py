@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 
-from mujo_jax.data.activities import ACTIVITIES
+from mujo_jax.facts import mmfit_layout
+from mujo_jax.facts.activities import ACTIVITIES
 
 from . import reader
 
@@ -51,8 +52,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         # Bytes: proto float lists are float32, which would round epoch milliseconds.
         'timeline_start_ms': tfds.features.Tensor(shape=(), dtype=np.float64,
                                                   encoding=tfds.features.Encoding.BYTES),
-        'pose_3d': series(reader.NUM_POSE_3D_JOINTS, 3),
-        'pose_2d': series(reader.NUM_POSE_2D_JOINTS, 2),
+        'pose_3d': series(mmfit_layout.NUM_POSE_3D_JOINTS, 3),
+        'pose_2d': series(mmfit_layout.NUM_POSE_2D_JOINTS, 2),
         'label': series(dtype=np.int32),
         'reps': series(dtype=np.int32),
         'sets': {
@@ -61,10 +62,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             'reps': series(dtype=np.int32),
             'label': series(dtype=np.int32),
         },
-        'imu': {device: series(6) for device in reader.DEVICES},
-        'mag': {device: series(3) for device in reader.MAG_DEVICES},
-        'hr': {device: series() for device in reader.HR_DEVICES},
-        'present': {modality: flag() for modality in reader.MODALITIES},
+        'imu': {device: series(6) for device in mmfit_layout.DEVICES},
+        'mag': {device: series(3) for device in mmfit_layout.MAG_DEVICES},
+        'hr': {device: series() for device in mmfit_layout.HR_DEVICES},
+        'present': {modality: flag() for modality in mmfit_layout.MODALITIES},
     })
     return self.dataset_info_from_configs(
         description=(
@@ -81,11 +82,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     source = reader.find_source(dl_manager.manual_dir)
     available = set(source.workouts())
-    unknown = sorted(available - set(reader.SUBJECT_BY_WORKOUT))
+    unknown = sorted(available - set(mmfit_layout.SUBJECT_BY_WORKOUT))
     if unknown:
       logging.warning('MM-Fit: ignoring workout folders outside w00..w20: %s', unknown)
     splits = {}
-    for split, workouts in reader.SPLITS.items():
+    for split, workouts in mmfit_layout.SPLITS.items():
       found = tuple(w for w in workouts if w in available)
       absent = [w for w in workouts if w not in available]
       if absent:

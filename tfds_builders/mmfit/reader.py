@@ -1,9 +1,9 @@
 """Reads one MM-Fit workout from disk and aligns every stream to the pose clock.
 
-MM-Fit (DESIGN.md §2) stores each workout as `wNN/wNN_<modality>.npy` plus a header-less
-`wNN_labels.csv`. Streams run on their own irregular clocks; every sensor row carries the camera
-frame it belongs to and a synchronised timestamp in milliseconds. This module turns a workout into
-arrays on two uniform clocks:
+MM-Fit stores each workout as `wNN/wNN_<modality>.npy` plus a header-less `wNN_labels.csv`
+(`mujo_jax.facts.mmfit_layout`). Streams run on their own irregular clocks; every sensor row
+carries the camera frame it belongs to and a synchronised timestamp in milliseconds. This module
+turns a workout into arrays on two uniform clocks:
 
 * the pose clock: the rows of `pose_3d` (30 Hz camera frames, identified by their frame number);
 * one 50 Hz IMU timeline anchored at the first pose frame.
@@ -16,10 +16,11 @@ within the period of the fastest device (2 ms with a 500 Hz phone). Pose frames 
 range covered by the sensors are extrapolated at 1000/30 ms per frame. Sample k of the IMU
 timeline lies at `T(first pose frame) + k * 20 ms`.
 
-Resampling. Each acc/gyr/mag/hr stream is linearly interpolated by timestamp onto a uniform grid
-at q * 50 Hz (q = round(stream rate / 50), at least 1), then decimated by q with a zero-phase
-polyphase anti-aliasing filter (`scipy.signal.resample_poly`, the filter family the reference
-loader resamples its windows with), so 500 Hz phones do not alias onto 50 Hz. Timeline samples
+Resampling. Each acc/gyr/mag/hr stream goes through `mujo_jax.facts.resample.resample` with
+its timestamps: linear interpolation by timestamp onto a uniform grid at q * 50 Hz (q = round(
+stream rate / 50), at least 1), then decimation by q with a zero-phase polyphase anti-aliasing
+filter (`scipy.signal.resample_poly`, the filter family the reference loader resamples its
+windows with), so 500 Hz phones do not alias onto 50 Hz. Timeline samples
 further outside a stream's first..last timestamp, or inside a gap longer than
 `max(ReadSettings.max_gap_s, 5 x the stream's median sample interval)`, are NaN (within three
 median intervals beyond the first/last sample the edge value is held, because a stream's first
@@ -34,7 +35,7 @@ Repairs (documented and counted in `WorkoutReport.repairs`, never silent):
 * pose frames with non-finite joints are linearly interpolated per joint when the stretch is at
   most `max_pose_nan_frames` long; a longer stretch -> error.
 
-Everything else that contradicts DESIGN.md §2 (missing `pose_3d` or labels, truncated `.npy`,
+Everything else that contradicts the layout (missing `pose_3d` or labels, truncated `.npy`,
 wrong shapes, non-increasing pose frames, label rows outside the pose frame range or with an
 unknown activity) raises an error naming the workout and file, found versus expected.
 """
@@ -47,47 +48,30 @@ import dataclasses
 import io
 import math
 import os
-import re
 import zipfile
 from typing import BinaryIO
 
 import numpy as np
-from scipy import signal
 
-from mujo_jax.data.activities import ACTIVITIES, NON_ACTIVITY
+from mujo_jax.facts import resample
+from mujo_jax.facts.activities import ACTIVITIES, NON_ACTIVITY
+from mujo_jax.facts.mmfit_layout import (
+  DEVICES,
+  FRAME_MS,
+  HR_DEVICES,
+  IMU_RATE_HZ,
+  MAG_DEVICES,
+  MODALITIES,
+  NUM_POSE_2D_JOINTS,
+  NUM_POSE_3D_JOINTS,
+  POSE_3D_UNITS_PER_M,
+  SUBJECT_BY_WORKOUT,
+  is_workout_id,
+  labels_file,
+  modality_file,
+)
 
-POSE_FPS = 30.0
-FRAME_MS = 1000.0 / POSE_FPS
-IMU_RATE_HZ = 50.0
 EDGE_HOLD_INTERVALS = 3.0
-
-DEVICES: tuple[str, ...] = ('sw_l', 'sw_r', 'sp_l', 'sp_r', 'eb_l')
-MAG_DEVICES: tuple[str, ...] = ('sp_l', 'sp_r')
-HR_DEVICES: tuple[str, ...] = ('sw_l', 'sw_r')
-# Every modality file of DESIGN.md §2, in the reference order.
-MODALITIES: tuple[str, ...] = (
-    'sw_l_acc', 'sw_l_gyr', 'sw_l_hr', 'sw_r_acc', 'sw_r_gyr', 'sw_r_hr', 'sp_l_acc', 'sp_l_gyr',
-    'sp_l_mag', 'sp_r_acc', 'sp_r_gyr', 'sp_r_mag', 'eb_l_acc', 'eb_l_gyr', 'pose_2d', 'pose_3d')
-NUM_POSE_3D_JOINTS = 17
-NUM_POSE_2D_JOINTS = 18
-
-# Participant of each workout, from the official MM-Fit EDA notebook (github
-# KDMStromback/mm-fit, "Workout-Participant ID mapping").
-SUBJECT_BY_WORKOUT: dict[str, int] = {
-    'w00': 2, 'w01': 0, 'w02': 1, 'w03': 0, 'w04': 1, 'w05': 2, 'w06': 0, 'w07': 1, 'w08': 0,
-    'w09': 1, 'w10': 0, 'w11': 1, 'w12': 3, 'w13': 4, 'w14': 0, 'w15': 1, 'w16': 5, 'w17': 6,
-    'w18': 7, 'w19': 8, 'w20': 9,
-}
-
-# The recommended split of the MM-Fit authors (DESIGN.md §2).
-SPLITS: dict[str, tuple[str, ...]] = {
-    'train': ('w01', 'w02', 'w03', 'w04', 'w06', 'w07', 'w08', 'w16', 'w17', 'w18'),
-    'validation': ('w14', 'w15', 'w19'),
-    'test': ('w09', 'w10', 'w11'),
-    'unseen_test': ('w00', 'w05', 'w12', 'w13', 'w20'),
-}
-
-_WORKOUT_RE = re.compile(r'^w\d\d$')
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -135,7 +119,7 @@ class FolderSource(WorkoutSource):
 
   def workouts(self) -> list[str]:
     return sorted(name for name in os.listdir(self.root)
-                  if _WORKOUT_RE.match(name) and os.path.isdir(os.path.join(self.root, name)))
+                  if is_workout_id(name) and os.path.isdir(os.path.join(self.root, name)))
 
   def _path(self, workout: str, filename: str) -> str:
     return os.path.join(self.root, workout, filename)
@@ -164,7 +148,7 @@ class ZipSource(WorkoutSource):
       if info.is_dir():
         continue
       parts = info.filename.split('/')
-      if len(parts) >= 2 and _WORKOUT_RE.match(parts[-2]):
+      if len(parts) >= 2 and is_workout_id(parts[-2]):
         self._members[(parts[-2], parts[-1])] = info
     if not self._members:
       raise FileNotFoundError(
@@ -298,7 +282,7 @@ class LabelRow:
 
 def read_labels(source: WorkoutSource, workout: str) -> list[LabelRow]:
   """Parses `wNN_labels.csv` (no header: start_frame,end_frame,reps,activity)."""
-  filename = f'{workout}_labels.csv'
+  filename = labels_file(workout)
   where = source.describe(workout, filename)
   if not source.exists(workout, filename):
     raise FileNotFoundError(f'{workout}: labels file {where} is missing (required)')
@@ -399,19 +383,9 @@ def resample_stream(timestamps_ms: np.ndarray, values: np.ndarray, grid_start_ms
   values = np.asarray(values, dtype=np.float64)
   if values.ndim == 1:
     values = values[:, None]
-  intervals_ms = np.diff(timestamps_ms)
-  median_interval_ms = float(np.median(intervals_ms))
-  stream_rate_hz = 1000.0 / median_interval_ms
-  decimation = max(1, int(round(stream_rate_hz / rate_hz)))
-  fine_step_ms = 1000.0 / (rate_hz * decimation)
-  fine_times = grid_start_ms + np.arange(num_samples * decimation) * fine_step_ms
-  fine = np.empty((fine_times.size, values.shape[1]), dtype=np.float64)
-  for channel in range(values.shape[1]):
-    fine[:, channel] = np.interp(fine_times, timestamps_ms, values[:, channel])
-  if decimation > 1:
-    out = signal.resample_poly(fine, 1, decimation, axis=0, padtype='line')[:num_samples]
-  else:
-    out = fine
+  median_interval_ms = float(np.median(np.diff(timestamps_ms)))
+  out = resample.resample(values, None, rate_hz, times_s=(timestamps_ms - grid_start_ms) / 1000.0,
+                          num_out=num_samples)
   grid = grid_start_ms + np.arange(num_samples) * (1000.0 / rate_hz)
   max_gap_ms = max(max_gap_s * 1000.0, 5.0 * median_interval_ms)
   after = np.searchsorted(timestamps_ms, grid, side='right')
@@ -497,7 +471,7 @@ def read_workout(source: WorkoutSource, workout: str, settings: ReadSettings = R
   report = WorkoutReport(workout=workout)
 
   def filename(modality: str) -> str:
-    return f'{workout}_{modality}.npy'
+    return modality_file(workout, modality)
 
   for modality in MODALITIES:
     if not source.exists(workout, filename(modality)):
@@ -521,7 +495,7 @@ def read_workout(source: WorkoutSource, workout: str, settings: ReadSettings = R
   joints_3d = np.transpose(pose_3d[:, :, 1:], (1, 2, 0)).astype(np.float64)  # (N, 17, 3)
   joints_3d = _repair_pose(joints_3d, workout, where_3d, frames, settings, report, 'pose_3d')
   # MM-Fit pose_3d is in millimetres (its plotting code draws a 650 mm radius).
-  pose_3d_m = (joints_3d / 1000.0).astype(np.float32)
+  pose_3d_m = (joints_3d / POSE_3D_UNITS_PER_M).astype(np.float32)
 
   if 'pose_2d' in report.missing:
     pose_2d_px = np.zeros((0, NUM_POSE_2D_JOINTS, 2), np.float32)
@@ -542,7 +516,7 @@ def read_workout(source: WorkoutSource, workout: str, settings: ReadSettings = R
 
   # Labels.
   rows = read_labels(source, workout)
-  where_labels = source.describe(workout, f'{workout}_labels.csv')
+  where_labels = source.describe(workout, labels_file(workout))
   for number, row in enumerate(rows, start=1):
     if row.start_frame < frames[0] or row.end_frame > frames[-1]:
       raise ValueError(

@@ -1,1 +1,2 @@
-"""Procedural synthetic parallel corpus: motion -> pose, IMU, video and text of one clip."""
+"""Command line of the synthetic data (`python -m mujo_jax.data.synthetic`); the generator
+itself is `mujo_jax.synthesis`."""

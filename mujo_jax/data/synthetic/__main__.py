@@ -14,6 +14,9 @@ from collections.abc import Sequence
 
 from absl import app, flags
 
+from mujo_jax.data import synthetic_source
+from mujo_jax.synthesis import fimad_writer, mmfit_writer
+
 FORMATS = ('mmfit', 'fimad', 'tfds')
 
 _FORMAT = flags.DEFINE_enum('format', None, FORMATS, 'What to write.')
@@ -53,16 +56,12 @@ def _write(argv: Sequence[str]) -> None:
     raise app.UsageError(f'--format is required (one of {", ".join(FORMATS)})')
   if fmt == 'mmfit':
     _require(_OUT, fmt)
-    from mujo_jax.data.synthetic import mmfit_writer
-
     # Positional, in the documented order (out_dir, num_workouts, seed, overwrite).
     mmfit_writer.write_mmfit(_OUT.value, _WORKOUTS.value, _SEED.value, _OVERWRITE.value)
     print(f'wrote {_WORKOUTS.value} MM-Fit workouts to {_OUT.value}')
   elif fmt == 'fimad':
     _require(_OUT, fmt)
     _require(_SPLIT_FILE, fmt)
-    from mujo_jax.data.synthetic import fimad_writer
-
     # Positional, in the documented order (out_dir, num_clips, split_file, seed, overwrite).
     written = fimad_writer.write_fimad(
       _OUT.value, _CLIPS.value, _SPLIT_FILE.value, _SEED.value, _OVERWRITE.value
@@ -70,8 +69,6 @@ def _write(argv: Sequence[str]) -> None:
     counts = {split: len(ids) for split, ids in (written or {}).items()}
     print(f'wrote {_CLIPS.value} FiMAD clips to {_OUT.value} {counts}')
   else:
-    from mujo_jax.data import synthetic_source
-
     if _CONFIG.value not in synthetic_source.config_names():
       raise app.UsageError(
         f'--config={_CONFIG.value!r}: expected one of {synthetic_source.config_names()}'

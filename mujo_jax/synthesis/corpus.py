@@ -9,8 +9,8 @@ transfers (the IMU sites are MM-Fit's devices, the pose layout is MM-Fit's/Video
 
 Clocks: all streams start at t = 0 and cover `clip_s` seconds. Pose sample i is at i / POSE_FPS,
 IMU sample k at k / IMU_RATE_HZ, video frame m at m / VIDEO_FPS (it shows pose frame
-round(m * POSE_FPS / VIDEO_FPS)). Cropping by time (`mujo_jax.data.windows.crop_window`) keeps
-them aligned.
+round(m * POSE_FPS / VIDEO_FPS)). Cropping by time (the data pipeline's windows) keeps them
+aligned.
 
 Splits have disjoint subjects (`split_subjects`). A clip is fully determined by (seed, split,
 clip index): each gets its own random generator seeded from that triple, so generation gives the
@@ -27,21 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from mujo_jax.data import activities as activities_lib
-from mujo_jax.data import skeleton, virtual_imu, windows
-from mujo_jax.data.synthetic import camera as camera_lib
-from mujo_jax.data.synthetic import motion as motion_lib
-from mujo_jax.data.synthetic import render as render_lib
-from mujo_jax.data.synthetic import text as text_lib
+from mujo_jax.facts import activities as activities_lib
+from mujo_jax.facts import resample, skeleton, virtual_imu
+from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES
+from mujo_jax.synthesis import camera as camera_lib
+from mujo_jax.synthesis import motion as motion_lib
+from mujo_jax.synthesis import render as render_lib
+from mujo_jax.synthesis import text as text_lib
 
-# MM-Fit's devices (sw_l, sw_r, sp_l, sp_r, eb_l), so synthetic pretraining transfers.
-SYNTHETIC_IMU_SITES: tuple[str, ...] = (
-  'left_wrist',
-  'right_wrist',
-  'left_thigh',
-  'right_thigh',
-  'head',
-)
 POSE_FPS = 30
 IMU_RATE_HZ = 50
 VIDEO_FPS = 10
@@ -129,9 +122,9 @@ def stream_lengths(clip_s: float) -> tuple[int, int, int]:
   cover the same time even when `clip_s` is not a whole number of frames.
   """
   _check_clip_s(clip_s)
-  num_pose = windows.num_samples(clip_s, POSE_FPS)
+  num_pose = resample.num_samples(clip_s, POSE_FPS)
   num_imu = max(1, int(round(num_pose * IMU_RATE_HZ / POSE_FPS)))
-  num_video = windows.num_samples(num_pose / POSE_FPS, VIDEO_FPS)
+  num_video = resample.num_samples(num_pose / POSE_FPS, VIDEO_FPS)
   return num_pose, num_imu, num_video
 
 

@@ -7,7 +7,7 @@ unchanged, so the builder meets the real pattern of "listed in the split but abs
 Each clip is a synthetic exercise clip (`corpus.make_clip`): one simulated person per YouTube
 video, the activity, length and tempo drawn per chapter. What the writer adds on top:
 
-* IMU at the 16 FiMAD sites (`virtual_imu.FIMAD_SITES`) synthesised from the written pose with
+* IMU at the 16 FiMAD sites (`sites.FIMAD_SITES`) synthesised from the written pose with
   sensor noise, at `imu_rate_hz`; a fraction `drop_imu_fraction` of the clips gets no IMU file,
   which the builder then synthesises itself (its other path).
 * video as frames (`video_frames/<id>.npy`, the rendered stick figure) and/or features
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mujo_jax.data import activities, virtual_imu
-from mujo_jax.data.synthetic import corpus, io, motion, text
-from tfds_builders.fimad import layout
+from mujo_jax.facts import activities, sites, virtual_imu
+from mujo_jax.facts import fimad_layout as layout
+from mujo_jax.synthesis import corpus, io, motion, text
 
 FEATURE_POOL = 8  # Features pool each frame to FEATURE_POOL x FEATURE_POOL cells.
 FEATURE_DIM = 2 * FEATURE_POOL * FEATURE_POOL
@@ -190,12 +190,12 @@ def write_fimad(out_dir: str | os.PathLike[str], num_clips: int, split_file: str
     meta: dict[str, object] = {layout.META_POSE_FPS: float(corpus.POSE_FPS),
                                layout.META_LABEL: activity}
     if clip_id not in without_imu:
-      imu = virtual_imu.from_pose(pose, corpus.POSE_FPS, virtual_imu.FIMAD_SITES,
+      imu = virtual_imu.from_pose(pose, corpus.POSE_FPS, sites.FIMAD_SITES,
                                   out_rate_hz=imu_rate_hz, noise=virtual_imu.ImuNoise(),
                                   rng=clip_rng)
       np.save(paths.imu, np.asarray(imu, np.float32))
       meta[layout.META_IMU_RATE] = float(imu_rate_hz)
-      meta[layout.META_IMU_SITES] = list(virtual_imu.FIMAD_SITES)
+      meta[layout.META_IMU_SITES] = list(sites.FIMAD_SITES)
     frames = np.asarray(clip['video'], np.uint8)
     if video_form in ('frames', 'both'):
       np.save(paths.video_frames_npy, frames)
@@ -208,6 +208,4 @@ def write_fimad(out_dir: str | os.PathLike[str], num_clips: int, split_file: str
 
   (root / layout.LANGUAGE_FILE).write_text(json.dumps(language, indent=1) + '\n',
                                             encoding='utf-8')
-  (root / layout.LINKS_FILE).write_text(
-      ''.join(f'https://www.youtube.com/watch?v={vid}\n' for vid in video_ids), encoding='utf-8')
   return chosen

@@ -1,4 +1,4 @@
-"""Writes synthetic workouts in MM-Fit's on-disk layout (DESIGN.md §2), file for file.
+"""Writes synthetic workouts in MM-Fit's on-disk layout (`facts.mmfit_layout`), file for file.
 
 MM-Fit cannot be downloaded on our machines or in CI, yet its builder must be tested on files
 shaped exactly like the originals. A workout here is one simulated person doing sets of ~10
@@ -39,21 +39,16 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mujo_jax.data import skeleton, virtual_imu
-from mujo_jax.data.activities import ACTIVITIES
-from mujo_jax.data.synthetic import camera as camera_lib
-from mujo_jax.data.synthetic import io as io_lib
-from mujo_jax.data.synthetic import motion as motion_lib
+from mujo_jax.facts import mmfit_layout, skeleton, virtual_imu
+from mujo_jax.facts.activities import ACTIVITIES
+from mujo_jax.facts.mmfit_layout import FRAME_MS, POSE_FPS, SP_L_WORKOUTS
+from mujo_jax.facts.sites import MMFIT_DEVICE_SITES
+from mujo_jax.synthesis import camera as camera_lib
+from mujo_jax.synthesis import io as io_lib
+from mujo_jax.synthesis import motion as motion_lib
 
-POSE_FPS = 30.0
-FRAME_MS = 1000.0 / POSE_FPS
 EXERCISES: tuple[str, ...] = tuple(a for a in ACTIVITIES if a != 'non_activity')
 
-# Participant of each MM-Fit workout (official EDA notebook), so workouts of one person share a
-# body; beyond w20 new participants follow.
-SUBJECT_BY_WORKOUT: tuple[int, ...] = (2, 0, 1, 0, 1, 2, 0, 1, 0, 1, 0, 1, 3, 4, 0, 1, 5, 6, 7,
-                                       8, 9)
-SP_L_WORKOUTS = frozenset({3, 6, 8, 13, 14, 17})
 # Illustrative (not MM-Fit's documented pattern): workout -> watches without a heart-rate file.
 HR_MISSING: dict[int, tuple[str, ...]] = {2: ('sw_l', 'sw_r'), 5: ('sw_l', 'sw_r'),
                                           11: ('sw_r',), 19: ('sw_l', 'sw_r')}
@@ -64,8 +59,7 @@ _TYPICAL_REP_S = {'jumping_jacks': 1.0, 'pushups': 2.0, 'bicep_curls': 2.2, 'dum
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Device:
-  """A worn device: its site and the rates its streams are sampled at."""
-  site: str
+  """A worn device: the rates its streams are sampled at and its noise."""
   rate_hz: float
   mag_rate_hz: float | None = None
   heart_rate: bool = False
@@ -74,14 +68,14 @@ class Device:
 
 
 DEVICES: dict[str, Device] = {
-    'sw_l': Device(site='left_wrist', rate_hz=100.0, heart_rate=True),
-    'sw_r': Device(site='right_wrist', rate_hz=100.0, heart_rate=True),
-    'sp_l': Device(site='left_thigh', rate_hz=500.0, mag_rate_hz=65.0, acc_noise=0.02,
-                   gyr_noise=0.004),   # Huawei P20
-    'sp_r': Device(site='right_thigh', rate_hz=210.0, mag_rate_hz=100.0, acc_noise=0.02,
+    'sw_l': Device(rate_hz=100.0, heart_rate=True),
+    'sw_r': Device(rate_hz=100.0, heart_rate=True),
+    'sp_l': Device(rate_hz=500.0, mag_rate_hz=65.0, acc_noise=0.02, gyr_noise=0.004),  # Huawei P20
+    'sp_r': Device(rate_hz=210.0, mag_rate_hz=100.0, acc_noise=0.02,
                    gyr_noise=0.004),   # Samsung S7
-    'eb_l': Device(site='head', rate_hz=90.0),   # eSense earbud
+    'eb_l': Device(rate_hz=90.0),   # eSense earbud
 }
+assert tuple(DEVICES) == mmfit_layout.DEVICES
 # Earth's field (µT) in the world frame (z up): ~15 µT north, ~48 µT down (Sweden).
 EARTH_FIELD_UT = np.array([15.0, 0.0, -48.0])
 
@@ -149,21 +143,25 @@ def write_mmfit(out_dir: str | os.PathLike[str], num_workouts: int, seed: int = 
   for number in workouts:
     rng = np.random.default_rng([seed, 31_337, number])
     files = make_workout(number, rng, settings, seed)
-    name = f'w{number:02d}'
+    name = mmfit_layout.workout_id(number)
     folder = root / name
     folder.mkdir()
     for modality, array in files.items():
       if modality == 'labels':
         continue
-      np.save(folder / f'{name}_{modality}.npy', array)
-    with open(folder / f'{name}_labels.csv', 'w', newline='') as handle:
+      np.save(folder / mmfit_layout.modality_file(name, modality), array)
+    with open(folder / mmfit_layout.labels_file(name), 'w', newline='') as handle:
       handle.writelines(f'{s},{e},{r},{a}\n' for s, e, r, a in files['labels'])
     written.append(name)
   return written
 
 
 def subject_of(number: int) -> int:
-  return SUBJECT_BY_WORKOUT[number] if number < len(SUBJECT_BY_WORKOUT) else number - 11
+  """MM-Fit's participant of workout `number` (workouts of one person share a body); beyond
+  w20 new participants follow."""
+  known = mmfit_layout.SUBJECT_BY_WORKOUT
+  name = mmfit_layout.workout_id(number)
+  return known[name] if name in known else number - len(known) + 10
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,10 +339,11 @@ def make_workout(number: int, rng: np.random.Generator, settings: WorkoutSetting
   camera_points = (pose_world - camera.position) @ camera.rotation.T
   image = camera_lib.project(coco_world, camera)
   pixels = image * IMAGE_HEIGHT + np.array([(IMAGE_WIDTH - IMAGE_HEIGHT) / 2.0, 0.0])
-  pose_3d = np.empty((3, int(keep.sum()), 18))
+  pose_3d = np.empty((3, int(keep.sum()), mmfit_layout.NUM_POSE_3D_JOINTS + 1))
   pose_3d[:, :, 0] = camera_frames[keep]
-  pose_3d[:, :, 1:] = np.transpose(camera_points[keep] * 1000.0, (2, 0, 1))
-  pose_2d = np.empty((2, int(keep.sum()), 19))
+  pose_3d[:, :, 1:] = np.transpose(camera_points[keep] * mmfit_layout.POSE_3D_UNITS_PER_M,
+                                    (2, 0, 1))
+  pose_2d = np.empty((2, int(keep.sum()), mmfit_layout.NUM_POSE_2D_JOINTS + 1))
   pose_2d[:, :, 0] = camera_frames[keep]
   pose_2d[:, :, 1:] = np.transpose(pixels[keep], (2, 0, 1))
   files['pose_2d'] = pose_2d
@@ -353,7 +352,7 @@ def make_workout(number: int, rng: np.random.Generator, settings: WorkoutSetting
   # Inertial signals of every device site, on a uniform grid, then at each device's times.
   sim_rate = settings.imu_sim_rate_hz
   devices = [d for d in DEVICES if d != 'sp_l' or number in SP_L_WORKOUTS]
-  imu = virtual_imu.from_pose(pose_world, POSE_FPS, [DEVICES[d].site for d in devices],
+  imu = virtual_imu.from_pose(pose_world, POSE_FPS, [MMFIT_DEVICE_SITES[d] for d in devices],
                               out_rate_hz=sim_rate)
   grid_ms = t0_ms + np.arange(imu.shape[0]) * (1000.0 / sim_rate)
   end_ms = t0_ms + num_frames * FRAME_MS

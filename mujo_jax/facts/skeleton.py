@@ -1,6 +1,6 @@
 """Joint layouts (Human3.6M-17, COCO-18), the H36M->COCO mapping and forward kinematics.
 
-Every other module names joints through this one (DESIGN.md §3), so a side convention or a
+Every other module names joints through this one (ARCHITECTURE.md), so a side convention or a
 joint order is fixed in exactly one place.
 
 Conventions: metres; world frame z up (gravity along -z). The rest pose is expressed in a body

@@ -29,8 +29,9 @@ SG-smoothed joints, and dR/dt is the SG first derivative of the frame matrices (
 scipy refits the edges on every call, which dominated a short clip). A cubic fit is
 exact for constant acceleration and nearly exact for human motion below ~3 Hz, while attenuating
 the jitter band. The sensor-frame signals, computed at the pose rate, are then resampled to
-`out_rate_hz` with a cubic spline in time (the signals are smooth after SG, so interpolating them
-is more accurate than interpolating orientations and re-differentiating); output sample k lies at
+`out_rate_hz` with a cubic spline in time (`resample.resample(kind='cubic')`; the signals are
+smooth after SG, so interpolating them is more accurate than interpolating orientations and
+re-differentiating, and a spline adds no filter transient); output sample k lies at
 k / out_rate_hz seconds from the first pose frame, T_out = round(T * out_rate_hz / fps), and the
 few output samples past the last pose frame hold its value. Optional noise adds, per site and
 axis, a constant bias and white Gaussian noise after resampling.
@@ -44,59 +45,15 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import interpolate, ndimage
+from scipy import ndimage
 
-from mujo_jax.data import skeleton
+from mujo_jax.facts import resample, skeleton
+from mujo_jax.facts.sites import FIMAD_SITES, SITES
 
 GRAVITY = 9.81  # m/s², along world -z.
 DEFAULT_SMOOTHING_WINDOW_S = 0.3
 _POLYORDER = 3
 _MIN_WINDOW = 5
-
-# Global site vocabulary; the index of a name is the site id the IMU encoder embeds. MM-Fit's
-# devices come first (sw_l, sw_r, sp_l, sp_r, eb_l; ARCHITECTURE.md).
-SITES: tuple[str, ...] = (
-  'left_wrist',
-  'right_wrist',
-  'left_thigh',
-  'right_thigh',
-  'head',
-  'left_forearm',
-  'right_forearm',
-  'left_upper_arm',
-  'right_upper_arm',
-  'left_shin',
-  'right_shin',
-  'left_ankle',
-  'right_ankle',
-  'pelvis',
-  'lower_back',
-  'chest',
-)
-
-# The 16 IMUTube-style sites of FiMAD-like corpora, head to feet. The paper names 16 positions
-# but not which; we take every segment of the H36M tree that carries a wearable, with two
-# sensors on the forearm (mid and wrist), the shin (mid and ankle) and the lower trunk (pelvis
-# and lower back).
-FIMAD_SITES: tuple[str, ...] = (
-  'head',
-  'chest',
-  'lower_back',
-  'pelvis',
-  'left_upper_arm',
-  'right_upper_arm',
-  'left_forearm',
-  'right_forearm',
-  'left_wrist',
-  'right_wrist',
-  'left_thigh',
-  'right_thigh',
-  'left_shin',
-  'right_shin',
-  'left_ankle',
-  'right_ankle',
-)
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ImuNoise:
@@ -333,7 +290,7 @@ def from_pose(
   Args:
     pose: (T, 17, 3) H36M joints in metres, world frame, z up (gravity along -z), at `fps`.
     fps: pose frame rate (Hz), > 0.
-    sites: names from `SITES`, in the order of the output's site axis.
+    sites: names from `sites.SITES`, in the order of the output's site axis.
     out_rate_hz: output sample rate; None keeps the pose rate (T_out = T).
     noise: optional sensor noise; needs `rng`.
     rng: random generator for the noise.
@@ -405,7 +362,8 @@ def from_pose(
   imu = np.concatenate([acc, gyr], axis=-1)
 
   if out_rate_hz is not None:
-    imu = _resample(imu, fps, out_rate_hz)
+    num_out = max(1, int(round(num_frames * out_rate_hz / fps)))
+    imu = resample.resample(imu, fps, out_rate_hz, num_out=num_out, kind='cubic')
   if noise is not None:
     imu = _add_noise(imu, noise, rng)
   return imu.astype(np.float32)
@@ -470,14 +428,6 @@ def _segment_frames(pose: np.ndarray, segments: Sequence[str]) -> dict[str, np.n
     for i, name in enumerate(names):
       frames[name] = stacked[:, i]
   return frames
-
-
-def _resample(imu: np.ndarray, fps: float, out_rate_hz: float) -> np.ndarray:
-  num_frames = imu.shape[0]
-  num_out = max(1, int(round(num_frames * out_rate_hz / fps)))
-  in_times = np.arange(num_frames) / fps
-  out_times = np.minimum(np.arange(num_out) / out_rate_hz, in_times[-1])
-  return interpolate.CubicSpline(in_times, imu, axis=0)(out_times)
 
 
 def _add_noise(imu: np.ndarray, noise: ImuNoise, rng: np.random.Generator) -> np.ndarray:

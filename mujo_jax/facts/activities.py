@@ -1,4 +1,4 @@
-"""The MM-Fit activity classes, in the id order of the reference code (DESIGN.md §2).
+"""The MM-Fit activity classes, in the id order of the reference code (github KDMStromback/mm-fit).
 
 Every module that turns an activity name into a label id goes through this module, so the
 synthetic corpus, the MM-Fit builder and the probes agree on what label 3 means.

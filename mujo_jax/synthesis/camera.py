@@ -23,8 +23,6 @@ import dataclasses
 
 import numpy as np
 
-from mujo_jax.data import skeleton
-
 _WORLD_UP = np.array([0.0, 0.0, 1.0])
 
 
@@ -232,14 +230,6 @@ def frame_clip(
   margin = 0.5 * (1.0 - (high - low) * focal)  # per axis, >= 0 since fill <= 1
   principal_point = 0.5 - box_centre + shift * margin
   return Camera(position=position, rotation=rotation, focal=focal, principal_point=principal_point)
-
-
-def project_coco(pose_world: np.ndarray, camera: Camera) -> np.ndarray:
-  """World H36M-17 pose (T, 17, 3) -> COCO-18 keypoints (T, 18, 2), normalised image units."""
-  pose_world = np.asarray(pose_world, dtype=np.float64)
-  if pose_world.shape[-2:] != (skeleton.NUM_H36M_JOINTS, 3):
-    raise ValueError(f'pose_world must have shape (..., 17, 3), got {pose_world.shape}')
-  return project(skeleton.h36m_to_coco(pose_world), camera)
 
 
 def to_pixels(points_normalised: np.ndarray, image_size: int) -> np.ndarray:

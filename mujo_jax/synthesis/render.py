@@ -21,7 +21,7 @@ import functools
 
 import numpy as np
 
-from mujo_jax.data import skeleton
+from mujo_jax.facts import skeleton
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

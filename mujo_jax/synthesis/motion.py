@@ -31,8 +31,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mujo_jax.data import activities as activities_lib
-from mujo_jax.data import skeleton
+from mujo_jax.facts import activities as activities_lib
+from mujo_jax.facts import skeleton
 
 _DEG = math.pi / 180.0
 _J = {name: i for i, name in enumerate(skeleton.H36M_JOINTS)}

@@ -1,7 +1,7 @@
 """The FiMAD manual directory: where each file lives, what it holds, and how to read it.
 
-This module is the one definition of the layout (README.md in this folder documents it for
-users). The TFDS builder reads it and the synthetic writer (`mujo_jax.data.synthetic.
+This module is the one definition of the layout (`tfds_builders/fimad/README.md` documents it
+for users). The TFDS builder reads it and the synthetic writer (`mujo_jax.synthesis.
 fimad_writer`) writes it, so the two cannot drift apart. Every reader checks shapes, dtypes and
 finiteness and raises `CorruptClipError` naming the clip and the file: one bad file among ten
 thousand must be findable from the message alone.
@@ -19,7 +19,7 @@ import pickle
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ import numpy as np
 
 SPLIT_FILE = 'train_val_split.json'
 LANGUAGE_FILE = 'language_data.json'
-LINKS_FILE = 'youtube_links.txt'  # Optional; the builder does not read it.
 POSE_DIR = 'pose'
 IMU_DIR = 'imu'
 VIDEO_FEATURES_DIR = 'video_features'
@@ -57,7 +56,7 @@ LANGUAGE_FIELDS: dict[str, tuple[str, ...]] = {
     'descriptions': ('descriptions', 'description', 'gpt_descriptions'),
 }
 
-NUM_POSE_JOINTS = 17  # Human3.6M-17 (DESIGN.md §3).
+NUM_POSE_JOINTS = 17  # Human3.6M-17 (`skeleton.H36M_JOINTS`).
 IMU_CHANNELS = 6  # acc xyz (m/s², specific force incl. gravity), gyr xyz (rad/s).
 
 _CLIP_ID = re.compile(r'^(?P<video>.+)___(?P<chapter>\d+)$')
@@ -350,41 +349,3 @@ def to_small_gray(frames: np.ndarray, frame_size: int) -> np.ndarray:
     square = np.einsum('oh,thw,pw->top', weights, square, weights)
   return np.clip(np.rint(square), 0, 255).astype(np.uint8).reshape(
       num_frames, frame_size, frame_size, 1)
-
-
-def hold_resample_indices(num_in: int, rate_in_hz: float, rate_out_hz: float) -> np.ndarray:
-  """Indices of the input samples held at each output time `k / rate_out_hz`.
-
-  Sample `i` at `rate_in_hz` covers `[i / rate_in_hz, (i + 1) / rate_in_hz)`; output sample `k`
-  takes the input sample whose interval contains its time. Output length covers the same
-  duration: `floor(num_in * rate_out / rate_in)`.
-  """
-  if rate_in_hz == rate_out_hz:
-    return np.arange(num_in)
-  num_out = int(np.floor(num_in * rate_out_hz / rate_in_hz + 1e-6))
-  return np.minimum(np.floor(np.arange(num_out) * rate_in_hz / rate_out_hz + 1e-6).astype(int),
-                    num_in - 1)
-
-
-def linear_resample(stream: np.ndarray, rate_in_hz: float, rate_out_hz: float) -> np.ndarray:
-  """Linear interpolation of `stream` (time on axis 0) at times `k / rate_out_hz`.
-
-  The output covers the input's duration without extrapolating: `k / rate_out_hz` never passes
-  the last input sample's time.
-  """
-  if rate_in_hz == rate_out_hz:
-    return stream
-  num_in = stream.shape[0]
-  num_out = int(np.floor((num_in - 1) * rate_out_hz / rate_in_hz + 1e-6)) + 1
-  position = np.arange(num_out) * (rate_in_hz / rate_out_hz)
-  lower = np.minimum(np.floor(position + 1e-9).astype(int), num_in - 1)
-  upper = np.minimum(lower + 1, num_in - 1)
-  weight = (position - lower).reshape((-1,) + (1,) * (stream.ndim - 1))
-  return (stream[lower] * (1.0 - weight) + stream[upper] * weight).astype(stream.dtype)
-
-
-def check_sites(sites: Sequence[str], known: Sequence[str], where: str) -> None:
-  unknown = [site for site in sites if site not in known]
-  if unknown or len(set(sites)) != len(sites):
-    raise ValueError(f'{where}: IMU sites {list(sites)} must be distinct names among '
-                     f'{list(known)}; unknown: {unknown}')

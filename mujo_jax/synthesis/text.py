@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mujo_jax.data import activities as activities_lib
+from mujo_jax.facts import activities as activities_lib
 
 TEMPO_LABELS = ('slow', 'moderate', 'fast')
 
