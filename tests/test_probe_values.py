@@ -80,9 +80,10 @@ def test_probe_c_is_never_chosen_on_the_test_split(nuisance_splits):
       by_split['validation']['macro_f1'])
 
 
-def _clusters(count: int, rng: np.random.Generator, classes: int = 4, dim: int = 8):
+def _clusters(count: int, rng: np.random.Generator, classes: int = 4, dim: int = 8,
+              distance: float = 4.0):
   labels = np.arange(count) % classes
-  centres = 4.0 * np.eye(dim)[:classes]
+  centres = distance * np.eye(dim)[:classes]
   return centres[labels] + rng.normal(size=(count, dim)), labels
 
 
@@ -98,6 +99,14 @@ def test_probe_f1_is_near_one_when_separable_and_chance_when_labels_are_shuffled
                              settings)
   f1, accuracy = probe.scores(test_y, shuffled.predict(test_x))
   assert f1 < 0.4 and accuracy < 0.4  # Chance is 0.25 for four balanced classes.
+
+
+def test_probe_c_ties_go_to_the_strongest_regulariser():
+  rng = np.random.default_rng(2)
+  (train_x, train_y), (val_x, val_y) = (_clusters(80, rng, distance=10.0) for _ in range(2))
+  grid = (10.0, 1.0, 0.1, 0.01)  # Separable: every C scores 1.0 on validation.
+  fitted = probe.fit_probe(train_x, train_y, val_x, val_y, probe.ProbeSettings(c_grid=grid))
+  assert fitted.validation_macro_f1 == 1.0 and fitted.c == 0.01
 
 
 def test_scores_are_macro_f1_and_accuracy():
