@@ -68,11 +68,20 @@ def test_csv_schema_and_rows(probe_run):
   assert {r['dataset'] for r in rows} == {'synthetic'}
   assert {r['split'] for r in rows} == {'test'}
   assert {r['modality_set'] for r in rows} == set(MODALITY_SETS)
+  arrays = np.load(workdir / 'probe_windows.npz')
+  num_test = len(arrays['synthetic/test/label'])
   for row in rows:
-    assert 0.0 <= float(row['macro_f1']) <= 1.0 and 0.0 <= float(row['accuracy']) <= 1.0
-    assert int(row['num_train']) >= 1 and int(row['num_eval']) >= 1
+    fit = arrays[f"synthetic/fit_indices/fraction={float(row['fraction']):g}/seed={row['seed']}"]
+    if row['modality_set'] != 'imu:left_wrist':  # Every window has all of these inputs.
+      assert int(row['num_train']) == len(fit) and int(row['num_eval']) == num_test, row
     if row['model'] != 'supervised':
       assert float(row['c']) in (0.1, 1.0)
+  # At 100 % labels every seed fits the same windows, and the probe is deterministic.
+  for model in ('pretrained', 'random_init'):
+    for modality_set in MODALITY_SETS:
+      full = {(r['macro_f1'], r['accuracy'], r['c']) for r in rows if r['model'] == model
+              and r['modality_set'] == modality_set and float(r['fraction']) == 1.0}
+      assert len(full) == 1, (model, modality_set, full)
   # Each (set, fraction, seed, model) appears exactly once.
   keys = [(r['modality_set'], r['fraction'], r['seed'], r['model']) for r in rows]
   assert len(set(keys)) == len(keys)

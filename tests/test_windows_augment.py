@@ -58,11 +58,52 @@ def test_imu_rotation_keeps_gravity_norm_and_is_shared_by_acc_and_gyr():
   np.testing.assert_allclose(cos_out, cos_in, atol=1e-4)
 
 
-def test_dropouts_keep_minimum():
+def _drop_statistics(drop, present, rate, draws=20000, **kwargs):
   rng = np.random.default_rng(0)
-  for _ in range(100):
-    sites = augment.drop_sites(np.ones(5, bool), rng, 0.99)
-    assert sites.sum() >= 1
-    present = augment.drop_modalities(np.ones(4, bool), rng, 0.99)
-    assert present.sum() >= 2
-  assert augment.drop_modalities(np.array([True, False, False]), rng, 0.9).sum() <= 1
+  kept = np.stack([drop(present, rng, rate, **kwargs) for _ in range(draws)])
+  assert kept.dtype == bool and kept.shape == (draws, len(present))
+  return kept
+
+
+@pytest.mark.parametrize('rate', [0.0, 0.3, 0.7])
+def test_modality_dropout_rate_matches_the_configured_probability(rate):
+  present = np.array([True, False, True, True, True, True, True])
+  kept = _drop_statistics(augment.drop_modalities, present, rate, min_present=1)
+  assert not kept[:, ~present].any()  # Absent inputs stay absent.
+  assert (kept.sum(1) >= 1).all()
+  # Each present modality drops with probability `rate`, except that when all six drop
+  # (probability rate ** 6) one of them, drawn uniformly, is restored. 4.5 sigma over the draws.
+  drop_rate = 1.0 - kept[:, present].mean(0)
+  np.testing.assert_allclose(drop_rate, rate - rate ** 6 / 6, atol=0.015)
+  if rate == 0.0:
+    assert kept[:, present].all()
+  # Independent per modality: the pairwise correlation of the drops is ~0.
+  if rate == 0.3:
+    corr = np.corrcoef(kept[:, present].T.astype(float))
+    assert np.abs(corr[~np.eye(len(corr), dtype=bool)]).max() < 0.05
+
+
+def test_modality_dropout_keeps_a_pair_restored_at_random():
+  present = np.array([True, True, False, True])
+  kept = _drop_statistics(augment.drop_modalities, present, 0.999, draws=3000)
+  assert (kept.sum(1) == 2).all()  # min_present=2 by default: a contrastive pair remains.
+  assert not kept[:, 2].any()
+  # The restored pair is drawn uniformly from the present modalities, not always the first.
+  np.testing.assert_allclose(kept[:, present].mean(0), 2 / 3, atol=0.05)
+  # Fewer present than min_present: all of them stay, nothing absent appears.
+  one = np.array([True, False, False])
+  kept = _drop_statistics(augment.drop_modalities, one, 0.9, draws=200)
+  assert (kept == one).all()
+  none = np.zeros(3, bool)
+  assert not _drop_statistics(augment.drop_modalities, none, 0.5, draws=50).any()
+
+
+def test_site_dropout_rate_and_minimum():
+  present = np.array([True, True, True, False, True, True])
+  kept = _drop_statistics(augment.drop_sites, present, 0.4)
+  assert not kept[:, ~present].any() and (kept.sum(1) >= 1).all()
+  np.testing.assert_allclose(1.0 - kept[:, present].mean(0), 0.4 - 0.4 ** 5 / 5, atol=0.015)
+  kept = _drop_statistics(augment.drop_sites, present, 0.999, draws=3000)
+  assert (kept.sum(1) == 1).all()
+  np.testing.assert_allclose(kept[:, present].mean(0), 1 / 5, atol=0.04)
+  assert not augment.drop_sites(np.zeros(4, bool), np.random.default_rng(0), 0.5).any()
