@@ -18,10 +18,10 @@ Units and rate, established from the data (all 80 recordings):
 - Gyroscope in rad/s: |gyr| median 0.23 standing, 1.49 walking, 5.08 running, 3.03 badminton
   (as deg/s walking would be a 1.5 °/s arm swing, which is stillness).
 - Accelerometer in m/s², with gravity removed (linear acceleration, not specific force):
-  standing recordings read |acc| median 0.56 (mean vector 0.12-0.29 per recording), not 9.81
+  standing recordings read |acc| median 0.56 (mean vector 0.03-0.32 per recording), not 9.81
   or 1; walking |acc| median 3.3, running 16.7 (peaks 32 ≈ 3.3 g), badminton peaks 44. In g,
-  a standing person would be shaking at 0.4-0.9 g rms. The removed gravity is not the current
-  one: a 10 s recording's mean linear acceleration should be ~0, but running reads a mean of
+  a standing person would be shaking at 0.3-0.9 g rms per axis. The removed gravity is not the
+  current one: a 10 s recording's mean linear acceleration should be ~0, but running reads a mean of
   (4.9, -4.6, -2.3) m/s² per axis and badminton (4.3, -0.9, -1.6), walking (0.8, 0.0, -0.3),
   standing (-0.1, 0.1, 0.0). That is what a gravity vector fixed at the start with the arm
   hanging (the watch's x axis down the forearm, reading -9.81) leaves behind once the forearm
