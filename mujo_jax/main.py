@@ -5,7 +5,8 @@ from __future__ import annotations
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from mujo_jax import distributed
+from mujo_jax import distributed, train
+from mujo_jax.eval import linear_probe
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (get_config(arg)).',
                                           lock_config=True)
@@ -20,10 +21,8 @@ def main(argv: list[str]) -> None:
   config = _CONFIG.value
   logging.info('job=%s workdir=%s', config.job, _WORKDIR.value)
   if config.job == 'pretrain':
-    from mujo_jax import train  # pylint: disable=g-import-not-at-top
     train.train_and_evaluate(config, _WORKDIR.value)
   elif config.job == 'linear_probe':
-    from mujo_jax.eval import linear_probe  # pylint: disable=g-import-not-at-top
     linear_probe.run(config, _WORKDIR.value)
   else:
     raise app.UsageError(f"config.job={config.job!r}: expected 'pretrain' or 'linear_probe'")

@@ -7,7 +7,8 @@ import pytest
 
 pytest.importorskip('sktime')
 
-from mujo_jax.data import basic_motions, virtual_imu  # noqa: E402
+from mujo_jax.data import basic_motions  # noqa: E402
+from mujo_jax.facts import sites  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -68,7 +69,7 @@ def test_windows_in_batch_schema():
   for g in range(80):
     assert len(set(w['label'][w['group'] == g])) == 1
   assert w['class_names'] == ('standing', 'walking', 'running', 'badminton')
-  assert all(site in virtual_imu.SITES for site in w['sites'])
+  assert all(site in sites.SITES for site in w['sites'])
   standing = w['imu'][w['label'] == 0][:, :, 0, :3]
   assert abs(np.median(np.linalg.norm(standing, axis=-1)) - 9.81) < 0.5
 

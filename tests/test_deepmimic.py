@@ -7,7 +7,8 @@ import pytest
 
 pytest.importorskip('pybullet_data')
 
-from mujo_jax.data import deepmimic, skeleton  # noqa: E402
+from mujo_jax.data import deepmimic  # noqa: E402
+from mujo_jax.facts import skeleton  # noqa: E402
 
 J = skeleton.joint_index
 

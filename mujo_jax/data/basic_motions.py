@@ -43,7 +43,7 @@ import importlib.util
 
 import numpy as np
 
-from mujo_jax.inference import resample
+from mujo_jax.facts.resample import resample
 
 CLASS_NAMES: tuple[str, ...] = ('standing', 'walking', 'running', 'badminton')
 RATE_HZ = 10.0

@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mujo_jax.data import skeleton, virtual_imu
-from mujo_jax.data.synthetic.corpus import SYNTHETIC_IMU_SITES
-from mujo_jax.inference import resample
+from mujo_jax.facts import skeleton, virtual_imu
+from mujo_jax.facts.resample import resample
+from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES
 
 # Clip name -> activity class. The dance clips are two recordings of one class.
 CLIP_ACTIVITIES: dict[str, str] = {

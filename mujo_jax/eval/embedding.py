@@ -25,6 +25,7 @@ import ml_collections
 import numpy as np
 
 from mujo_jax import config_validation, sharding
+from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.models import joint
 
 # Keys of a window that are metadata, never model input.
@@ -181,7 +182,6 @@ def embed_windows(model: joint.JointModel, params: Any,
 def embed_texts(model: joint.JointModel, params: Any, texts: Sequence[str],
                 batch_size: int = 64) -> np.ndarray:
   """(N, D) text embeddings of `texts`, tokenised as in training (byte tokenizer, max_len)."""
-  from mujo_jax.data.tokenizer import ByteTokenizer  # pylint: disable=g-import-not-at-top
   if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
     raise ValueError('embed_texts: expected a sequence of str')
   if 'text' not in model.modalities:

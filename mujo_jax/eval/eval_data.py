@@ -23,9 +23,11 @@ import grain
 import ml_collections
 import numpy as np
 
-from mujo_jax.data import pipeline
+from mujo_jax.data import datasets, pipeline
+from mujo_jax.data import mmfit as mmfit_lib
 from mujo_jax.eval import embedding
 from mujo_jax.facts import activities
+from mujo_jax.synthesis import corpus
 
 DATASETS = ('synthetic', 'mmfit')
 # Modalities a probe may use as input; text describes the class, so it is never a probe input.
@@ -56,7 +58,6 @@ class SyntheticEvalWindow(grain.transforms.Map):
     self._config = data_config
 
   def map(self, record: dict[str, Any]) -> dict[str, Any]:
-    from mujo_jax.data import datasets  # pylint: disable=g-import-not-at-top
     window = datasets.make_window(record, None, self._config)
     window.pop('present', None)
     window['group'] = np.int32(record['subject'])
@@ -82,8 +83,6 @@ def _check_splits(name: str, eval_splits: Sequence[str], known: Sequence[str],
 def synthetic(pretrain_config: ml_collections.ConfigDict,
               probe_config: ml_collections.ConfigDict) -> EvalDataset:
   """Held-out subjects of the synthetic corpus, with the pretraining IMU sites."""
-  from mujo_jax.data import datasets  # pylint: disable=g-import-not-at-top
-  from mujo_jax.synthesis import corpus  # pylint: disable=g-import-not-at-top
   settings = probe_config.synthetic
   eval_splits = _check_splits('synthetic', settings.eval_splits, corpus.SPLITS,
                               ('train', 'validation'))
@@ -120,7 +119,6 @@ def synthetic(pretrain_config: ml_collections.ConfigDict,
 def mmfit(pretrain_config: ml_collections.ConfigDict,
           probe_config: ml_collections.ConfigDict) -> EvalDataset:
   """MM-Fit windows at the reference stride, read by a model rebuilt for MM-Fit's devices."""
-  from mujo_jax.data import mmfit as mmfit_lib  # pylint: disable=g-import-not-at-top
   settings = probe_config.mmfit
   eval_splits = _check_splits('mmfit', settings.eval_splits, mmfit_lib.SPLITS,
                               ('train', 'validation'))
