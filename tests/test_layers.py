@@ -72,7 +72,8 @@ LAYERS: dict[str, Layer] = {
 # The one import of a builder by the data layer: building the synthetic corpus on first use
 # needs its class registered with TFDS (ARCHITECTURE.md). Reads go through TFDS by name.
 REGISTRATION_IMPORTS = {
-    ('mujo_jax.data.synthetic_source', 'tfds_builders.mujo_synthetic.mujo_synthetic_dataset_builder'),
+    ('mujo_jax.data.synthetic_source',
+     'tfds_builders.mujo_synthetic.mujo_synthetic_dataset_builder'),
 }
 
 
