@@ -75,6 +75,16 @@ def linear_probe_settings(*, datasets: str = 'synthetic', seeds: int = 3,
   config.mmfit.sites = ('sw_l', 'sw_r', 'sp_r', 'eb_l')  # Devices worn in all 21 workouts.
   config.mmfit.stride_s = 0.2  # The reference evaluation stride.
   config.mmfit.max_windows = ml_collections.config_dict.placeholder(int)  # Per split.
+  # Real recordings shipped in PyPI packages (the `eval-real` extra): sktime's BasicMotions
+  # smartwatch set, scored by recording-wise 5-fold cross-validation (budgets count
+  # recordings), and pybullet's DeepMimic motion capture with its virtual IMU (15 clips: too
+  # few per class for a probe, so retrieval and zero-shot only).
+  config.basic_motions = ml_collections.ConfigDict()
+  config.basic_motions.hop_s = 2.5  # 3 windows of 5 s a 10 s recording.
+  config.basic_motions.folds = 5
+  config.deepmimic = ml_collections.ConfigDict()
+  config.deepmimic.hop_s = 1.0
+  config.deepmimic.folds = 0
 
   # ---------------------------------------------------------------- probes
   # Label budgets: fractions of each class's training windows, and fixed counts per class.
@@ -100,6 +110,8 @@ def linear_probe_settings(*, datasets: str = 'synthetic', seeds: int = 3,
   # The same probe on the run's own initial weights (a randomly initialised model).
   config.baselines.random_init = True
   config.baselines.supervised = supervised  # Same encoders + linear head, from scratch.
+  # The same probe on per-channel statistics of the raw IMU (eval/statistics.py).
+  config.baselines.statistics = True
   config.supervised = ml_collections.ConfigDict()
   # Training from scratch costs a full optimisation per (set, fraction, seed): on a CPU the
   # baseline runs at a few fractions that bracket the curve.
@@ -127,6 +139,7 @@ def linear_probe_settings(*, datasets: str = 'synthetic', seeds: int = 3,
     config.seeds = tuple(range(5))
     config.synthetic.max_windows = 1500  # Evenly spaced windows of each split.
     config.baselines.supervised = False
+    config.baselines.statistics = False
     config.zero_shot = config.retrieval = config.robustness = config.plots = False
   if runlocal:
     config.fractions = (0.2, 1.0) if not quick else config.fractions

@@ -23,13 +23,16 @@ import grain
 import ml_collections
 import numpy as np
 
+from mujo_jax.data import basic_motions as basic_motions_lib
 from mujo_jax.data import datasets, pipeline
+from mujo_jax.data import deepmimic as deepmimic_lib
 from mujo_jax.data import mmfit as mmfit_lib
 from mujo_jax.eval import embedding
 from mujo_jax.facts import activities
 from mujo_jax.synthesis import corpus
 
-DATASETS = ('synthetic', 'mmfit')
+DATASETS = ('synthetic', 'mmfit', 'basic_motions', 'deepmimic')
+ALL_WINDOWS = 'all'  # The one split of a cross-validated dataset.
 # Modalities a probe may use as input; text describes the class, so it is never a probe input.
 PROBE_MODALITIES = ('imu', 'pose', 'video')
 
@@ -45,10 +48,22 @@ class EvalDataset:
   eval_splits: tuple[str, ...]
   windows: dict[str, Any]  # split -> grain.MapDataset of un-batched windows.
   class_names: tuple[str, ...] = activities.ACTIVITIES
+  # > 0: one split `all` evaluated by group-wise (subject- or recording-wise) k-fold
+  # cross-validation instead of fixed fit / validation / evaluation splits; label budgets then
+  # count groups (a labelled recording is the unit a user labels), not windows.
+  folds: int = 0
+  probe: bool = True  # False: too few windows per class for a probe (retrieval, zero-shot).
 
   @property
   def splits(self) -> tuple[str, ...]:
+    if self.folds:
+      return (ALL_WINDOWS,)
     return (self.fit_split, self.validation_split) + tuple(self.eval_splits)
+
+  @property
+  def report_splits(self) -> tuple[str, ...]:
+    """Splits that zero-shot, retrieval and the maps read."""
+    return (ALL_WINDOWS,) if self.folds else tuple(self.eval_splits)
 
 
 class SyntheticEvalWindow(grain.transforms.Map):
@@ -146,10 +161,58 @@ def mmfit(pretrain_config: ml_collections.ConfigDict,
                      eval_splits=eval_splits, windows=windows)
 
 
+def _unstack(arrays: dict[str, Any], keys: Sequence[str]) -> list[dict[str, np.ndarray]]:
+  count = len(arrays['label'])
+  return [{k: arrays[k][i] for k in keys} for i in range(count)]
+
+
+def _real_recordings(name: str, arrays: dict[str, Any], pretrain_config: ml_collections.ConfigDict,
+                     settings: ml_collections.ConfigDict) -> EvalDataset:
+  """A real dataset held in memory, read by a model rebuilt for its IMU sites."""
+  modalities = tuple(m for m in pretrain_config.modalities
+                     if m in ('imu', 'pose') and m in arrays)
+  sites = tuple(arrays['sites']) if 'imu' in modalities else ()
+  model_config = (embedding.with_imu_sites(pretrain_config, sites) if sites
+                  else pretrain_config)
+  keys = [k for m in modalities for k in (('imu', 'imu_sites') if m == 'imu' else (m,))]
+  windows = _unstack(arrays, keys + ['label', 'group'])
+  return EvalDataset(name=name, model_config=model_config, sites=sites, modalities=modalities,
+                     fit_split=ALL_WINDOWS, validation_split=ALL_WINDOWS, eval_splits=(),
+                     windows={ALL_WINDOWS: windows}, class_names=tuple(arrays['class_names']),
+                     folds=int(settings.folds), probe=bool(settings.folds))
+
+
+def _rates(pretrain_config: ml_collections.ConfigDict) -> dict[str, float]:
+  """The window and rates the checkpoint reads: the real data is resampled to them."""
+  return {'window_s': float(pretrain_config.window_s),
+          'imu_rate_hz': float(pretrain_config.data.imu_rate_hz),
+          'pose_fps': float(pretrain_config.data.pose_fps)}
+
+
+def basic_motions(pretrain_config: ml_collections.ConfigDict,
+                  probe_config: ml_collections.ConfigDict) -> EvalDataset:
+  """Real smartwatch recordings (sktime's BasicMotions), recording-wise cross-validation."""
+  settings = probe_config.basic_motions
+  arrays = basic_motions_lib.windows(hop_s=float(settings.hop_s),
+                                     **_rates(pretrain_config))
+  return _real_recordings('basic_motions', arrays, pretrain_config, settings)
+
+
+def deepmimic(pretrain_config: ml_collections.ConfigDict,
+              probe_config: ml_collections.ConfigDict) -> EvalDataset:
+  """Real motion capture (pybullet's DeepMimic clips) with the virtual IMU of each clip."""
+  settings = probe_config.deepmimic
+  arrays = deepmimic_lib.windows(hop_s=float(settings.hop_s),
+                                 **_rates(pretrain_config))
+  return _real_recordings('deepmimic', arrays, pretrain_config, settings)
+
+
+_LOADERS = {'synthetic': synthetic, 'mmfit': mmfit, 'basic_motions': basic_motions,
+            'deepmimic': deepmimic}
+
+
 def load(name: str, pretrain_config: ml_collections.ConfigDict,
          probe_config: ml_collections.ConfigDict) -> EvalDataset:
-  if name == 'synthetic':
-    return synthetic(pretrain_config, probe_config)
-  if name == 'mmfit':
-    return mmfit(pretrain_config, probe_config)
-  raise ValueError(f'config.datasets has {name!r}: expected names from {DATASETS}')
+  if name not in _LOADERS:
+    raise ValueError(f'config.datasets has {name!r}: expected names from {DATASETS}')
+  return _LOADERS[name](pretrain_config, probe_config)

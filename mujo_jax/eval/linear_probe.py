@@ -39,6 +39,7 @@ import jax
 import joblib
 import ml_collections
 import numpy as np
+from sklearn import model_selection
 from sklearn.metrics import confusion_matrix
 
 from mujo_jax import checkpoint, sharding
@@ -50,6 +51,7 @@ from mujo_jax.eval import (
   report,
   retrieval,
   robustness,
+  statistics,
   supervised,
   zero_shot,
 )
@@ -237,7 +239,7 @@ class _DatasetEvaluation:
     variant_sites = {tuple(k.split(':', 1)[1].split('/')) for k in keys if ':' in k}
     if full:
       modalities |= set(self.probe_modalities)
-      if split in self.data.eval_splits:
+      if split in self.data.report_splits:
         modalities |= set(self.data.modalities)  # Text too, for retrieval.
         variant_sites |= robustness.imu_variant_sites(self.conditions)
     if variant_sites:
@@ -261,6 +263,22 @@ class _DatasetEvaluation:
       logging.info('%s/%s: embedded %d windows with the %s model in %.1f s', self.data.name,
                    split, len(self.embeddings[name][split]['label']), name, time.time() - start)
 
+  def statistics_features(self) -> None:
+    """The per-channel statistics baseline's features for every IMU key the sets read."""
+    keys = {k for s in self.statistics_sets() for k in s.keys}
+    variants = {}
+    for key in keys:
+      sites = self.data.sites if key == 'imu' else tuple(key.split(':', 1)[1].split('/'))
+      variants[key] = tuple(s in sites for s in self.data.sites)
+    self.embeddings['statistics'] = {
+        split: statistics.site_features(
+            embedding.iterate_batches(self.data.windows[split], self.config.embed_batch_size),
+            variants)
+        for split in self.data.splits}
+
+  def statistics_sets(self) -> list[probe.ModalitySet]:
+    return [s for s in self.sets if all(t.modality == 'imu' for t in s.terms)]
+
   # ---- label budgets
 
   def subsets(self) -> dict[tuple[int, probe.LabelBudget], np.ndarray]:
@@ -283,12 +301,52 @@ class _DatasetEvaluation:
   def _row(self, **values):
     return {'dataset': self.data.name, 'checkpoint_step': self.pretrained.step, **values}
 
+  def fold_probes(self, model_name: str) -> None:
+    """Group-wise k-fold cross-validation: out-of-fold predictions pooled per seed.
+
+    Folds are stratified by class and keep each group (subject or recording) in one fold;
+    they are the same for every seed and model, and seeds redraw only the labelled groups.
+    With few labels there is no validation split to choose C on, so the probe uses the
+    smallest C of `probe.c_grid` that is >= 1 (1 by default: scikit-learn's default).
+    """
+    embeddings = self.embeddings[model_name][eval_data.ALL_WINDOWS]
+    labels, groups = embeddings['label'], embeddings['group']
+    folds = list(model_selection.StratifiedGroupKFold(
+        n_splits=self.data.folds, shuffle=True, random_state=0).split(labels, labels, groups))
+    grid = sorted(self.settings.c_grid)
+    settings = dataclasses.replace(self.settings,
+                                   c_grid=(next((c for c in grid if c >= 1), grid[-1]),))
+    sets = self.statistics_sets() if model_name == 'statistics' else self.sets
+    for modality_set in sets:
+      x, valid = probe.features(embeddings, modality_set)
+      for seed in self.seeds:
+        for budget in self.budgets:
+          predicted = np.full(len(labels), -1)
+          num_train = []
+          for fold, (fit, held_out) in enumerate(folds):
+            fit, held_out = fit[valid[fit]], held_out[valid[held_out]]
+            chosen = fit[probe.stratified_subsets(labels[fit], [budget], seed * 1000 + fold,
+                                                  groups=groups[fit])[budget]]
+            fitted = probe.fit_probe(x[chosen], labels[chosen], x[chosen], labels[chosen],
+                                     settings)
+            predicted[held_out] = fitted.predict(x[held_out])
+            num_train.append(len(chosen))
+          scored = valid & (predicted >= 0)
+          f1, accuracy = probe.scores(labels[scored], predicted[scored])
+          self.results.probe_rows.append(self._row(
+              split=f'cv{self.data.folds}', modality_set=modality_set.name,
+              **probe.budget_columns(budget), seed=seed, model=model_name,
+              num_train=int(np.mean(num_train)), num_eval=int(scored.sum()),
+              c=settings.c_grid[0], validation_macro_f1=float('nan'), macro_f1=f1,
+              accuracy=accuracy, converged=''))
+
   def probes(self, model_name: str,
              subsets: dict[tuple[int, probe.LabelBudget], np.ndarray]) -> None:
     confusion_fractions = ({_nearest(self.fractions, 0.02), max(self.fractions)}
                            if self.fractions else set())
     first_set = self.sets[0].name
-    for result in fit_and_score(self.embeddings[model_name], self.sets, subsets, self.budgets,
+    sets = self.statistics_sets() if model_name == 'statistics' else self.sets
+    for result in fit_and_score(self.embeddings[model_name], sets, subsets, self.budgets,
                                 self.seeds, self.data, self.settings, self.config.probe.n_jobs):
       truth, predicted = result.pop('truth'), result.pop('predicted')
       self.results.probe_rows.append(self._row(model=model_name, **result))
@@ -345,7 +403,7 @@ class _DatasetEvaluation:
         lambda texts: embedding.embed_texts(self.model, self.pretrained.params, texts),
         self.data.class_names)
     keys = [m for m in self.probe_modalities]
-    for split in self.data.eval_splits:
+    for split in self.data.report_splits:
       embeddings = self.embeddings['pretrained'][split]
       for row in zero_shot.evaluate(embeddings, embeddings['label'], prototypes, keys):
         self.results.zero_shot_rows.append({'dataset': self.data.name, 'split': split, **row})
@@ -355,7 +413,7 @@ class _DatasetEvaluation:
     if len(keys) < 2:
       self.results.notes.append(f'retrieval skipped: only {keys} embedded')
       return
-    for split in self.data.eval_splits:
+    for split in self.data.report_splits:
       embeddings = self.embeddings['pretrained'][split]
       chosen = _evenly_spaced_indices(len(embeddings['label']),
                                       self.config.retrieval_max_windows)
@@ -391,7 +449,7 @@ class _DatasetEvaluation:
 
   def plot(self, workdir: Path) -> None:
     names = [s.name for s in self.sets]
-    for split in self.data.eval_splits:
+    for split in self.data.eval_splits if self.data.probe and not self.data.folds else ():
       rows = [r for r in self.results.probe_rows if r['dataset'] == self.data.name
               and r['split'] == split and not r['labels_per_class']]
       path = workdir / f'f1_vs_fraction_{self.data.name}_{split}.png'
@@ -405,7 +463,7 @@ class _DatasetEvaluation:
       path = workdir / f'confusion_{self.data.name}_{self.data.eval_splits[0]}.png'
       plots.confusion_matrices(matrices, self.data.class_names, path)
       self.results.plots.append(path.name)
-    split = self.data.eval_splits[0]
+    split = self.data.report_splits[0]
     embeddings = self.embeddings['pretrained'][split]
     chosen = _evenly_spaced_indices(len(embeddings['label']), self.config.map_max_windows)
     keys = [m for m in self.data.modalities]
@@ -426,21 +484,38 @@ def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: checkpoint.P
   data = eval_data.load(name, pretrained.config, config)
   evaluation = _DatasetEvaluation(config, pretrained, data, mesh)
   evaluation.embed('pretrained', pretrained.params, full=True)
-  subsets = evaluation.subsets()
-  evaluation.probes('pretrained', subsets)
-  if config.baselines.random_init:
+  models = ['pretrained']
+  if data.probe and config.baselines.random_init:
     # The run's own initial weights: the site table is global, so the parameters of a model
     # rebuilt for the dataset's sites are the ones the run started from.
     random_params = jax.jit(lambda rng: joint.init_params(evaluation.model, data.model_config,
                                                           rng))(
                                                               checkpoint.init_key(pretrained.config))
     evaluation.embed('random_init', random_params, full=False)
-    evaluation.probes('random_init', subsets)
-  if config.baselines.supervised:
-    evaluation.supervised_baseline(subsets)
+    models.append('random_init')
+  if data.probe and config.baselines.statistics and evaluation.statistics_sets():
+    evaluation.statistics_features()
+    models.append('statistics')
+  if not data.probe:
+    evaluation.results.notes.append('probes skipped: too few windows per class to fit and score '
+                                    'a probe (retrieval and zero-shot only)')
+  elif data.folds:
+    for model in models:
+      evaluation.fold_probes(model)
+    if config.baselines.supervised or config.robustness:
+      evaluation.results.notes.append(
+          f'supervised baseline and robustness table skipped: {data.folds}-fold '
+          'cross-validated dataset')
+  else:
+    subsets = evaluation.subsets()
+    for model in models:
+      evaluation.probes(model, subsets)
+    if config.baselines.supervised:
+      evaluation.supervised_baseline(subsets)
+  robust = config.robustness and data.probe and not data.folds
   steps = (('zero-shot', config.zero_shot, evaluation.zero_shot),
            ('retrieval', config.retrieval, evaluation.retrieval),
-           ('robustness', config.robustness, lambda: evaluation.robustness(subsets)),
+           ('robustness', robust, lambda: evaluation.robustness(subsets)),
            ('plots', config.plots and workdir is not None, lambda: evaluation.plot(workdir)))
   for label, enabled, step in steps:
     if enabled:

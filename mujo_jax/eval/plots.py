@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 MODEL_STYLES = {'pretrained': ('tab:blue', 'o'), 'random_init': ('tab:gray', 's'),
-                'supervised': ('tab:orange', '^')}
+                'supervised': ('tab:orange', '^'), 'statistics': ('tab:green', 'D')}
 MODALITY_MARKERS = {'imu': 'o', 'pose': 's', 'video': '^', 'text': '*'}
 
 

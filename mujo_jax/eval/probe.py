@@ -217,19 +217,35 @@ def label_budgets(fractions: Sequence[float],
   return tuple(sorted(budgets, key=LabelBudget.sort_key))
 
 
-def stratified_subsets(labels: np.ndarray, budgets: Sequence[LabelBudget],
-                       seed: int) -> dict[LabelBudget, np.ndarray]:
-  """Sorted window indices per budget, drawn from one seeded permutation per class."""
+def stratified_subsets(labels: np.ndarray, budgets: Sequence[LabelBudget], seed: int,
+                       groups: np.ndarray | None = None) -> dict[LabelBudget, np.ndarray]:
+  """Sorted window indices per budget, drawn from one seeded permutation per class.
+
+  With `groups` (one id per window: a subject or a recording), a budget counts groups: the
+  windows of class c labelled are all of c's windows in the first groups of a seeded
+  permutation of the groups that have class c ("2 labelled recordings per class").
+  """
   labels = np.asarray(labels)
   if labels.ndim != 1 or labels.size == 0:
     raise ValueError(f'labels: expected a non-empty (N,) array, got shape {labels.shape}')
   if labels.min() < 0:
     raise ValueError('labels: found unknown labels (-1); a probe needs every window labelled')
   rng = np.random.default_rng(seed)
-  orders = {c: rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)}
-  return {budget: np.sort(np.concatenate([order[:budget.count(len(order))]
-                                          for order in orders.values()]))
-          for budget in budgets}
+  if groups is None:
+    orders = {c: rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)}
+    return {budget: np.sort(np.concatenate([order[:budget.count(len(order))]
+                                            for order in orders.values()]))
+            for budget in budgets}
+  groups = np.asarray(groups)
+  if groups.shape != labels.shape:
+    raise ValueError(f'groups: expected shape {labels.shape}, got {groups.shape}')
+  orders = {c: rng.permutation(np.unique(groups[labels == c])) for c in np.unique(labels)}
+  subsets = {}
+  for budget in budgets:
+    chosen = [np.flatnonzero((labels == c) & np.isin(groups, order[:budget.count(len(order))]))
+              for c, order in orders.items()]
+    subsets[budget] = np.sort(np.concatenate(chosen))
+  return subsets
 
 
 # ---------------------------------------------------------------- the probe

@@ -12,7 +12,7 @@ PROBE_COLUMNS = ('dataset', 'split', 'modality_set', 'budget', 'fraction', 'labe
                  'seed', 'model', 'num_train',
                  'num_eval', 'c', 'validation_macro_f1', 'macro_f1', 'accuracy', 'converged',
                  'checkpoint_step')
-MODELS = ('pretrained', 'random_init', 'supervised')
+MODELS = ('pretrained', 'random_init', 'supervised', 'statistics')
 
 
 def write_csv(path: Path, rows: Sequence[Mapping], columns: Sequence[str] | None = None) -> Path:
