@@ -96,18 +96,12 @@ def batch_spec(config: ml_collections.ConfigDict,
   return spec
 
 
-def init_params(model: joint.JointModel, config: ml_collections.ConfigDict,
-                rng: jax.Array) -> Any:
-  return model.init({'params': rng, 'dropout': rng}, dummy_batch(config, 2), train=False,
-                    step=0)['params']
-
-
 def create_state(model: joint.JointModel, tx: optax.GradientTransformation,
                  config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,
                  rng: jax.Array) -> tuple[TrainState, Any]:
   """Initialises the state directly into its shardings (no replicated copy on one device)."""
   def init(rng):
-    params = init_params(model, config, rng)
+    params = joint.init_params(model, rng, dummy_batch(config, 2))
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
   abstract = jax.eval_shape(init, rng)
   shardings = sharding.tree_shardings(abstract, mesh, config.sharding_rules)
@@ -155,7 +149,7 @@ class Setup:
 def setup(config: ml_collections.ConfigDict) -> Setup:
   """Mesh → model → optimiser → sharded initial state → jitted step, for `config`."""
   mesh = sharding.make_mesh(config.mesh)
-  model = joint.build_model(config)
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
   tx = make_optimizer(config)
   state, state_shardings = create_state(model, tx, config, mesh, jax.random.key(config.seed))
   return Setup(mesh, model, tx, state, state_shardings,

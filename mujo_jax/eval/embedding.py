@@ -85,21 +85,7 @@ def embed_subset(module: joint.JointModel, batch: Mapping[str, jax.Array],
   Same computation as `embed` (encoder → projection head → L2 normalisation) for each modality,
   so the embeddings are identical; the batch only needs the keys of these modalities.
   """
-  out = {}
-  for modality in modalities:
-    if modality not in module.modalities:
-      raise ValueError(f'modality {modality!r} is not in the model (it has {module.modalities})')
-    missing = [key for key in joint.BATCH_KEYS[modality] if key not in batch]
-    if missing:
-      raise ValueError(f'batch lacks {missing} for modality {modality!r} (keys: {sorted(batch)})')
-    encoder = getattr(module, f'{modality}_encoder')
-    if modality == 'imu':
-      features = encoder(batch['imu'], batch['imu_sites'], train=train, example_ids=example_ids)
-    else:
-      features = encoder(batch[modality], train=train, example_ids=example_ids)
-    projected = getattr(module, f'{modality}_head')(features).astype(jnp.float32)
-    out[modality] = joint.l2_normalize(projected)
-  return out
+  return module.embed(batch, train=train, example_ids=example_ids, modalities=modalities)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

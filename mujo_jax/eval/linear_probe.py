@@ -199,7 +199,7 @@ class _DatasetEvaluation:
     self.pretrained = pretrained
     self.data = data
     self.mesh = mesh
-    self.model = joint.build_model(data.model_config)
+    self.model = joint.build_model(joint.JointModelSpec.from_config(data.model_config))
     self.results = DatasetResults()
     self.fractions = probe.check_fractions(config.fractions)
     self.seeds = tuple(config.seeds)
@@ -415,8 +415,9 @@ def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: embedding.Pr
   subsets = evaluation.subsets()
   evaluation.probes('pretrained', subsets)
   if config.baselines.random_init:
-    random_params = jax.jit(lambda rng: train.init_params(evaluation.model, data.model_config,
-                                                          rng))(jax.random.key(config.seed))
+    random_params = jax.jit(lambda rng: joint.init_params(
+        evaluation.model, rng, train.dummy_batch(data.model_config, 2)))(
+            jax.random.key(config.seed))
     evaluation.embed('random_init', random_params, full=False)
     evaluation.probes('random_init', subsets)
   if config.baselines.supervised:

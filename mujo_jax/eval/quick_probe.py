@@ -22,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from mujo_jax import sharding
 from mujo_jax.data import pipeline
 from mujo_jax.eval import embedding
+from mujo_jax.models import joint
 
 
 def embed_split(model: Any, params: Any, config: ml_collections.ConfigDict, split: str,
@@ -71,7 +72,7 @@ def pretrained_vs_random(model: Any, params: Any, config: ml_collections.ConfigD
   modality = config.probe.modality
   # One compiled embedding function for both models and both splits.
   embed_fn = embedding.make_embed_fn(model, embedding.EmbedRequest(modalities=(modality,)), mesh)
-  random_params = jax.jit(lambda rng: train.init_params(model, config, rng),
+  random_params = jax.jit(lambda rng: joint.init_params(model, rng, train.dummy_batch(config, 2)),
                           out_shardings=sharding.replicated(mesh))(
                               jax.random.key(config.seed + 12345))
   results = {}

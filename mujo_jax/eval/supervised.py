@@ -105,7 +105,7 @@ class FromScratch:
   def __init__(self, model_config: ml_collections.ConfigDict, modality_set: probe.ModalitySet,
                dataset_sites: Sequence[str], num_classes: int, settings: SupervisedSettings):
     from mujo_jax import train as train_lib  # pylint: disable=g-import-not-at-top
-    self.model = joint.build_model(model_config)
+    self.model = joint.build_model(joint.JointModelSpec.from_config(model_config))
     self.modality_set = modality_set
     self.settings = settings
     self._keys = _input_keys(modality_set)
@@ -116,7 +116,7 @@ class FromScratch:
     self._tx = tx = optax.adamw(schedule, weight_decay=settings.weight_decay)
 
     def init(rng):
-      params = {'model': train_lib.init_params(model, model_config, rng),
+      params = {'model': joint.init_params(model, rng, train_lib.dummy_batch(model_config, 2)),
                 'head': {'kernel': jnp.zeros((feature_dim, num_classes)),
                          'bias': jnp.zeros((num_classes,))}}
       return params, tx.init(params)
