@@ -5,10 +5,8 @@ seed. One jitted function computes, per batch, the embedding of each requested m
 each requested *IMU site variant* (the same windows with some sites masked absent), so that
 probes on single sites and the missing-site robustness table cost one pass over the data.
 
-Only the encoders a caller asks for run: `embed_subset` calls the model's
-`{modality}_encoder` and `{modality}_head` submodules directly (what `JointModel.embed` does for
-all of its modalities at once), so MM-Fit windows, which have no video or text, can be embedded
-by a model pretrained on four modalities.
+Only the encoders a caller asks for run (`JointModel.embed(batch, modalities=...)`), so MM-Fit
+windows, which have no video or text, can be embedded by a model pretrained on four modalities.
 """
 
 from __future__ import annotations
