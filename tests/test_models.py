@@ -67,7 +67,7 @@ def _imu(seed=0, sites=4, time=50):
 
 
 def test_imu_encoder_shape_and_absent_site_invariance():
-  encoder = ImuEncoder(TINY, site_ids=(3, 0, 7, 5), patch_len=10)
+  encoder = ImuEncoder(TINY, site_ids=(3, 0, 7, 5), patch_len=10, num_site_ids=64)
   imu = _imu()
   site_mask = np.array([[1, 1, 1, 1], [1, 0, 1, 0], [0, 0, 0, 0]], bool)
   variables, apply = _init_apply(encoder, imu, site_mask)
@@ -87,19 +87,19 @@ def test_imu_encoder_shape_and_absent_site_invariance():
   np.testing.assert_allclose(moved[0], out[0], rtol=1e-6, atol=1e-6)
 
   # Absent = not given: the same example seen by an encoder configured without those sites.
-  subset = ImuEncoder(TINY, site_ids=(3, 7), patch_len=10)
+  subset = ImuEncoder(TINY, site_ids=(3, 7), patch_len=10, num_site_ids=64)
   out_subset = subset.apply(variables, imu[:, :, [0, 2]], site_mask[:, [0, 2]], train=False)
   np.testing.assert_allclose(out_subset[1], out[1], rtol=1e-5, atol=1e-6)
 
 
 def test_imu_encoder_rejects_bad_inputs():
-  encoder = ImuEncoder(TINY, site_ids=(0, 1, 2, 3), patch_len=10)
+  encoder = ImuEncoder(TINY, site_ids=(0, 1, 2, 3), patch_len=10, num_site_ids=64)
   with pytest.raises(ValueError, match='not a multiple of imu_patch'):
     encoder.init(jax.random.key(0), _imu(time=45), np.ones((BATCH, 4), bool), train=False)
   with pytest.raises(ValueError, match='site_ids has 4'):
     encoder.init(jax.random.key(0), _imu(sites=3), np.ones((BATCH, 3), bool), train=False)
   with pytest.raises(ValueError, match='num_site_ids'):
-    ImuEncoder(TINY, site_ids=(0, 1, 2, 99), patch_len=10).init(
+    ImuEncoder(TINY, site_ids=(0, 1, 2, 99), patch_len=10, num_site_ids=64).init(
         jax.random.key(0), _imu(), np.ones((BATCH, 4), bool), train=False)
 
 
@@ -119,7 +119,8 @@ def test_video_encoder_frames_and_features():
   assert variables['params']['space_embed'].shape == (4, TINY.width)
 
   features = np.random.default_rng(3).normal(size=(BATCH, 7, 24)).astype(np.float32)
-  variables, apply = _init_apply(VideoEncoder(TINY, input_kind='features'), features)
+  feature_encoder = VideoEncoder(TINY, input_kind='features', tubelet=(5, 8, 8))
+  variables, apply = _init_apply(feature_encoder, features)
   assert apply(variables, features).shape == (BATCH, TINY.width)
   with pytest.raises(ValueError, match='video_tubelet'):
     encoder.init(jax.random.key(0), frames[:, :9], train=False)

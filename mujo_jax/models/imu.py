@@ -32,8 +32,9 @@ class ImuEncoder(nn.Module):
 
   transformer: TransformerConfig
   site_ids: tuple[int, ...]  # Global site id of each of the S sites, in input order.
-  patch_len: int = 25  # Samples per token (0.5 s at 50 Hz).
-  num_site_ids: int = 64  # Size of the site-embedding table (>= len(virtual_imu.SITES)).
+  # Settings from `ModelConfig` (`imu_patch`, `num_site_ids`), which holds their defaults.
+  patch_len: int  # Samples per token.
+  num_site_ids: int  # Size of the site-embedding table (>= len(virtual_imu.SITES)).
   max_time_tokens: int = 64  # Longest input: max_time_tokens × patch_len samples.
 
   def _check(self, imu: jax.Array, site_mask: jax.Array) -> None:
