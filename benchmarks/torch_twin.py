@@ -318,6 +318,9 @@ class JointTwin(nn.Module):
       raise ValueError(f'attention_impl={attention_impl!r}: expected one of {ATTENTION_IMPLS}')
     cfg = model.transformer
     self.modalities = model.modalities
+    # Registered under the JAX parameter names; held here by modality (a plain dict, so torch
+    # does not register them twice).
+    self.towers: dict[str, tuple[torch.nn.Module, torch.nn.Module]] = {}
     for modality in model.modalities:
       if modality == 'imu':
         encoder = ImuEncoder(cfg, attention_impl, model.imu_site_ids, model.imu_patch,
@@ -332,8 +335,10 @@ class JointTwin(nn.Module):
                                feature_dim=shape[-1] if len(shape) == 3 else None)
       else:
         encoder = TextEncoder(cfg, attention_impl, model.text_vocab_size, model.text_max_len)
+      head = _dense(cfg.width, model.embed_dim)
       self.add_module(f'{modality}_encoder', encoder)
-      self.add_module(f'{modality}_head', _dense(cfg.width, model.embed_dim))
+      self.add_module(f'{modality}_head', head)
+      self.towers[modality] = (encoder, head)
     self.loss_head = LossHead(model.loss_config, model.multitask)
 
   @classmethod
@@ -345,16 +350,13 @@ class JointTwin(nn.Module):
   def embed(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     embeddings = {}
     for modality in self.modalities:
-      encoder = getattr(self, f'{modality}_encoder')
-      if modality == 'imu':
-        features = encoder(batch['imu'], batch['imu_sites'])
-      else:
-        features = encoder(batch[modality])
-      embeddings[modality] = l2_normalize(getattr(self, f'{modality}_head')(features).float())
+      encoder, head = self.towers[modality]
+      features = encoder(*(batch[key] for key in joint_lib.BATCH_KEYS[modality]))
+      embeddings[modality] = l2_normalize(head(features).float())
     return embeddings
 
   def forward(self, batch: Mapping[str, torch.Tensor], step: int = 0) -> torch.Tensor:
-    """The total loss of the multitask strategy at `step` (as `JointModel.__call__`)."""
+    """The total loss of the multitask strategy at `step` (`JointModel.embed`, then `loss`)."""
     return self.loss_head(self.embed(batch), batch['present'], step)
 
 

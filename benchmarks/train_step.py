@@ -92,7 +92,9 @@ def main(argv):
   torch_batch = torch_twin.to_torch_batch(host_batch)
   with torch.no_grad():
     twin_loss = float(twin(torch_batch))
-  jax_loss = float(model.apply({'params': jax_params}, host_batch, train=False)[0])
+  jax_embeddings = model.apply({'params': jax_params}, host_batch, method='embed')
+  jax_loss = float(model.apply({'params': jax_params}, jax_embeddings, host_batch['present'],
+                               method='loss')[0])
   torch_twin.set_attention_impl(twin, 'math')
   torch_matmul_flops = torch_twin.count_step_flops(twin, torch_batch)
   torch_twin.set_attention_impl(twin, 'sdpa')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from typing import Any
 
 import ml_collections
@@ -155,3 +157,22 @@ def linear_probe_settings(*, datasets: str = 'synthetic', seeds: int = 3,
     config.retrieval_max_windows = 64
     config.map_max_windows = 64
   return config
+def from_dataclass(instance: Any) -> ml_collections.ConfigDict:
+  """`dataclasses.asdict(instance)` as a ConfigDict whose None fields stay overridable.
+
+  A None default (e.g. `model.width`: the size preset's value) becomes a typed
+  `placeholder`, so that `--config.model.width=256` parses as an int; the dataclass is the one
+  owner of the default, the config only mirrors it.
+  """
+  hints = typing.get_type_hints(type(instance))
+  section = ml_collections.ConfigDict()
+  for key, value in dataclasses.asdict(instance).items():
+    if value is None:
+      kinds = [typing.get_origin(t) or t for t in typing.get_args(hints[key])
+               if t is not type(None)]
+      if len(kinds) != 1:
+        raise TypeError(f'{type(instance).__name__}.{key}: a None default needs a type '
+                        f'`T | None`, got {hints[key]}')
+      value = ml_collections.config_dict.placeholder(kinds[0])
+    section[key] = value
+  return section

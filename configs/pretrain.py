@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs.common import linear_probe_settings, parse_arg
+from configs.common import from_dataclass, linear_probe_settings, parse_arg
+from mujo_jax import multitask
 from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES
+from mujo_jax.models import config as model_config
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -35,7 +37,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.save_every_steps = 500
   config.keep_checkpoints = 2
   config.window_s = 5.0
-  # GradCache-style exact accumulation (issue 6): the contrastive loss sees the whole batch.
+  # GradCache-style exact accumulation: the contrastive loss sees the whole batch.
   config.accum_steps = 1
   config.accum_mode = 'exact'
 
@@ -62,35 +64,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.augment.site_dropout = 0.1  # Each present IMU site is dropped with this probability.
   config.augment.modality_dropout = 0.1  # Each modality marked absent with this probability.
 
-  # ---------------------------------------------------------------- model
-  config.model = ml_collections.ConfigDict()
-  config.model.size = arg.size
-  for key in ('width', 'depth', 'num_heads', 'mlp_dim', 'embed_dim', 'dropout_rate'):
-    config.model[key] = ml_collections.config_dict.placeholder(float if key == 'dropout_rate'
-                                                               else int)
-  config.model.dtype = 'float32'
-  config.model.imu_patch = 25
-  config.model.pose_patch = 10
-  # 5 frames × 16×16 px: 40 tokens for a 5 s clip of 32 px frames (8×8 px gave 160 tokens and
-  # half of the step's FLOPs for a stick figure that 16 px patches already resolve).
-  config.model.video_tubelet = (5, 16, 16)
-  # FiMAD's `features` builder config stores pre-extracted features, `frames` small frames.
-  config.model.video_input = ('frames' if arg.data == 'synthetic'
-                              or config.data.builder_config == 'frames' else 'features')
-  config.model.text_max_len = 96
-
-  # ---------------------------------------------------------------- loss and multitask
-  config.loss = ml_collections.ConfigDict()
-  config.loss.type = arg.loss
-  config.loss.init_logit_scale = 2.6592600369262695  # log(1 / 0.07), CLIP.
-  config.loss.max_logit_scale = 4.605170185988092  # log(100), CLIP's clamp.
-  config.loss.siglip_init_t = 2.302585092994046  # log(10), big_vision.
-  config.loss.siglip_init_b = -10.0
-  config.multitask = ml_collections.ConfigDict()
-  config.multitask.strategy = arg.strategy
-  config.multitask.pairs = 'all' if arg.pairs == 'all' else tuple(arg.pairs.split('+'))
-  config.multitask.pair_weights = ml_collections.config_dict.placeholder(dict)
-  config.multitask.anchor = arg.anchor or ('text' if arg.strategy == 'anchored' else '')
+  # ---------------------------------------------------------------- model, loss, multitask
+  # Defaults come from the typed dataclasses (`ModelConfig`, `LossConfig`, `MultitaskConfig`);
+  # None fields (`model.width`, ...: the size preset's value) stay overridable placeholders.
+  config.model = from_dataclass(model_config.ModelConfig(
+      size=arg.size,
+      # FiMAD's `features` builder config stores pre-extracted features, `frames` small frames.
+      video_input=('frames' if arg.data == 'synthetic' or config.data.builder_config == 'frames'
+                   else 'features')))
+  config.loss = from_dataclass(model_config.LossConfig(type=arg.loss))
+  config.multitask = from_dataclass(multitask.MultitaskConfig(
+      strategy=arg.strategy,
+      pairs='all' if arg.pairs == 'all' else tuple(arg.pairs.split('+')),
+      anchor=arg.anchor or ('text' if arg.strategy == 'anchored' else '')))
 
   # ---------------------------------------------------------------- optimiser
   config.optim = ml_collections.ConfigDict()

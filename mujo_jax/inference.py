@@ -148,7 +148,7 @@ class Embedder:
   def _model(self, sites: tuple[str, ...]) -> joint.JointModel:
     if sites not in self._models:
       config = embedding.with_imu_sites(self.config, sites) if sites else self.config
-      self._models[sites] = joint.build_model(config)
+      self._models[sites] = joint.build_model(joint.JointModelSpec.from_config(config))
     return self._models[sites]
 
   def _embed_batches(self, modality: str, inputs: dict[str, np.ndarray],

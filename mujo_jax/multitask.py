@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 Array = jax.Array
 
+# The modality names, in the order of the batch schema; every module imports them from here.
 MODALITIES = ('imu', 'pose', 'video', 'text')
 STRATEGIES = ('joint', 'round_robin', 'random_pair', 'anchored', 'uncertainty')
 
@@ -133,17 +133,46 @@ class Multitask:
     return self.strategy == 'uncertainty'
 
 
-def build_multitask(modalities: Sequence[str] | str, strategy: str = 'joint',
-                    pairs: str | Sequence[str] = 'all',
-                    pair_weights: Mapping[str, float] | None = None,
-                    anchor: str | None = None) -> Multitask:
-  """Validates everything before any compute; unknown names raise ValueError."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MultitaskConfig:
+  """`config.multitask`, before it meets the modalities (`build_multitask` checks the rest).
+
+  `pairs`: 'all', 'imu-text,imu-pose' / 'imu-text+imu-pose', or a tuple of 'a-b' strings.
+  `pair_weights`: {'a-b': c_p >= 0} for some selected pairs; the others weigh 1.
+  `anchor`: the modality every pair of strategy `anchored` contains; '' for other strategies.
+  """
+
+  strategy: str = 'joint'  # One of `STRATEGIES`.
+  pairs: str | tuple[str, ...] = 'all'
+  pair_weights: dict[str, float] | None = None
+  anchor: str = ''
+
+  def __post_init__(self):
+    if self.strategy not in STRATEGIES:
+      raise ValueError(f'multitask.strategy={self.strategy!r}: expected one of {STRATEGIES}')
+    if not isinstance(self.pairs, str) and not (
+        isinstance(self.pairs, tuple) and all(isinstance(p, str) for p in self.pairs)):
+      raise ValueError(f'multitask.pairs={self.pairs!r}: expected "all", "a-b,c-d" or a tuple '
+                       f'of "a-b" strings')
+    if self.pair_weights is not None and not isinstance(self.pair_weights, Mapping):
+      raise ValueError(f'multitask.pair_weights={self.pair_weights!r}: expected a mapping '
+                       f'{{"a-b": weight}} or None')
+    if self.anchor is not None and not isinstance(self.anchor, str):
+      raise ValueError(f'multitask.anchor={self.anchor!r}: expected a modality name or ""')
+
+
+def build_multitask(modalities: Sequence[str] | str,
+                    config: MultitaskConfig | None = None) -> Multitask:
+  """Validates `config` against `modalities` before any compute; unknown names raise ValueError.
+
+  `config` None: `MultitaskConfig()`.
+  """
+  config = MultitaskConfig() if config is None else config
   modalities = validate_modalities(modalities)
-  if strategy not in STRATEGIES:
-    raise ValueError(f'multitask.strategy={strategy!r}: expected one of {STRATEGIES}')
-  pair_list = parse_pairs(pairs, modalities)
+  strategy = config.strategy
+  pair_list = parse_pairs(config.pairs, modalities)
   weights = {p: 1.0 for p in pair_list}
-  for key, value in dict(pair_weights or {}).items():
+  for key, value in dict(config.pair_weights or {}).items():
     pair = parse_pair(key, modalities)
     if pair not in weights:
       raise ValueError(f'multitask.pair_weights: {key!r} is not one of the selected pairs '
@@ -152,7 +181,7 @@ def build_multitask(modalities: Sequence[str] | str, strategy: str = 'joint',
     if not value >= 0.0:
       raise ValueError(f'multitask.pair_weights[{key!r}]={value}: expected a weight >= 0')
     weights[pair] = value
-  anchor = anchor or None
+  anchor = config.anchor or None
   if strategy == 'anchored':
     if anchor not in modalities:
       raise ValueError(f'multitask.anchor={anchor!r}: strategy "anchored" needs one of '
@@ -169,15 +198,6 @@ def build_multitask(modalities: Sequence[str] | str, strategy: str = 'joint',
     weights_by_pair = dict(zip(multitask.pair_names, multitask.selection, strict=True))
     raise ValueError(f'multitask: every selected pair has weight 0 ({weights_by_pair})')
   return multitask
-
-
-def from_config(config: Any) -> Multitask:
-  """Reads `config.modalities` and `config.multitask.{strategy, pairs, pair_weights, anchor}`."""
-  multitask = config.multitask
-  return build_multitask(config.modalities, strategy=multitask.strategy,
-                         pairs=multitask.get('pairs', 'all') or 'all',
-                         pair_weights=multitask.get('pair_weights', None),
-                         anchor=multitask.get('anchor', None))
 
 
 def step_weights(multitask: Multitask, step: Array | int, rng: Array | None = None,

@@ -25,7 +25,7 @@ import orbax.checkpoint as ocp
 from clu import metric_writers, parameter_overview, periodic_actions
 
 from mujo_jax import accumulation, checkpoint, config_validation, sharding
-from mujo_jax.data import pipeline
+from mujo_jax.data import pipeline, schema
 from mujo_jax.eval import evaluators as evaluators_lib
 from mujo_jax.models import joint
 
@@ -70,7 +70,7 @@ def create_state(model: joint.JointModel, tx: optax.GradientTransformation,
                  rng: jax.Array) -> tuple[TrainState, Any]:
   """Initialises the state directly into its shardings (no replicated copy on one device)."""
   def init(rng):
-    params = joint.init_params(model, config, rng)
+    params = joint.init_params(model, rng, schema.dummy_batch(config, 2))
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
   abstract = jax.eval_shape(init, rng)
   shardings = sharding.tree_shardings(abstract, mesh, config.sharding_rules)
@@ -118,7 +118,7 @@ class Setup:
 def setup(config: ml_collections.ConfigDict) -> Setup:
   """Mesh → model → optimiser → sharded initial state → jitted step, for `config`."""
   mesh = sharding.make_mesh(config.mesh)
-  model = joint.build_model(config)
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
   tx = make_optimizer(config)
   state, state_shardings = create_state(model, tx, config, mesh, checkpoint.init_key(config))
   return Setup(mesh, model, tx, state, state_shardings,

@@ -37,7 +37,7 @@ def _random_batch(config, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def _loss_and_grads(config, params, batch):
-  model = joint.build_model(config)
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
   fn = jax.jit(lambda p, b: accumulation.loss_and_grads(model, config, p, b, 3,
                                                         jax.random.key(7)))
   loss, _, grads = fn(params, batch)
@@ -54,8 +54,8 @@ def _max_relative_error(grads, reference) -> float:
 @pytest.mark.parametrize('loss', ['clip', 'siglip'])
 def test_exact_accumulation_equals_full_batch(strategy, loss):
   full_config = _config(strategy, loss, 1)
-  model = joint.build_model(full_config)
-  params = joint.init_params(model, full_config, jax.random.key(0))
+  model = joint.build_model(joint.JointModelSpec.from_config(full_config))
+  params = joint.init_params(model, jax.random.key(0), schema.dummy_batch(full_config, 2))
   batch = _random_batch(full_config)
   ref_loss, ref_grads = _loss_and_grads(full_config, params, batch)
   for accum_steps in (2, 4):
@@ -69,7 +69,8 @@ def test_exact_accumulation_equals_full_batch(strategy, loss):
 
 def test_naive_accumulation_is_a_different_objective():
   full_config = _config('joint', 'clip', 1)
-  params = joint.init_params(joint.build_model(full_config), full_config, jax.random.key(0))
+  model = joint.build_model(joint.JointModelSpec.from_config(full_config))
+  params = joint.init_params(model, jax.random.key(0), schema.dummy_batch(full_config, 2))
   batch = _random_batch(full_config)
   ref_loss, ref_grads = _loss_and_grads(full_config, params, batch)
   naive_loss, naive_grads = _loss_and_grads(_config('joint', 'clip', 4, 'naive'), params, batch)
@@ -80,8 +81,8 @@ def test_naive_accumulation_is_a_different_objective():
 
 def test_dropout_is_active_in_the_comparison():
   config = _config('joint', 'clip', 1)
-  model = joint.build_model(config)
-  params = joint.init_params(model, config, jax.random.key(0))
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
+  params = joint.init_params(model, jax.random.key(0), schema.dummy_batch(config, 2))
   batch = {k: v for k, v in _random_batch(config).items() if k not in ('label', 'present')}
   embed = lambda rng: model.apply({'params': params}, batch, train=True, rngs={'dropout': rng},
                                   method='embed')

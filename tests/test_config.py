@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
 import pytest
+from absl import flags
+from ml_collections import config_flags
 
 from configs import pretrain
-from mujo_jax import config_validation
+from mujo_jax import config_validation, multitask
+from mujo_jax.models import config as model_config
+from mujo_jax.models import joint
 
 
 def test_variants_parse_with_types():
@@ -64,9 +69,9 @@ def test_unknown_site_and_modality_rejected():
 
 
 def test_site_ids_resolved():
-  from mujo_jax.facts import virtual_imu
+  from mujo_jax.facts import sites as sites_lib
   config = config_validation.resolve_pretrain_config(pretrain.get_config('size=tiny'))
-  assert [virtual_imu.SITES[i] for i in config.data.imu_site_ids] == list(config.data.imu_sites)
+  assert [sites_lib.SITES[i] for i in config.data.imu_site_ids] == list(config.data.imu_sites)
 
 
 def test_main_rejects_unknown_override_before_compute(tmp_path):
@@ -77,3 +82,30 @@ def test_main_rejects_unknown_override_before_compute(tmp_path):
   assert result.returncode != 0
   assert 'no_such_key' in result.stderr
   assert not (tmp_path / 'checkpoints').exists()
+
+
+def test_model_loss_multitask_defaults_are_the_dataclasses():
+  config = pretrain.get_config('size=tiny,loss=siglip,strategy=round_robin')
+  assert config.model.to_dict() == dataclasses.asdict(
+      model_config.ModelConfig(size='tiny', video_input='frames'))
+  assert config.model.video_tubelet == (5, 16, 16)
+  assert config.loss.to_dict() == dataclasses.asdict(model_config.LossConfig(type='siglip'))
+  assert config.multitask.to_dict() == dataclasses.asdict(
+      multitask.MultitaskConfig(strategy='round_robin'))
+  spec = joint.JointModelSpec.from_config(config_validation.resolve_pretrain_config(config))
+  assert spec.model == model_config.ModelConfig(size='tiny')
+
+
+def test_preset_fields_stay_overridable_from_the_command_line():
+  argv = ['prog', '--config=configs/pretrain.py:size=tiny', '--config.model.width=64',
+          '--config.model.dropout_rate=0.2', '--config.model.video_tubelet=(5,8,8)']
+  flag_values = flags.FlagValues()
+  config_flags.DEFINE_config_file('config', flag_values=flag_values, sys_argv=argv)
+  flag_values(argv)
+  config = config_validation.resolve_pretrain_config(flag_values.config)
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
+  assert model.transformer.width == 64 and model.transformer.dropout_rate == 0.2
+  assert model.transformer.depth == 1  # None: the tiny preset's.
+  assert model.video_tubelet == (5, 8, 8)
+  with pytest.raises(TypeError):
+    pretrain.get_config().model.width = 'wide'

@@ -11,6 +11,7 @@ from configs import linear_probe as linear_probe_config
 from configs import pretrain
 from mujo_jax import checkpoint as checkpoint_lib
 from mujo_jax import config_validation, sharding, train
+from mujo_jax.data import schema
 from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.eval import embedding, eval_data
 from mujo_jax.inference import Embedder, window_starts
@@ -27,8 +28,9 @@ def checkpoint(synthetic_data_dir, tmp_path_factory):
   config = config_validation.resolve_pretrain_config(config)
   workdir = tmp_path_factory.mktemp('init_checkpoint')
   (workdir / 'config.json').write_text(config.to_json_best_effort(indent=2))
-  model = joint.build_model(config)
-  params = jax.jit(lambda rng: joint.init_params(model, config, rng))(jax.random.key(3))
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
+  params = jax.jit(lambda rng: joint.init_params(model, rng, schema.dummy_batch(config, 2)))(
+      jax.random.key(3))
   tx = train.make_optimizer(config)
   state = train.TrainState(step=jnp.zeros((), jnp.int32), params=params,
                            opt_state=tx.init(params))
@@ -52,7 +54,7 @@ def eval_windows(checkpoint):
   probe_config.synthetic.max_windows = 4
   data = eval_data.synthetic(pretrained.config, probe_config)
   windows = [data.windows['test'][i] for i in range(3)]
-  model = joint.build_model(data.model_config)
+  model = joint.build_model(joint.JointModelSpec.from_config(data.model_config))
   request = embedding.EmbedRequest(modalities=('imu', 'pose', 'video', 'text'))
   mesh = sharding.make_mesh((('data', -1),))
   embedded = embedding.embed_windows(model, pretrained.params, windows, request, mesh, 4)
@@ -141,10 +143,10 @@ def test_missing_checkpoint(tmp_path):
 
 
 def test_evaluation_path_equals_joint_model_embed(checkpoint, eval_windows):
-  """`embedding.embed_subset`, used by evaluation and the Embedder, equals `JointModel.embed`."""
+  """The evaluation path (one modality at a time, batched, sharded) equals one full `embed`."""
   windows, expected = eval_windows
   pretrained = checkpoint_lib.load_pretrained(checkpoint)
-  model = joint.build_model(pretrained.config)
+  model = joint.build_model(joint.JointModelSpec.from_config(pretrained.config))
   batch = {k: np.stack([w[k] for w in windows]) for k in ('imu', 'imu_sites', 'pose', 'video',
                                                            'text')}
   reference = model.apply({'params': pretrained.params}, batch, train=False, method='embed')

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mujo_jax.data.tokenizer import BOS_ID, EOS_ID, ByteTokenizer
+from mujo_jax.models import config as model_config
 from mujo_jax.models import joint
 from mujo_jax.models.imu import ImuEncoder
 from mujo_jax.models.pose import PoseEncoder
@@ -66,7 +67,7 @@ def _imu(seed=0, sites=4, time=50):
 
 
 def test_imu_encoder_shape_and_absent_site_invariance():
-  encoder = ImuEncoder(TINY, site_ids=(3, 0, 7, 5), patch_len=10)
+  encoder = ImuEncoder(TINY, site_ids=(3, 0, 7, 5), patch_len=10, num_site_ids=64)
   imu = _imu()
   site_mask = np.array([[1, 1, 1, 1], [1, 0, 1, 0], [0, 0, 0, 0]], bool)
   variables, apply = _init_apply(encoder, imu, site_mask)
@@ -86,19 +87,19 @@ def test_imu_encoder_shape_and_absent_site_invariance():
   np.testing.assert_allclose(moved[0], out[0], rtol=1e-6, atol=1e-6)
 
   # Absent = not given: the same example seen by an encoder configured without those sites.
-  subset = ImuEncoder(TINY, site_ids=(3, 7), patch_len=10)
+  subset = ImuEncoder(TINY, site_ids=(3, 7), patch_len=10, num_site_ids=64)
   out_subset = subset.apply(variables, imu[:, :, [0, 2]], site_mask[:, [0, 2]], train=False)
   np.testing.assert_allclose(out_subset[1], out[1], rtol=1e-5, atol=1e-6)
 
 
 def test_imu_encoder_rejects_bad_inputs():
-  encoder = ImuEncoder(TINY, site_ids=(0, 1, 2, 3), patch_len=10)
+  encoder = ImuEncoder(TINY, site_ids=(0, 1, 2, 3), patch_len=10, num_site_ids=64)
   with pytest.raises(ValueError, match='not a multiple of imu_patch'):
     encoder.init(jax.random.key(0), _imu(time=45), np.ones((BATCH, 4), bool), train=False)
   with pytest.raises(ValueError, match='site_ids has 4'):
     encoder.init(jax.random.key(0), _imu(sites=3), np.ones((BATCH, 3), bool), train=False)
   with pytest.raises(ValueError, match='num_site_ids'):
-    ImuEncoder(TINY, site_ids=(0, 1, 2, 99), patch_len=10).init(
+    ImuEncoder(TINY, site_ids=(0, 1, 2, 99), patch_len=10, num_site_ids=64).init(
         jax.random.key(0), _imu(), np.ones((BATCH, 4), bool), train=False)
 
 
@@ -118,7 +119,8 @@ def test_video_encoder_frames_and_features():
   assert variables['params']['space_embed'].shape == (4, TINY.width)
 
   features = np.random.default_rng(3).normal(size=(BATCH, 7, 24)).astype(np.float32)
-  variables, apply = _init_apply(VideoEncoder(TINY, input_kind='features'), features)
+  feature_encoder = VideoEncoder(TINY, input_kind='features', tubelet=(5, 8, 8))
+  variables, apply = _init_apply(feature_encoder, features)
   assert apply(variables, features).shape == (BATCH, TINY.width)
   with pytest.raises(ValueError, match='video_tubelet'):
     encoder.init(jax.random.key(0), frames[:, :9], train=False)
@@ -174,9 +176,10 @@ def _batch(seed=0, batch=4):
 
 @pytest.fixture(scope='module')
 def dropout_model():
-  model = joint.build_model(_config(dropout_rate=0.5))
+  model = joint.build_model(joint.JointModelSpec.from_config(_config(dropout_rate=0.5)))
   batch = _batch()
-  variables = jax.jit(model.init)(jax.random.key(0), batch)
+  variables = {'params': jax.jit(lambda rng: joint.init_params(model, rng, batch))(
+      jax.random.key(0))}
   embed = jax.jit(lambda v, b, train, rng, ids=None: model.apply(
       v, b, train=train, example_ids=ids, rngs={'dropout': rng}, method='embed'),
                   static_argnums=2)
@@ -222,12 +225,14 @@ def test_dropout_is_explicit_deterministic_and_per_example(dropout_model):
 def test_joint_loss_metrics_and_bfloat16():
   config = _config(dtype='bfloat16')
   config.loss.type = 'siglip'
-  model = joint.build_model(config)
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
   batch = _batch()
-  variables = jax.jit(model.init)(jax.random.key(0), batch)
+  variables = {'params': jax.jit(lambda rng: joint.init_params(model, rng, batch))(
+      jax.random.key(0))}
   assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables))
   assert set(variables['params']['loss_head']) == {'t', 'b'}
-  total, metrics = jax.jit(model.apply)(variables, batch)
+  total, metrics = jax.jit(lambda v, b: model.apply(
+      v, model.apply(v, b, method='embed'), b['present'], method='loss'))(variables, batch)
   pair_losses = [metrics[f'loss/{name}'] for name in model.pair_names]
   assert len(pair_losses) == 6 and np.isfinite(total)
   np.testing.assert_allclose(total, sum(pair_losses), rtol=1e-5)
@@ -243,19 +248,109 @@ def test_joint_loss_metrics_and_bfloat16():
 ])
 def test_build_model_rejects_bad_config(key, value, message):
   with pytest.raises(ValueError, match=message):
-    joint.build_model(_config(**{key: value}))
+    joint.build_model(joint.JointModelSpec.from_config(_config(**{key: value})))
 
 
 def test_build_model_maps_site_names():
   config = _config()
   del config.data['imu_site_ids']
   config.data.imu_sites = ('head', 'left_wrist')
-  from mujo_jax.facts import virtual_imu
-  model = joint.build_model(config)
-  assert model.imu_site_ids == (virtual_imu.SITES.index('head'), 0)
+  from mujo_jax.facts import sites as sites_lib
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
+  assert model.imu_site_ids == (sites_lib.SITES.index('head'), 0)
   config.data.imu_sites = ('left_elbow_typo',)
   with pytest.raises(ValueError, match='unknown sites'):
-    joint.build_model(config)
+    joint.build_model(joint.JointModelSpec.from_config(config))
+
+
+def test_embed_of_some_modalities_equals_the_full_embed(dropout_model):
+  model, variables, embed, batch = dropout_model
+  imu_only = {k: batch[k] for k in ('imu', 'imu_sites')}
+  for train in (False, True):  # Dropout masks too: they depend on (rng, example, layer) only.
+    full = embed(variables, batch, train, jax.random.key(4))
+    subset = model.apply(variables, imu_only, train=train, modalities=('imu',),
+                         rngs={'dropout': jax.random.key(4)}, method='embed')
+    assert set(subset) == {'imu'}
+    np.testing.assert_allclose(subset['imu'], full['imu'], rtol=1e-6, atol=1e-6)
+  pair = model.apply(variables, batch, modalities=('text', 'pose'), method='embed')
+  reference = embed(variables, batch, False, jax.random.key(0))
+  np.testing.assert_allclose(pair['text'], reference['text'], rtol=1e-6, atol=1e-6)
+  with pytest.raises(ValueError, match="lacks \\['pose'\\]"):
+    model.apply(variables, imu_only, modalities=('imu', 'pose'), method='embed')
+  with pytest.raises(ValueError, match='not in the model'):
+    model.apply(variables, batch, modalities=('audio',), method='embed')
+
+
+# The parameter tree that checkpoints hold, for `_config()` and `_batch()`: leaves outside the
+# transformer stacks (path, shape), then the one layout every encoder's stack has. A change here
+# breaks every saved checkpoint.
+_ENCODER_LEAVES = {
+    'imu_encoder': {'patch_embed/bias': (32,), 'patch_embed/kernel': (60, 32),
+                    'site_embed/embedding': (64, 32), 'time_embed': (64, 32)},
+    'pose_encoder': {'joint_embed/bias': (32,), 'joint_embed/kernel': (51, 32),
+                     'patch_embed/bias': (32,), 'patch_embed/kernel': (160, 32),
+                     'time_embed': (64, 32)},
+    'text_encoder': {'position_embed': (16, 32), 'token_embed/embedding': (259, 32)},
+    'video_encoder': {'space_embed': (4, 32), 'time_embed': (64, 32),
+                      'tubelet_embed/bias': (32,), 'tubelet_embed/kernel': (320, 32)},
+}
+_STACK_LEAVES = {
+    'block_0/attn_norm/bias': (32,), 'block_0/attn_norm/scale': (32,),
+    'block_0/attn_out/bias': (32,), 'block_0/attn_out/kernel': (32, 32),
+    'block_0/mlp_in/bias': (64,), 'block_0/mlp_in/kernel': (32, 64),
+    'block_0/mlp_norm/bias': (32,), 'block_0/mlp_norm/scale': (32,),
+    'block_0/mlp_out/bias': (32,), 'block_0/mlp_out/kernel': (64, 32),
+    'block_0/qkv/bias': (96,), 'block_0/qkv/kernel': (32, 96),
+    'final_norm/bias': (32,), 'final_norm/scale': (32,),
+}
+# Σ x² of each top-level module's initial values from key(0): the initialisation's random
+# streams are unchanged too (the evaluation's random-init baseline depends on them).
+_SUM_OF_SQUARES = {'imu_encoder': 350.6073, 'imu_head': 33.3809, 'loss_head': 7.0717,
+                   'pose_encoder': 382.982, 'pose_head': 33.5484, 'text_encoder': 318.3598,
+                   'text_head': 34.2848, 'video_encoder': 357.7234, 'video_head': 31.4545}
+
+
+def test_init_params_tree_is_the_checkpoint_layout():
+  model = joint.build_model(joint.JointModelSpec.from_config(_config()))
+  params = jax.jit(lambda rng: joint.init_params(model, rng, _batch()))(jax.random.key(0))
+  leaves = {'/'.join(str(k.key) for k in path): tuple(leaf.shape)
+            for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]}
+  expected = {'loss_head/logit_scale': ()}
+  for encoder, own in _ENCODER_LEAVES.items():
+    expected.update({f'{encoder}/{k}': v for k, v in own.items()})
+    expected.update({f'{encoder}/transformer/{k}': v for k, v in _STACK_LEAVES.items()})
+    head = encoder.replace('_encoder', '_head')
+    expected.update({f'{head}/bias': (32,), f'{head}/kernel': (32, 32)})
+  assert leaves == expected
+  sums = {name: float(sum(np.sum(np.square(np.asarray(x, np.float64)))
+                          for x in jax.tree.leaves(tree))) for name, tree in params.items()}
+  assert sums == pytest.approx(_SUM_OF_SQUARES, rel=1e-4)
+
+
+def test_spec_from_config_and_typed_spec_build_the_same_model():
+  config = _config(width=64, num_heads=4)
+  from_config = joint.JointModelSpec.from_config(config)
+  typed = joint.JointModelSpec(
+      modalities=('imu', 'pose', 'text', 'video'), imu_site_ids=(0, 1, 2),
+      model=model_config.ModelConfig(size='tiny', width=64, num_heads=4, imu_patch=10,
+                                     pose_patch=5, video_tubelet=(5, 8, 8), text_max_len=16))
+  assert from_config == typed
+  model = joint.build_model(typed)
+  assert model.transformer.width == 64 and model.transformer.num_heads == 4
+  assert model.transformer.depth == 1 and model.embed_dim == 32  # The tiny preset's.
+  # Keys a config lacks take the dataclass default; unknown keys are rejected by name.
+  assert model_config.ModelConfig().video_tubelet == (5, 16, 16)
+  config.model.widht = 3
+  with pytest.raises(ValueError, match=r"config.model has unknown keys \['widht'\]"):
+    joint.JointModelSpec.from_config(config)
+  with pytest.raises(ValueError, match='data.imu_site_ids'):
+    joint.JointModelSpec(modalities=('imu', 'text'))
+  with pytest.raises(ValueError, match=r'data.imu_site_ids=\(0, 0\)'):
+    joint.JointModelSpec(modalities=('imu', 'text'), imu_site_ids=(0, 0))
+  with pytest.raises(ValueError, match='model.imu_patch=0'):
+    model_config.ModelConfig(imu_patch=0)
+  with pytest.raises(ValueError, match='model.attention'):
+    model_config.ModelConfig(attention='flash')
 
 
 def test_remat_transformer_matches_plain():

@@ -17,6 +17,10 @@ MODALITIES = ('imu', 'pose', 'text', 'video')
 ALL_PAIRS = ('imu-pose', 'imu-text', 'imu-video', 'pose-text', 'pose-video', 'text-video')
 
 
+def _build(modalities, **settings):
+  return multitask.build_multitask(modalities, multitask.MultitaskConfig(**settings))
+
+
 def _weights_over_steps(mt, steps, rng=None):
   """(steps, P) weights from a jitted function of a traced step."""
   fn = jax.jit(lambda step, key: multitask.step_weights(mt, step, key))
@@ -25,16 +29,16 @@ def _weights_over_steps(mt, steps, rng=None):
 
 
 def test_pairs_parse_and_validate():
-  assert multitask.build_multitask(MODALITIES).pair_names == ALL_PAIRS
-  mt = multitask.build_multitask(MODALITIES, pairs=('text-imu', 'pose-imu'))
+  assert _build(MODALITIES).pair_names == ALL_PAIRS
+  mt = _build(MODALITIES, pairs=('text-imu', 'pose-imu'))
   assert mt.pairs == (('imu', 'pose'), ('imu', 'text'))
   assert mt.pair_indices == ((0, 1), (0, 2))
-  assert multitask.build_multitask('imu+text', pairs='imu-text').pairs == (('imu', 'text'),)
+  assert _build('imu+text', pairs='imu-text').pairs == (('imu', 'text'),)
   for bad, message in [('imu-audio', 'not one of modalities'), ('imu-imu', 'two different'),
                        ('imu_text', 'expected "<modality>-<modality>"'),
                        (('imu-text', 'text-imu'), 'listed twice')]:
     with pytest.raises(ValueError, match=message):
-      multitask.build_multitask(MODALITIES, pairs=bad)
+      _build(MODALITIES, pairs=bad)
 
 
 @pytest.mark.parametrize('kwargs,message', [
@@ -50,18 +54,18 @@ def test_pairs_parse_and_validate():
 ])
 def test_bad_settings_raise_at_build_time(kwargs, message):
   with pytest.raises(ValueError, match=message):
-    multitask.build_multitask(MODALITIES, **kwargs)
+    _build(MODALITIES, **kwargs)
 
 
 def test_joint_uses_every_pair_with_its_weight_every_step():
-  mt = multitask.build_multitask(MODALITIES, pair_weights={'text-imu': 2.0})
+  mt = _build(MODALITIES, pair_weights={'text-imu': 2.0})
   weights = _weights_over_steps(mt, 5)
   expected = np.array([1.0, 2.0, 1.0, 1.0, 1.0, 1.0])
   np.testing.assert_array_equal(weights, np.tile(expected, (5, 1)))
 
 
 def test_round_robin_cycles_through_the_active_pairs():
-  mt = multitask.build_multitask(MODALITIES, strategy='round_robin',
+  mt = _build(MODALITIES, strategy='round_robin',
                                  pair_weights={'pose-video': 0.0})
   weights = _weights_over_steps(mt, 15)
   chosen = weights.argmax(axis=1)
@@ -70,7 +74,7 @@ def test_round_robin_cycles_through_the_active_pairs():
 
 
 def test_random_pair_draws_one_pair_per_step_from_the_rng():
-  mt = multitask.build_multitask(MODALITIES, strategy='random_pair')
+  mt = _build(MODALITIES, strategy='random_pair')
   weights = _weights_over_steps(mt, 300, jax.random.key(7))
   assert ((weights > 0).sum(axis=1) == 1).all()
   counts = collections.Counter(weights.argmax(axis=1).tolist())
@@ -83,7 +87,7 @@ def test_random_pair_draws_one_pair_per_step_from_the_rng():
 
 @pytest.mark.parametrize('anchor', ['text', 'imu'])
 def test_anchored_trains_only_pairs_with_the_anchor(anchor):
-  mt = multitask.build_multitask(MODALITIES, strategy='anchored', anchor=anchor)
+  mt = _build(MODALITIES, strategy='anchored', anchor=anchor)
   weights = _weights_over_steps(mt, 4)
   expected = np.array([1.0 if anchor in name.split('-') else 0.0 for name in ALL_PAIRS])
   np.testing.assert_array_equal(weights, np.tile(expected, (4, 1)))
@@ -91,7 +95,7 @@ def test_anchored_trains_only_pairs_with_the_anchor(anchor):
 
 
 def test_uncertainty_weighting_and_invalid_pairs():
-  mt = multitask.build_multitask(MODALITIES, pairs='imu-text,imu-pose,pose-text',
+  mt = _build(MODALITIES, pairs='imu-text,imu-pose,pose-text',
                                  strategy='uncertainty')
   losses = jnp.array([2.0, 3.0, 5.0])
   log_vars = jnp.array([0.5, -0.2, 1.0])
@@ -124,12 +128,15 @@ def _batch(batch=4):
 
 @pytest.mark.parametrize('loss_type', ['clip', 'siglip'])
 def test_uncertainty_log_vars_are_learnable_in_the_joint_model(loss_type):
-  model = joint.build_model(_config('uncertainty', loss_type))
+  model = joint.build_model(joint.JointModelSpec.from_config(_config('uncertainty', loss_type)))
   batch = _batch()
-  variables = jax.jit(model.init)(jax.random.key(0), batch)
+  variables = {'params': joint.init_params(model, jax.random.key(0), batch)}
   assert variables['params']['loss_head']['log_vars'].shape == (1,)
-  (_, metrics), grads = jax.jit(jax.value_and_grad(lambda v: model.apply(v, batch),
-                                                    has_aux=True))(variables)
+
+  def loss(v):
+    return model.apply(v, model.apply(v, batch, method='embed'), batch['present'], method='loss')
+
+  (_, metrics), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(variables)
   head_grads = grads['params']['loss_head']
   assert np.abs(np.asarray(head_grads['log_vars'])).min() > 1e-6
   assert all(np.abs(np.asarray(g)).max() > 0 for g in jax.tree.leaves(head_grads))
@@ -140,7 +147,7 @@ def test_uncertainty_log_vars_are_learnable_in_the_joint_model(loss_type):
 def test_random_pair_in_the_model_needs_an_rng():
   config = _config('random_pair')
   config.modalities = ('imu', 'pose', 'text')
-  model = joint.build_model(config)
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
   assert model.multitask.needs_rng
   embeddings = {m: jnp.ones((2, 32)) / np.sqrt(32) for m in config.modalities}
   present = jnp.ones((2, 3), bool)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from configs import pretrain
-from mujo_jax.data import activities
+from mujo_jax.facts import activities
 from mujo_jax.eval import probe, supervised, zero_shot
 
 C_GRID = (0.001, 0.1, 10.0)

@@ -97,9 +97,9 @@ _DEVICE_EQUALITY = textwrap.dedent('''
     config = pretrain.get_config('runlocal,batch_size=8')
     config.data.tfds_data_dir = sys.argv[1]
     config = config_validation.resolve_pretrain_config(config)
-    model = joint.build_model(config)
+    model = joint.build_model(joint.JointModelSpec.from_config(config))
     local = next(iter(pipeline.train_dataset(config, 0, 1)))
-    params = joint.init_params(model, config, jax.random.key(0))
+    params = joint.init_params(model, jax.random.key(0), schema.dummy_batch(config, 2))
     tx = train.make_optimizer(config)
     results = {}
     for name, axes, devices in (('one', (('data', 1),), jax.devices()[:1]),

@@ -5,10 +5,8 @@ seed. One jitted function computes, per batch, the embedding of each requested m
 each requested *IMU site variant* (the same windows with some sites masked absent), so that
 probes on single sites and the missing-site robustness table cost one pass over the data.
 
-Only the encoders a caller asks for run: `embed_subset` calls the model's
-`{modality}_encoder` and `{modality}_head` submodules directly (what `JointModel.embed` does for
-all of its modalities at once), so MM-Fit windows, which have no video or text, can be embedded
-by a model pretrained on four modalities.
+Only the encoders a caller asks for run (`JointModel.embed(batch, modalities=...)`), so MM-Fit
+windows, which have no video or text, can be embedded by a model pretrained on four modalities.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ _META_KEYS = ('label', 'group')
 
 def with_imu_sites(config: ml_collections.ConfigDict,
                    sites: Sequence[str]) -> ml_collections.ConfigDict:
-  """`config` whose IMU encoder reads `sites` (names in `virtual_imu.SITES`), in that order.
+  """`config` whose IMU encoder reads `sites` (names in `sites.SITES`), in that order.
 
   The site embedding table covers the global vocabulary, so the parameters do not depend on
   which sites a model reads: a model pretrained on 5 synthetic sites embeds MM-Fit's 4.
@@ -42,31 +40,6 @@ def with_imu_sites(config: ml_collections.ConfigDict,
   config = ml_collections.ConfigDict(config.to_dict())
   config.data.imu_sites = tuple(sites)
   return config_validation.resolve_pretrain_config(config)
-
-
-def embed_subset(module: joint.JointModel, batch: Mapping[str, jax.Array],
-                 modalities: Sequence[str], train: bool = False,
-                 example_ids: jax.Array | None = None) -> dict[str, jax.Array]:
-  """`JointModel.embed` restricted to `modalities`; pass as `method=` to `model.apply`.
-
-  Same computation as `embed` (encoder → projection head → L2 normalisation) for each modality,
-  so the embeddings are identical; the batch only needs the keys of these modalities.
-  """
-  out = {}
-  for modality in modalities:
-    if modality not in module.modalities:
-      raise ValueError(f'modality {modality!r} is not in the model (it has {module.modalities})')
-    missing = [key for key in joint.BATCH_KEYS[modality] if key not in batch]
-    if missing:
-      raise ValueError(f'batch lacks {missing} for modality {modality!r} (keys: {sorted(batch)})')
-    encoder = getattr(module, f'{modality}_encoder')
-    if modality == 'imu':
-      features = encoder(batch['imu'], batch['imu_sites'], train=train, example_ids=example_ids)
-    else:
-      features = encoder(batch[modality], train=train, example_ids=example_ids)
-    projected = getattr(module, f'{modality}_head')(features).astype(jnp.float32)
-    out[modality] = joint.l2_normalize(projected)
-  return out
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -89,7 +62,7 @@ def make_embed_fn(model: joint.JointModel, request: EmbedRequest,
   plain = request.modalities
 
   def embed(params, batch):
-    outputs = model.apply({'params': params}, batch, plain, method=embed_subset)
+    outputs = model.apply({'params': params}, batch, modalities=plain, method='embed')
     valid = {f'valid/{m}': jnp.ones(batch[joint.BATCH_KEYS[m][0]].shape[:1], bool)
              for m in plain}
     if 'imu' in plain:
@@ -97,8 +70,8 @@ def make_embed_fn(model: joint.JointModel, request: EmbedRequest,
     for key, site_mask in request.imu_variants:
       sites = batch['imu_sites'] & jnp.asarray(site_mask, bool)[None]
       imu_batch = {'imu': batch['imu'], 'imu_sites': sites}
-      outputs[key] = model.apply({'params': params}, imu_batch, ('imu',),
-                                 method=embed_subset)['imu']
+      outputs[key] = model.apply({'params': params}, imu_batch, modalities=('imu',),
+                                 method='embed')['imu']
       valid[f'valid/{key}'] = jnp.any(sites, axis=1)
     return {**outputs, **valid}
 

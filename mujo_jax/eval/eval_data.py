@@ -41,7 +41,7 @@ PROBE_MODALITIES = ('imu', 'pose', 'video')
 class EvalDataset:
   name: str
   model_config: ml_collections.ConfigDict  # The pretraining config, reading `sites`.
-  sites: tuple[str, ...]  # Site names of the windows' IMU site axis (virtual_imu.SITES).
+  sites: tuple[str, ...]  # Site names of the windows' IMU site axis (sites.SITES).
   modalities: tuple[str, ...]  # What the windows carry that the model can embed.
   fit_split: str
   validation_split: str

@@ -43,6 +43,7 @@ from sklearn import model_selection
 from sklearn.metrics import confusion_matrix
 
 from mujo_jax import checkpoint, sharding
+from mujo_jax.data import schema
 from mujo_jax.eval import (
   embedding,
   eval_data,
@@ -210,7 +211,7 @@ class _DatasetEvaluation:
     self.pretrained = pretrained
     self.data = data
     self.mesh = mesh
-    self.model = joint.build_model(data.model_config)
+    self.model = joint.build_model(joint.JointModelSpec.from_config(data.model_config))
     self.results = DatasetResults()
     self.budgets = probe.label_budgets(config.fractions, config.labels_per_class)
     self.fractions = tuple(b.fraction for b in self.budgets if b.fraction is not None)
@@ -488,9 +489,9 @@ def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: checkpoint.P
   if data.probe and config.baselines.random_init:
     # The run's own initial weights: the site table is global, so the parameters of a model
     # rebuilt for the dataset's sites are the ones the run started from.
-    random_params = jax.jit(lambda rng: joint.init_params(evaluation.model, data.model_config,
-                                                          rng))(
-                                                              checkpoint.init_key(pretrained.config))
+    random_params = jax.jit(lambda rng: joint.init_params(
+        evaluation.model, rng, schema.dummy_batch(data.model_config, 2)))(
+            checkpoint.init_key(pretrained.config))
     evaluation.embed('random_init', random_params, full=False)
     models.append('random_init')
   if data.probe and config.baselines.statistics and evaluation.statistics_sets():

@@ -31,7 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import StandardScaler
 
-from mujo_jax.facts import virtual_imu
+from mujo_jax.facts import sites as sites_lib
 
 MODALITIES = ('imu', 'pose', 'video')
 
@@ -78,10 +78,10 @@ def _parse_term(text: str, context: str) -> tuple[str, tuple[str, ...] | str | N
   if site_text == 'each':
     return modality, 'each'
   sites = tuple(site_text.split('/'))
-  unknown = [s for s in sites if s not in virtual_imu.SITES]
+  unknown = [s for s in sites if s not in sites_lib.SITES]
   if unknown or len(set(sites)) != len(sites):
     raise ValueError(f'modality set {context!r}: sites {sites} must be distinct names from '
-                     f'{virtual_imu.SITES}')
+                     f'{sites_lib.SITES}')
   return modality, sites
 
 

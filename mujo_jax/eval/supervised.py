@@ -21,6 +21,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from mujo_jax.data import schema
 from mujo_jax.eval import embedding, probe
 from mujo_jax.models import joint
 
@@ -60,8 +61,9 @@ def _logits(model: joint.JointModel, params: Any, batch: dict[str, jax.Array],
                 'imu_sites': batch['imu_sites'] & jnp.asarray(mask, bool)[None]}
     else:
       inputs = {term.modality: batch[term.modality]}
-    parts.append(model.apply({'params': params['model']}, inputs, (term.modality,), train=train,
-                             method=embedding.embed_subset, rngs={'dropout': rng})[term.modality])
+    parts.append(model.apply({'params': params['model']}, inputs, train=train,
+                             modalities=(term.modality,), method='embed',
+                             rngs={'dropout': rng})[term.modality])
   features = jnp.concatenate(parts, axis=-1)
   return features @ params['head']['kernel'] + params['head']['bias']
 
@@ -104,7 +106,7 @@ class FromScratch:
 
   def __init__(self, model_config: ml_collections.ConfigDict, modality_set: probe.ModalitySet,
                dataset_sites: Sequence[str], num_classes: int, settings: SupervisedSettings):
-    self.model = joint.build_model(model_config)
+    self.model = joint.build_model(joint.JointModelSpec.from_config(model_config))
     self.modality_set = modality_set
     self.settings = settings
     self._keys = _input_keys(modality_set)
@@ -115,7 +117,7 @@ class FromScratch:
     self._tx = tx = optax.adamw(schedule, weight_decay=settings.weight_decay)
 
     def init(rng):
-      params = {'model': joint.init_params(model, model_config, rng),
+      params = {'model': joint.init_params(model, rng, schema.dummy_batch(model_config, 2)),
                 'head': {'kernel': jnp.zeros((feature_dim, num_classes)),
                          'bias': jnp.zeros((num_classes,))}}
       return params, tx.init(params)

@@ -3,7 +3,7 @@
 Each of the S sites is cut into patches of `patch_len` samples × 6 channels (acc xyz, gyr xyz);
 one patch is one token, so the sequence is S × T/patch_len tokens. A token knows its site through
 a learned embedding indexed by the site's id in the global vocabulary
-(`mujo_jax.data.virtual_imu.SITES`), so a model pretrained on some sites can be applied to another
+(`mujo_jax.facts.sites.SITES`), so a model pretrained on some sites can be applied to another
 subset of them. Tokens of absent sites (`site_mask` False) are removed as attention keys and from
 the pooled mean, and their input is zeroed first so that even NaNs there cannot leak: the
 embedding of an example equals that of the same example with the absent sites not given at all.
@@ -32,8 +32,9 @@ class ImuEncoder(nn.Module):
 
   transformer: TransformerConfig
   site_ids: tuple[int, ...]  # Global site id of each of the S sites, in input order.
-  patch_len: int = 25  # Samples per token (0.5 s at 50 Hz).
-  num_site_ids: int = 64  # Size of the site-embedding table (>= len(virtual_imu.SITES)).
+  # Settings from `ModelConfig` (`imu_patch`, `num_site_ids`), which holds their defaults.
+  patch_len: int  # Samples per token.
+  num_site_ids: int  # Size of the site-embedding table (>= len(sites.SITES)).
   max_time_tokens: int = 64  # Longest input: max_time_tokens × patch_len samples.
 
   def _check(self, imu: jax.Array, site_mask: jax.Array) -> None:

@@ -4,37 +4,23 @@ Parameter tree (what sharding rules and checkpoints see):
 `{imu,pose,video,text}_encoder/...`, `{modality}_head/{kernel,bias}` and `loss_head/` with
 `logit_scale` (clip) or `t`, `b` (siglip), plus `log_vars` (P,) for the `uncertainty` strategy.
 
-`embed` and `loss` are separate methods so that exact gradient accumulation (issue 6) can embed
+`embed` and `loss` are separate methods so that exact gradient accumulation can embed
 micro-batches, take the loss gradient w.r.t. the embeddings of the whole batch, and replay:
   emb = model.apply(v, batch, train=True, example_ids=ids, method='embed', rngs={'dropout': r})
   total, metrics = model.apply(v, emb, present, step, rng, method='loss')
 Dropout masks depend only on (rng, example id, layer) — see `transformer.ExampleDropout`.
 
-Config keys read by `build_model` (configs/pretrain.py writes them):
-  modalities                  tuple of 'imu'|'pose'|'video'|'text' (or 'imu+pose+...')
-  model.size                  'tiny'|'small'|'base' (models/sizes.py)
-  model.{width, depth, num_heads, mlp_dim, embed_dim, dropout_rate}   None = size preset
-  model.dtype                 'float32'|'bfloat16' compute dtype (params stay float32)
-  model.remat                 optional bool, recompute blocks in backward (default False)
-  model.attention             optional 'auto'|'xla'|'einsum' (TransformerConfig; 'auto')
-  model.imu_patch             samples per IMU token (25)
-  model.pose_patch            frames per pose token (10)
-  model.video_tubelet         (frames, rows, cols) per video token ((5, 8, 8))
-  model.video_input           'frames' (uint8 (B,T,H,W,C)) | 'features' (float (B,T,F))
-  model.text_max_len          longest token sequence (96)
-  model.num_site_ids          optional, size of the IMU site table (64)
-  data.imu_site_ids           tuple of global site ids (indices into virtual_imu.SITES), or
-  data.imu_sites              tuple of site names (mapped through virtual_imu.SITES)
-  loss.type                   'clip'|'siglip'
-  loss.{init_logit_scale, max_logit_scale, siglip_init_t, siglip_init_b}
-  multitask.{strategy, pairs, pair_weights, anchor}   (mujo_jax/multitask.py)
+`build_model(JointModelSpec)`: the spec is typed (`ModelConfig`, `LossConfig` in
+`mujo_jax/models/config.py`, `MultitaskConfig` in `mujo_jax/multitask.py`), and
+`JointModelSpec.from_config(config)` is the one conversion from an ml_collections config
+(`modalities`, `model`, `loss`, `multitask`, and `data.imu_site_ids` or `data.imu_sites`).
+`init_params(model, rng, batch)` initialises through `embed` + `loss`, the paths training takes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -43,34 +29,19 @@ import jax.numpy as jnp
 
 from mujo_jax import losses
 from mujo_jax import multitask as multitask_lib
-from mujo_jax.data import schema
+from mujo_jax.facts.sites import site_ids
+from mujo_jax.models.config import LossConfig, ModelConfig
 from mujo_jax.models.imu import ImuEncoder
 from mujo_jax.models.pose import PoseEncoder
-from mujo_jax.models.sizes import get_size
 from mujo_jax.models.text import BYTE_VOCAB_SIZE, TextEncoder
 from mujo_jax.models.transformer import TransformerConfig, parse_dtype
-from mujo_jax.models.video import VIDEO_INPUTS, VideoEncoder
+from mujo_jax.models.video import VideoEncoder
 
 Array = jax.Array
 
-LOSS_TYPES = ('clip', 'siglip')
-NUM_SITE_IDS = 64
-# Which batch keys each modality's encoder reads.
+# Which batch keys each modality's encoder reads, in the order of its positional arguments.
 BATCH_KEYS = {'imu': ('imu', 'imu_sites'), 'pose': ('pose',), 'video': ('video',),
               'text': ('text',)}
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class LossConfig:
-  type: str = 'clip'
-  init_logit_scale: float = math.log(1 / 0.07)  # CLIP.
-  max_logit_scale: float = losses.MAX_LOGIT_SCALE
-  siglip_init_t: float = math.log(10.0)  # big_vision.
-  siglip_init_b: float = -10.0
-
-  def __post_init__(self):
-    if self.type not in LOSS_TYPES:
-      raise ValueError(f'loss.type={self.type!r}: expected one of {LOSS_TYPES}')
 
 
 def l2_normalize(x: Array, eps: float = 1e-6) -> Array:
@@ -140,65 +111,73 @@ class LossHead(nn.Module):
 
 
 class JointModel(nn.Module):
-  """Encoders + projection heads of `modalities` into one L2-normalised space, and the loss."""
+  """Encoders + projection heads of `modalities` into one L2-normalised space, and the loss.
+
+  Built by `build_model` from a `JointModelSpec`; the fields are the spec resolved (size preset
+  applied), so they carry no defaults of their own.
+  """
 
   modalities: tuple[str, ...]
   transformer: TransformerConfig
   embed_dim: int
   loss_config: LossConfig
   multitask: multitask_lib.Multitask
-  imu_site_ids: tuple[int, ...] = ()
-  imu_patch: int = 25
-  num_site_ids: int = NUM_SITE_IDS
-  pose_patch: int = 10
-  video_tubelet: tuple[int, int, int] = (5, 8, 8)
-  video_input: str = 'frames'
-  text_max_len: int = 96
-  text_vocab_size: int = BYTE_VOCAB_SIZE
+  imu_site_ids: tuple[int, ...]
+  imu_patch: int
+  num_site_ids: int
+  pose_patch: int
+  video_tubelet: tuple[int, int, int]
+  video_input: str
+  text_max_len: int
+  text_vocab_size: int = BYTE_VOCAB_SIZE  # The byte tokenizer's, not a setting.
 
   def setup(self):
     if self.multitask.modalities != self.modalities:
       raise ValueError(f'JointModel: multitask modalities {self.multitask.modalities} != '
                        f'{self.modalities}')
     encoders = {
-        'imu': lambda: ImuEncoder(self.transformer, site_ids=self.imu_site_ids,
-                                  patch_len=self.imu_patch, num_site_ids=self.num_site_ids),
-        'pose': lambda: PoseEncoder(self.transformer, patch_len=self.pose_patch),
-        'video': lambda: VideoEncoder(self.transformer, input_kind=self.video_input,
-                                      tubelet=self.video_tubelet),
-        'text': lambda: TextEncoder(self.transformer, vocab_size=self.text_vocab_size,
-                                    max_len=self.text_max_len),
+        'imu': lambda name: ImuEncoder(self.transformer, site_ids=self.imu_site_ids,
+                                       patch_len=self.imu_patch, num_site_ids=self.num_site_ids,
+                                       name=name),
+        'pose': lambda name: PoseEncoder(self.transformer, patch_len=self.pose_patch, name=name),
+        'video': lambda name: VideoEncoder(self.transformer, input_kind=self.video_input,
+                                           tubelet=self.video_tubelet, name=name),
+        'text': lambda name: TextEncoder(self.transformer, vocab_size=self.text_vocab_size,
+                                         max_len=self.text_max_len, name=name),
     }
-    for modality in self.modalities:
-      setattr(self, f'{modality}_encoder', encoders[modality]())
-      setattr(self, f'{modality}_head', nn.Dense(self.embed_dim,
-                                                 dtype=parse_dtype(self.transformer.dtype)))
+    # Parameter names `{modality}_encoder`, `{modality}_head` (checkpoints and sharding rules).
+    self.encoders = {m: encoders[m](f'{m}_encoder') for m in self.modalities}
+    self.heads = {m: nn.Dense(self.embed_dim, dtype=parse_dtype(self.transformer.dtype),
+                              name=f'{m}_head') for m in self.modalities}
     self.loss_head = LossHead(self.loss_config, self.multitask)
 
-  def _features(self, modality: str, batch: Mapping[str, Array], train: bool,
-                example_ids: Array | None) -> Array:
-    encoder = getattr(self, f'{modality}_encoder')
-    if modality == 'imu':
-      return encoder(batch['imu'], batch['imu_sites'], train=train, example_ids=example_ids)
-    return encoder(batch[modality], train=train, example_ids=example_ids)
-
   def embed(self, batch: Mapping[str, Array], train: bool = False,
-            example_ids: Array | None = None) -> dict[str, Array]:
+            example_ids: Array | None = None,
+            modalities: Sequence[str] | None = None) -> dict[str, Array]:
     """{modality: (B, embed_dim) float32, unit norm} for each of `modalities`.
 
+    `modalities`: a subset of the model's (default: all of them); only their encoders run and
+    the batch needs only their keys (`BATCH_KEYS`), so MM-Fit windows without video or text can
+    be embedded by a model pretrained on four modalities.
     `example_ids` (B,) int: global index of each example, which seeds its dropout masks;
     default `arange(B)`. Pass the ids of a micro-batch's examples to replay the masks of the
     full batch.
     """
-    for modality in self.modalities:
+    modalities = self.modalities if modalities is None else tuple(modalities)
+    unknown = [m for m in modalities if m not in self.modalities]
+    if unknown:
+      raise ValueError(f'JointModel.embed: modalities {unknown} are not in the model (it has '
+                       f'{self.modalities})')
+    for modality in modalities:
       missing = [key for key in BATCH_KEYS[modality] if key not in batch]
       if missing:
         raise ValueError(f'JointModel.embed: batch lacks {missing} for modality {modality!r} '
                          f'(batch keys: {sorted(batch)})')
     embeddings = {}
-    for modality in self.modalities:
-      features = self._features(modality, batch, train, example_ids)
-      projected = getattr(self, f'{modality}_head')(features).astype(jnp.float32)
+    for modality in modalities:
+      inputs = [batch[key] for key in BATCH_KEYS[modality]]
+      features = self.encoders[modality](*inputs, train=train, example_ids=example_ids)
+      projected = self.heads[modality](features).astype(jnp.float32)
       embeddings[modality] = l2_normalize(projected)
     return embeddings
 
@@ -213,108 +192,109 @@ class JointModel(nn.Module):
     """
     return self.loss_head(embeddings, present, step, rng)
 
-  def __call__(self, batch: Mapping[str, Array], train: bool = False, step: Array | int = 0,
-               rng: Array | None = None) -> tuple[Array, dict[str, Array]]:
-    """embed + loss; `present` defaults to all-True when the batch has none (e.g. at init)."""
-    embeddings = self.embed(batch, train)
-    present = batch.get('present')
-    if present is None:
-      batch_size = embeddings[self.modalities[0]].shape[0]
-      present = jnp.ones((batch_size, len(self.modalities)), bool)
-    return self.loss(embeddings, present, step, rng)
-
   @property
   def pair_names(self) -> tuple[str, ...]:
     return self.multitask.pair_names
 
 
-# ------------------------------------------------------------------------------ config
+# ------------------------------------------------------------------------------ spec
 
 
-def _positive_int(name: str, value: Any) -> int:
-  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-    raise ValueError(f'config.{name}={value!r}: expected a positive int')
-  return value
-
-
-def _imu_site_ids(config: Any) -> tuple[int, ...]:
-  data = config.get('data', None)
-  site_ids = None if data is None else data.get('imu_site_ids', None)
-  if site_ids is not None:
-    site_ids = tuple(site_ids)
-    for site in site_ids:
-      if isinstance(site, bool) or not isinstance(site, int):
-        raise ValueError(f'config.data.imu_site_ids={site_ids}: expected ints')
-    return site_ids
-  site_names = None if data is None else data.get('imu_sites', None)
-  if site_names is None:
-    raise ValueError('config.data.imu_site_ids (or config.data.imu_sites) is required when '
-                     '"imu" is among the modalities')
-  from mujo_jax.facts import virtual_imu  # pylint: disable=g-import-not-at-top
-  unknown = [name for name in site_names if name not in virtual_imu.SITES]
+def _typed(cls: type, section: Any, key: str) -> Any:
+  """`cls(**section)` for an ml_collections section; keys it lacks take the dataclass default."""
+  values = {} if section is None else dict(section.items())
+  names = [field.name for field in dataclasses.fields(cls)]
+  unknown = sorted(k for k in values if k not in names)
   if unknown:
-    raise ValueError(f'config.data.imu_sites: unknown sites {unknown}; known: '
-                     f'{virtual_imu.SITES}')
-  return tuple(virtual_imu.SITES.index(name) for name in site_names)
+    raise ValueError(f'config.{key} has unknown keys {unknown}; known: {names}')
+
+  def plain(value):  # JSON and ConfigDict hand back lists and ConfigDicts.
+    if isinstance(value, list | tuple):
+      return tuple(plain(v) for v in value)
+    if hasattr(value, 'to_dict'):
+      return value.to_dict()
+    return value
+
+  return cls(**{k: plain(v) for k, v in values.items()})
 
 
-def build_model(config: Any) -> JointModel:
-  """A `JointModel` from an ml_collections config (keys in the module docstring)."""
-  modalities = multitask_lib.validate_modalities(config.modalities)
-  model_cfg = config.model
-  size = get_size(model_cfg.size)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class JointModelSpec:
+  """Everything `build_model` reads, typed and checked: the model's one input."""
 
-  def pick(key: str) -> Any:
-    value = model_cfg.get(key, None)
-    return getattr(size, key) if value is None else value
+  modalities: tuple[str, ...]
+  model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+  multitask: multitask_lib.MultitaskConfig = dataclasses.field(
+      default_factory=multitask_lib.MultitaskConfig)
+  # Global site id of each IMU input site (`models.config.site_ids`); required with "imu".
+  imu_site_ids: tuple[int, ...] = ()
 
-  transformer = TransformerConfig(
-      width=pick('width'), depth=pick('depth'), num_heads=pick('num_heads'),
-      mlp_dim=pick('mlp_dim'), dropout_rate=float(pick('dropout_rate')),
-      dtype=parse_dtype(model_cfg.get('dtype', None) or 'float32'),
-      remat=bool(model_cfg.get('remat', False)),
-      attention=model_cfg.get('attention', None) or 'auto')
-  embed_dim = _positive_int('model.embed_dim', pick('embed_dim'))
+  def __post_init__(self):
+    modalities = multitask_lib.validate_modalities(self.modalities)
+    object.__setattr__(self, 'modalities', modalities)
+    ids = self.imu_site_ids
+    if 'imu' in modalities:
+      if not ids or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        raise ValueError(f'data.imu_site_ids={ids!r}: expected the ints of one or more sites '
+                         f'(or data.imu_sites) when "imu" is among the modalities')
+      bad = [i for i in ids if not 0 <= i < self.model.num_site_ids]
+      if bad or len(set(ids)) != len(ids):
+        raise ValueError(f'data.imu_site_ids={ids}: expected distinct ids in '
+                         f'[0, {self.model.num_site_ids})')
+    self.build_multitask()
 
-  tubelet = tuple(model_cfg.get('video_tubelet', None) or (5, 8, 8))
-  if len(tubelet) != 3:
-    raise ValueError(f'config.model.video_tubelet={tubelet}: expected (frames, rows, cols)')
-  for value in tubelet:
-    _positive_int('model.video_tubelet', value)
-  video_input = model_cfg.get('video_input', None) or 'frames'
-  if video_input not in VIDEO_INPUTS:
-    raise ValueError(f'config.model.video_input={video_input!r}: expected one of '
-                     f'{VIDEO_INPUTS}')
-  num_site_ids = _positive_int('model.num_site_ids',
-                               model_cfg.get('num_site_ids', None) or NUM_SITE_IDS)
-  site_ids = _imu_site_ids(config) if 'imu' in modalities else ()
-  bad_sites = [s for s in site_ids if not 0 <= s < num_site_ids]
-  if bad_sites or len(set(site_ids)) != len(site_ids):
-    raise ValueError(f'config.data.imu_site_ids={site_ids}: expected distinct ids in '
-                     f'[0, {num_site_ids})')
+  def build_multitask(self) -> multitask_lib.Multitask:
+    return multitask_lib.build_multitask(self.modalities, self.multitask)
 
-  loss_cfg = config.loss
-  defaults = LossConfig()
-  loss_config = LossConfig(
-      type=loss_cfg.type,
-      init_logit_scale=float(loss_cfg.get('init_logit_scale', defaults.init_logit_scale)),
-      max_logit_scale=float(loss_cfg.get('max_logit_scale', defaults.max_logit_scale)),
-      siglip_init_t=float(loss_cfg.get('siglip_init_t', defaults.siglip_init_t)),
-      siglip_init_b=float(loss_cfg.get('siglip_init_b', defaults.siglip_init_b)))
+  @classmethod
+  def from_config(cls, config: Any) -> JointModelSpec:
+    """The spec of an ml_collections config: the one conversion, used by every caller.
 
+    Reads `modalities` ('imu+pose' strings too), `model`, `loss`, `multitask`, and the IMU sites
+    as `data.imu_site_ids` or else `data.imu_sites` (names).
+    """
+    modalities = multitask_lib.validate_modalities(config.modalities)
+    ids = ()
+    if 'imu' in modalities:
+      data = config.get('data', None) or {}
+      ids = data.get('imu_site_ids', None)
+      if ids is None:
+        names = data.get('imu_sites', None)
+        if names is None:
+          raise ValueError('data.imu_site_ids (or data.imu_sites) is required when "imu" is '
+                           'among the modalities')
+        ids = site_ids(names)
+    return cls(modalities=modalities,
+               model=_typed(ModelConfig, config.get('model', None), 'model'),
+               loss=_typed(LossConfig, config.get('loss', None), 'loss'),
+               multitask=_typed(multitask_lib.MultitaskConfig, config.get('multitask', None),
+                                'multitask'),
+               imu_site_ids=tuple(ids))
+
+
+def build_model(spec: JointModelSpec) -> JointModel:
+  """The `JointModel` of `spec`, its size preset resolved."""
+  model = spec.model
   return JointModel(
-      modalities=modalities, transformer=transformer, embed_dim=embed_dim,
-      loss_config=loss_config, multitask=multitask_lib.from_config(config),
-      imu_site_ids=site_ids,
-      imu_patch=_positive_int('model.imu_patch', model_cfg.get('imu_patch', None) or 25),
-      num_site_ids=num_site_ids,
-      pose_patch=_positive_int('model.pose_patch', model_cfg.get('pose_patch', None) or 10),
-      video_tubelet=tubelet, video_input=video_input,
-      text_max_len=_positive_int('model.text_max_len',
-                                 model_cfg.get('text_max_len', None) or 96))
+      modalities=spec.modalities, transformer=model.transformer(),
+      embed_dim=model.resolved('embed_dim'), loss_config=spec.loss,
+      multitask=spec.build_multitask(), imu_site_ids=spec.imu_site_ids,
+      imu_patch=model.imu_patch, num_site_ids=model.num_site_ids, pose_patch=model.pose_patch,
+      video_tubelet=model.video_tubelet, video_input=model.video_input,
+      text_max_len=model.text_max_len)
 
 
-def init_params(model: JointModel, config: Any, rng: jax.Array) -> Any:
-  """Parameters of `model` for the batch schema of `config` (every encoder and the loss head)."""
-  return model.init({'params': rng, 'dropout': rng}, schema.dummy_batch(config, 2), train=False,
-                    step=0)['params']
+def _embed_and_loss(module: JointModel, batch: Mapping[str, Array]) -> tuple[Array, dict]:
+  embeddings = module.embed(batch)
+  batch_size = embeddings[module.modalities[0]].shape[0]
+  return module.loss(embeddings, jnp.ones((batch_size, len(module.modalities)), bool))
+
+
+def init_params(model: JointModel, rng: Array, batch: Mapping[str, Array]) -> Any:
+  """Initial parameters of `model` for batches shaped like `batch` (its values are not used).
+
+  Runs `embed` and `loss` (evaluation mode), so every encoder, head and the loss head create
+  their parameters; the shapes follow the batch (e.g. the video feature width).
+  """
+  return model.init({'params': rng, 'dropout': rng}, batch, method=_embed_and_loss)['params']

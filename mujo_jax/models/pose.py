@@ -25,7 +25,7 @@ class PoseEncoder(nn.Module):
   """(B, T, J, 3) float → pooled features (B, width) float32."""
 
   transformer: TransformerConfig
-  patch_len: int = 10  # Frames per token.
+  patch_len: int  # Frames per token (`ModelConfig.pose_patch`).
   max_time_tokens: int = 64
 
   @nn.compact

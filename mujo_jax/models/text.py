@@ -27,8 +27,8 @@ class TextEncoder(nn.Module):
   """(B, L) int32 token ids, 0 = padding → pooled features (B, width) float32."""
 
   transformer: TransformerConfig
+  max_len: int  # Longest token sequence (`ModelConfig.text_max_len`).
   vocab_size: int = BYTE_VOCAB_SIZE
-  max_len: int = 96
 
   @nn.compact
   def __call__(self, tokens: jax.Array, *, train: bool,

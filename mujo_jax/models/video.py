@@ -30,8 +30,8 @@ class VideoEncoder(nn.Module):
   """Frames (B, T, H, W, C) uint8 or features (B, T, F) float → (B, width) float32."""
 
   transformer: TransformerConfig
-  input_kind: str = 'frames'  # One of VIDEO_INPUTS.
-  tubelet: tuple[int, int, int] = (5, 8, 8)  # Frames, rows, columns per token.
+  input_kind: str  # One of VIDEO_INPUTS (`ModelConfig.video_input`).
+  tubelet: tuple[int, int, int]  # Frames, rows, columns per token (`ModelConfig.video_tubelet`).
   max_time_tokens: int = 64
 
   def _frame_tokens(self, video: jax.Array) -> jax.Array:
