@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from configs import pretrain
-from mujo_jax.facts import activities
 from mujo_jax.eval import probe, supervised, zero_shot
+from mujo_jax.facts import activities
 
 C_GRID = (0.001, 0.1, 10.0)
 
