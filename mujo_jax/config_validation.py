@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from mujo_jax.facts.sites import site_ids
 from mujo_jax.models import joint
-from mujo_jax.models.config import site_ids
 
 ACCUM_MODES = ('exact', 'naive')
 
@@ -26,7 +26,7 @@ def _check(condition: bool, message: str) -> None:
 def resolve_pretrain_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Validated copy of `config` with `data.imu_site_ids` filled in from `data.imu_sites`."""
   config = ml_collections.ConfigDict(config.to_dict())
-  config.data.imu_site_ids = site_ids(config.data.imu_sites)
+  config.data.imu_site_ids = site_ids(config.data.imu_sites, where='data.imu_sites')
   spec = joint.JointModelSpec.from_config(config)
   config.modalities = spec.modalities
   for key in ('total_steps', 'batch_size', 'log_every_steps', 'save_every_steps',

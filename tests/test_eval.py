@@ -62,9 +62,13 @@ def test_csv_schema_and_rows(probe_run):
   with (workdir / 'probe_results.csv').open() as handle:
     assert tuple(next(csv.reader(handle))) == report.PROBE_COLUMNS
   probed = len(MODALITY_SETS) * len(FRACTIONS) * len(SEEDS)
-  expected = probed * 2 + len(FRACTIONS) * len(SEEDS)  # pretrained, random_init; supervised imu.
+  imu_only = [s for s in MODALITY_SETS if '+' not in s and s.startswith('imu')]
+  statistics_rows = len(imu_only) * len(FRACTIONS) * len(SEEDS)
+  # pretrained, random_init; supervised imu; statistics on the IMU-only sets.
+  expected = probed * 2 + len(FRACTIONS) * len(SEEDS) + statistics_rows
   assert len(rows) == expected
-  assert {r['model'] for r in rows} == {'pretrained', 'random_init', 'supervised'}
+  assert {r['model'] for r in rows} == {'pretrained', 'random_init', 'supervised', 'statistics'}
+  assert {r['modality_set'] for r in rows if r['model'] == 'statistics'} == set(imu_only)
   assert {r['dataset'] for r in rows} == {'synthetic'}
   assert {r['split'] for r in rows} == {'test'}
   assert {r['modality_set'] for r in rows} == set(MODALITY_SETS)
@@ -120,7 +124,8 @@ def test_results_reproducible_for_a_fixed_seed(probe_run, pretrained_workdir, tm
   again = linear_probe.run(config, tmp_path)['probe_rows']
   first = {(r['modality_set'], float(r['fraction']), int(r['seed'])): float(r['macro_f1'])
            for r in rows if r['model'] == 'pretrained' and r['modality_set'] == 'imu'}
-  second = {(r['modality_set'], r['fraction'], r['seed']): r['macro_f1'] for r in again}
+  second = {(r['modality_set'], r['fraction'], r['seed']): r['macro_f1'] for r in again
+            if r['model'] == 'pretrained'}
   assert first.keys() == second.keys()
   for key, value in first.items():
     assert second[key] == pytest.approx(value, abs=1e-6), key

@@ -41,14 +41,15 @@ LAYERS: dict[str, Layer] = {
     'schema': Layer(('mujo_jax.data.schema', 'mujo_jax.data.tokenizer'), ('facts',)),
     # Input pipelines.
     'data': Layer(('mujo_jax.data',), ('facts', 'synthesis', 'schema')),
-    # Typed config dataclasses and their checks.
-    'config': Layer(('mujo_jax.config', 'mujo_jax.config_validation'), ('facts', 'schema')),
     # Device-level utilities shared by the trainer and evaluation.
     'utilities': Layer(('mujo_jax.distributed', 'mujo_jax.sharding', 'mujo_jax.accumulation'),
                        ('root',)),
     # Encoders, the joint model, its losses.
     'models': Layer(('mujo_jax.models', 'mujo_jax.losses', 'mujo_jax.multitask'),
-                    ('facts', 'schema', 'config')),
+                    ('facts', 'schema')),
+    # A pretraining config resolved and checked across sections (the typed sections are the
+    # models layer's dataclasses).
+    'config': Layer(('mujo_jax.config_validation',), ('facts', 'schema', 'models')),
     # Save/restore, the run's config stored with it, loading pretrained weights.
     'checkpoint': Layer(('mujo_jax.checkpoint',),
                         ('facts', 'schema', 'config', 'utilities', 'models')),

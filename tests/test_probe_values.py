@@ -65,12 +65,13 @@ def test_probe_c_is_the_one_the_validation_split_prefers(nuisance_splits, valida
 
 def test_probe_c_is_never_chosen_on_the_test_split(nuisance_splits):
   train_x, train_y = nuisance_splits['train']
-  subsets = {(0, 1.0): np.arange(len(train_y))}
+  everything = probe.LabelBudget(fraction=1.0)
+  subsets = {(0, everything): np.arange(len(train_y))}
   settings = probe.ProbeSettings(c_grid=C_GRID, max_iter=2000)
   rows = probe.score_modality_set(
       'imu', (train_x, train_y), nuisance_splits['coupled'],
       {'test': nuisance_splits['decoupled'], 'validation': nuisance_splits['coupled']},
-      subsets, (1.0,), (0,), settings)
+      subsets, (everything,), (0,), settings)
   by_split = {row['split']: row for row in rows}
   # The test split prefers C = 0.001 (see above); the validation split decides: C = 10.
   assert {row['c'] for row in rows} == {10.0}
@@ -215,3 +216,24 @@ def test_from_scratch_baseline_beats_chance_on_a_separable_task():
   params = baseline.fit(shuffled, np.arange(len(shuffled)), seed=0)
   chance = probe.scores(truth, baseline.predict(params, test_windows, batch_size=32))[1]
   assert chance < 0.6, chance
+
+
+def test_label_budgets_are_nested_prefixes_and_count_groups():
+  """Per-class counts and fractions take prefixes of one permutation; groups count recordings."""
+  labels = np.repeat(np.arange(3), 30)
+  budgets = probe.label_budgets((0.1, 1.0), (2,))
+  assert [b.name for b in budgets] == ['2/class', '10 %', '100 %']
+  subsets = probe.stratified_subsets(labels, budgets, seed=4)
+  two, tenth, everything = (set(subsets[b]) for b in budgets)
+  assert two < tenth < everything == set(range(len(labels)))
+  assert np.bincount(labels[list(two)]).tolist() == [2, 2, 2]
+  assert np.bincount(labels[list(tenth)]).tolist() == [3, 3, 3]
+  # Groups: 3 windows a recording, 10 recordings a class; 2 per class = 2 whole recordings.
+  groups = np.arange(len(labels)) // 3
+  chosen = probe.stratified_subsets(labels, budgets[:1], seed=4, groups=groups)[budgets[0]]
+  assert len(chosen) == 2 * 3 * 3  # 2 recordings × 3 windows × 3 classes.
+  for label in range(3):
+    picked = np.unique(groups[chosen][labels[chosen] == label])
+    assert len(picked) == 2 and all(np.sum(groups[chosen] == g) == 3 for g in picked)
+  with pytest.raises(ValueError, match='exactly one'):
+    probe.LabelBudget(fraction=0.5, per_class=2)

@@ -92,7 +92,11 @@ def check_sites(names: Sequence[str], known: Sequence[str] = SITES, where: str =
                      f'{", ".join(known)}')
 
 
-def site_ids(names: Sequence[str]) -> tuple[int, ...]:
-  """Global site ids (indices into `SITES`) of distinct site names, in the given order."""
-  check_sites(names)
+def site_ids(names: Sequence[str], where: str = 'sites') -> tuple[int, ...]:
+  """Global site ids (indices into `SITES`) of distinct site names, in the given order.
+
+  The one place where site names become the ids that the IMU encoder embeds; `where` names the
+  config key or argument in the error.
+  """
+  check_sites(names, where=where)
   return tuple(SITES.index(name) for name in names)

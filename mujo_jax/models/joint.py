@@ -264,7 +264,7 @@ class JointModelSpec:
         if names is None:
           raise ValueError('data.imu_site_ids (or data.imu_sites) is required when "imu" is '
                            'among the modalities')
-        ids = site_ids(names)
+        ids = site_ids(names, where='data.imu_sites')
     return cls(modalities=modalities,
                model=_typed(ModelConfig, config.get('model', None), 'model'),
                loss=_typed(LossConfig, config.get('loss', None), 'loss'),
