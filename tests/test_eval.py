@@ -216,3 +216,34 @@ def test_run_summary_equals_the_job(pretrained_workdir, tmp_path):
   assert job['scalars'] == pytest.approx(from_run, abs=0)
   # And the run wrote the evaluator's own table beside its checkpoints.
   assert (pretrained_workdir / 'evals/probe/probe_results.csv').exists()
+
+
+def test_real_recordings_in_the_evaluation_job(pretrained_workdir, tmp_path):
+  """BasicMotions by recording-wise CV (with the statistics baseline), DeepMimic retrieval."""
+  pytest.importorskip('sktime')
+  pytest.importorskip('pybullet_data')
+  config = linear_probe_config.get_config('datasets=basic_motions+deepmimic,runlocal')
+  config.checkpoint = str(pretrained_workdir)
+  config.fractions = (1.0,)
+  config.labels_per_class = (2,)
+  config.seeds = (0, 1)
+  config.modality_sets = ('imu', 'imu+pose')
+  config.baselines.supervised = False
+  summary = linear_probe.run(config, tmp_path)
+  rows = [r for r in summary['probe_rows'] if r['dataset'] == 'basic_motions']
+  assert {r['split'] for r in rows} == {'cv5'}
+  assert {r['model'] for r in rows} == {'pretrained', 'random_init', 'statistics'}
+  assert {r['modality_set'] for r in rows} == {'imu'}  # BasicMotions has no pose.
+  assert {r['budget'] for r in rows} == {'2/class', '100 %'}
+  for row in rows:
+    assert row['num_eval'] == 240  # Every window is scored once, out of fold.
+    if row['budget'] == '2/class':
+      assert row['num_train'] == 4 * 2 * 3  # 4 classes × 2 recordings × 3 windows.
+  # Real activities that differ this much are separated by simple statistics.
+  statistics_f1 = [r['macro_f1'] for r in rows if r['model'] == 'statistics']
+  assert min(statistics_f1) > 0.8
+  assert not [r for r in summary['probe_rows'] if r['dataset'] == 'deepmimic']
+  with (tmp_path / 'retrieval.csv').open() as handle:
+    retrieval_rows = [r for r in csv.DictReader(handle) if r['dataset'] == 'deepmimic']
+  assert {(r['query'], r['target']) for r in retrieval_rows} >= {('imu', 'pose'), ('pose', 'imu')}
+  assert 'basic_motions' in (tmp_path / 'probe_results.md').read_text()

@@ -56,14 +56,7 @@ class EvalDataset:
 
   @property
   def splits(self) -> tuple[str, ...]:
-    if self.folds:
-      return (ALL_WINDOWS,)
-    return (self.fit_split, self.validation_split) + tuple(self.eval_splits)
-
-  @property
-  def report_splits(self) -> tuple[str, ...]:
-    """Splits that zero-shot, retrieval and the maps read."""
-    return (ALL_WINDOWS,) if self.folds else tuple(self.eval_splits)
+    return tuple(dict.fromkeys((self.fit_split, self.validation_split, *self.eval_splits)))
 
 
 class SyntheticEvalWindow(grain.transforms.Map):
@@ -177,7 +170,8 @@ def _real_recordings(name: str, arrays: dict[str, Any], pretrain_config: ml_coll
   keys = [k for m in modalities for k in (('imu', 'imu_sites') if m == 'imu' else (m,))]
   windows = _unstack(arrays, keys + ['label', 'group'])
   return EvalDataset(name=name, model_config=model_config, sites=sites, modalities=modalities,
-                     fit_split=ALL_WINDOWS, validation_split=ALL_WINDOWS, eval_splits=(),
+                     fit_split=ALL_WINDOWS, validation_split=ALL_WINDOWS,
+                     eval_splits=(ALL_WINDOWS,),
                      windows={ALL_WINDOWS: windows}, class_names=tuple(arrays['class_names']),
                      folds=int(settings.folds), probe=bool(settings.folds))
 

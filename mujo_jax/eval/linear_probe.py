@@ -240,7 +240,7 @@ class _DatasetEvaluation:
     variant_sites = {tuple(k.split(':', 1)[1].split('/')) for k in keys if ':' in k}
     if full:
       modalities |= set(self.probe_modalities)
-      if split in self.data.report_splits:
+      if split in self.data.eval_splits:
         modalities |= set(self.data.modalities)  # Text too, for retrieval.
         variant_sites |= robustness.imu_variant_sites(self.conditions)
     if variant_sites:
@@ -400,11 +400,16 @@ class _DatasetEvaluation:
     if 'text' not in self.model.modalities:
       self.results.notes.append('zero-shot skipped: the checkpoint has no text encoder')
       return
+    missing = zero_shot.missing_prompts(self.data.class_names)
+    if missing:
+      self.results.notes.append(f'zero-shot skipped: no prompts for the classes {missing} '
+                                '(not in the pretraining vocabulary)')
+      return
     prototypes = zero_shot.class_prototypes(
         lambda texts: embedding.embed_texts(self.model, self.pretrained.params, texts),
         self.data.class_names)
     keys = [m for m in self.probe_modalities]
-    for split in self.data.report_splits:
+    for split in self.data.eval_splits:
       embeddings = self.embeddings['pretrained'][split]
       for row in zero_shot.evaluate(embeddings, embeddings['label'], prototypes, keys):
         self.results.zero_shot_rows.append({'dataset': self.data.name, 'split': split, **row})
@@ -414,7 +419,7 @@ class _DatasetEvaluation:
     if len(keys) < 2:
       self.results.notes.append(f'retrieval skipped: only {keys} embedded')
       return
-    for split in self.data.report_splits:
+    for split in self.data.eval_splits:
       embeddings = self.embeddings['pretrained'][split]
       chosen = _evenly_spaced_indices(len(embeddings['label']),
                                       self.config.retrieval_max_windows)
@@ -464,7 +469,7 @@ class _DatasetEvaluation:
       path = workdir / f'confusion_{self.data.name}_{self.data.eval_splits[0]}.png'
       plots.confusion_matrices(matrices, self.data.class_names, path)
       self.results.plots.append(path.name)
-    split = self.data.report_splits[0]
+    split = self.data.eval_splits[0]
     embeddings = self.embeddings['pretrained'][split]
     chosen = _evenly_spaced_indices(len(embeddings['label']), self.config.map_max_windows)
     keys = [m for m in self.data.modalities]

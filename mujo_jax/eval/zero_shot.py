@@ -43,6 +43,11 @@ NON_ACTIVITY_PROMPTS: tuple[str, ...] = (
 )
 
 
+def missing_prompts(class_names: Sequence[str]) -> list[str]:
+  """Classes with no prompt: a dataset is zero-shot scored only when this is empty."""
+  return [n for n in class_names if n != 'non_activity' and n not in CLASS_PHRASES]
+
+
 def class_prompts(class_names: Sequence[str] = activities.ACTIVITIES) -> list[list[str]]:
   """The prompts of every class, in class-id order."""
   prompts = []
