@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flax import traverse_util
 import jax
 import ml_collections
 import numpy as np
@@ -96,3 +97,37 @@ def init_key(config: ml_collections.ConfigDict) -> jax.Array:
   "random init" always means the run's own initial weights.
   """
   return jax.random.key(config.seed)
+
+
+# ---------------------------------------------------------------- exported weights
+# A pretrained model shipped inside the package (or handed to users) is two files: the resolved
+# config as JSON and the parameters as an `.npz` of named arrays, read with
+# `allow_pickle=False`: loading weights never executes code, and needs neither orbax nor the
+# optimiser state.
+
+WEIGHTS_FILE = 'params.npz'
+
+
+def export_weights(pretrained: Pretrained, directory: str | Path) -> Path:
+  """Writes `config.json` and `params.npz` (float32, compressed) of `pretrained`."""
+  directory = Path(directory)
+  directory.mkdir(parents=True, exist_ok=True)
+  save_config(directory, pretrained.config)
+  flat = traverse_util.flatten_dict(jax.device_get(pretrained.params), sep='/')
+  np.savez_compressed(directory / WEIGHTS_FILE,
+                      **{key: np.asarray(value, np.float32) for key, value in flat.items()})
+  return directory
+
+
+def load_exported(directory: str | Path) -> Pretrained:
+  """The model `export_weights` wrote, as a `Pretrained` (step from the config's run)."""
+  directory = Path(directory)
+  path = directory / WEIGHTS_FILE
+  if not path.exists():
+    raise FileNotFoundError(f'{path} not found: expected exported weights (config.json + '
+                            f'{WEIGHTS_FILE}, written by checkpoint.export_weights)')
+  config = load_config(directory)
+  with np.load(path, allow_pickle=False) as arrays:
+    params = traverse_util.unflatten_dict({k: arrays[k] for k in arrays.files}, sep='/')
+  return Pretrained(config=config, params=params, step=int(config.total_steps),
+                    workdir=str(directory))
