@@ -405,7 +405,12 @@ def tissue_response(
   fine_rate = up * rate_hz
   fine = resample.resample(acc, rate_hz, fine_rate, num_out=up * num_steps)
   omega = 2 * math.pi * natural_hz
-  b, a = sps.bilinear([-1.0, 0.0, 0.0], [1.0, 2 * damping * omega, omega**2], fs=fine_rate)
+  # Bilinear transform s = k (1 - z^-1) / (1 + z^-1), k = 2 fs, in closed form.
+  k = 2.0 * fine_rate
+  k2, w2, c = k * k, omega * omega, 2 * damping * omega * k
+  b = -k2 * np.array([1.0, -2.0, 1.0])
+  a = np.array([k2 + c + w2, 2 * (w2 - k2), k2 - c + w2])
+  b, a = b / a[0], a / a[0]
   zi = sps.lfilter_zi(b, a)[:, None] * fine[0][None, :]
   wobble, _ = sps.lfilter(b, a, fine, axis=0, zi=zi)
   return resample.resample(wobble, fine_rate, rate_hz, num_out=num_steps)
