@@ -42,6 +42,7 @@ import jax
 import numpy as np
 
 from mujo_jax import checkpoint
+from mujo_jax import pretrained as pretrained_lib
 from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.eval import embedding
 from mujo_jax.facts import resample
@@ -116,6 +117,13 @@ class Embedder:
                       hop_s: float | None = None, batch_size: int = 64) -> Embedder:
     """Loads a pretraining workdir's latest (or `step`) checkpoint."""
     return cls(checkpoint.load_pretrained(Path(path).expanduser(), step), hop_s=hop_s,
+               batch_size=batch_size)
+
+  @classmethod
+  def from_pretrained(cls, name: str = pretrained_lib.DEFAULT, *, hop_s: float | None = None,
+                      batch_size: int = 64) -> Embedder:
+    """Loads a model shipped inside the package (MODEL_CARD.md); no download, no arguments."""
+    return cls(checkpoint.load_exported(pretrained_lib.path(name)), hop_s=hop_s,
                batch_size=batch_size)
 
   # ---------------------------------------------------------------- properties

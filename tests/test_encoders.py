@@ -165,7 +165,8 @@ def test_video_examples_are_independent(video_model):
 
 def test_video_features_are_a_dense_plus_time_embedding():
   features = np.random.default_rng(3).normal(size=(BATCH, 7, 24)).astype(np.float32)
-  variables, apply, intermediates = _build(VideoEncoder(TINY, input_kind='features'), features)
+  encoder = VideoEncoder(TINY, input_kind='features', tubelet=TUBELET)
+  variables, apply, intermediates = _build(encoder, features)
   params = variables['params']['feature_embed']
   (got,) = intermediates(variables, features)['feature_embed']['__call__']
   expected = features @ params['kernel'] + params['bias']

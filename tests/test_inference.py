@@ -153,3 +153,20 @@ def test_evaluation_path_equals_joint_model_embed(checkpoint, eval_windows):
   for modality, value in reference.items():
     np.testing.assert_allclose(expected[modality], np.asarray(value), atol=2e-5,
                                err_msg=modality)
+
+
+def test_exported_weights_round_trip_and_embed_the_same(checkpoint, tmp_path, eval_windows):
+  """export_weights → load_exported gives the same parameters and the same embeddings."""
+  pretrained = checkpoint_lib.load_pretrained(checkpoint)
+  exported = checkpoint_lib.export_weights(pretrained, tmp_path / 'exported')
+  assert sorted(p.name for p in exported.iterdir()) == ['config.json', 'params.npz']
+  loaded = checkpoint_lib.load_exported(exported)
+  jax.tree.map(np.testing.assert_array_equal, pretrained.params, loaded.params)
+  windows, _ = eval_windows
+  imu = np.concatenate([w['imu'] for w in windows[:2]])
+  sites = pretrained.config.data.imu_sites
+  np.testing.assert_array_equal(Embedder(pretrained).embed_imu(imu, rate_hz=50, sites=sites),
+                                Embedder(loaded).embed_imu(imu, rate_hz=50, sites=sites))
+  with pytest.raises(FileNotFoundError, match='params.npz'):
+    checkpoint_lib.load_exported(tmp_path)
+
