@@ -12,7 +12,7 @@ reports, per variant:
   also given less twice the input batch;
 - median step time, interleaved across variants round by round (the machine is shared), and the
   time per sample.
-Goals (issue 6): exact peak memory at k = 8 ≤ 1.25 × the k = 1 step; exact time per sample
+Goals: exact peak memory at k = 8 ≤ 1.25 × the k = 1 step; exact time per sample
 ≤ 1.35 × naive accumulation's at the same k (exact runs every encoder twice, once without
 keeping activations, so it costs about 4/3 of naive in FLOPs).
 """

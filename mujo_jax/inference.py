@@ -173,8 +173,7 @@ class Embedder:
     for start in range(0, count, self.batch_size):
       chunk = {k: v[start:start + self.batch_size] for k, v in inputs.items()}
       size = len(next(iter(chunk.values())))
-      padded = {k: np.concatenate([v, np.repeat(v[-1:], self.batch_size - size, 0)])
-                for k, v in chunk.items()}
+      padded = embedding.pad_batch(chunk, self.batch_size)
       out.append(np.asarray(embed_fn(self.params, padded)[modality])[:size])
     return np.concatenate(out)
 

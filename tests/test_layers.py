@@ -51,7 +51,7 @@ LAYERS: dict[str, Layer] = {
     # models layer's dataclasses).
     'config': Layer(('mujo_jax.config_validation',), ('facts', 'schema', 'models')),
     # Save/restore, the run's config stored with it, loading pretrained weights.
-    'checkpoint': Layer(('mujo_jax.checkpoint',),
+    'checkpoint': Layer(('mujo_jax.checkpoint', 'mujo_jax.pretrained'),
                         ('facts', 'schema', 'config', 'utilities', 'models')),
     # Evaluators and serving: built from a checkpoint, never from the trainer.
     'eval': Layer(('mujo_jax.eval', 'mujo_jax.inference'),

@@ -92,7 +92,7 @@ _DEVICE_EQUALITY = textwrap.dedent('''
     jax.config.update('jax_disable_most_optimizations', True)
     from configs import pretrain
     from mujo_jax import accumulation, config_validation, sharding, train
-    from mujo_jax.data import pipeline
+    from mujo_jax.data import pipeline, schema
     from mujo_jax.models import joint
     config = pretrain.get_config('runlocal,batch_size=8')
     config.data.tfds_data_dir = sys.argv[1]

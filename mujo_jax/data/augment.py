@@ -62,5 +62,5 @@ def drop_modalities(present: np.ndarray, rng: np.random.Generator, rate: float,
 
 
 def modality_presence(modalities: Sequence[str], available: Sequence[str]) -> np.ndarray:
-  """`present` vector in the order of `modalities` (DESIGN.md §4 batch schema)."""
+  """`present` vector in the order of `modalities` (the batch schema, ARCHITECTURE.md)."""
   return np.array([m in available for m in modalities], dtype=bool)

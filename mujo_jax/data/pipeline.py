@@ -1,6 +1,6 @@
 """grain input pipelines: per-process sharding, shuffling, windows, augmentation, batching.
 
-Data flows one way (DESIGN.md §4): a dataset's random-access source → grain MapDataset (shard,
+Data flows one way (ARCHITECTURE.md): a dataset's random-access source → grain MapDataset (shard,
 shuffle, repeat, window + augment with a per-element RNG, batch) → an iterator whose state is
 checkpointed with the model, so a restarted run reads exactly the batches it would have read.
 """

@@ -93,6 +93,18 @@ def replicate(tree: Any, mesh: jax.sharding.Mesh) -> Any:
   return jax.tree.map(place, tree)
 
 
+def pad_batch(batch: Mapping[str, np.ndarray], batch_size: int,
+              keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+  """`batch` (its `keys`) filled up to `batch_size` rows by repeating the last one.
+
+  Every call of a jitted function then sees one shape (one compile) and a batch that shards
+  evenly over the devices; callers keep only the first rows of the outputs.
+  """
+  keys = tuple(batch) if keys is None else keys
+  return {k: np.concatenate([batch[k], np.repeat(batch[k][-1:], batch_size - len(batch[k]), 0)])
+          for k in keys}
+
+
 def _stack(elements: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
   return {k: np.stack([np.asarray(e[k]) for e in elements]) for k in elements[0]}
 
@@ -136,8 +148,7 @@ def embed_windows(model: joint.JointModel, params: Any,
       raise ValueError(f'windows lack {missing} needed to embed {request.modalities} '
                        f'(window keys: {sorted(batch)})')
     # Pad the short last batch so every call has one shape (one compile) and shards evenly.
-    inputs = {k: np.concatenate([batch[k], np.repeat(batch[k][-1:], batch_size - count, 0)])
-              for k in keys}
+    inputs = pad_batch(batch, batch_size, keys)
     inputs = sharding.global_batch_from_full(inputs, mesh)
     for name, value in jax.device_get(embed_fn(params, inputs)).items():
       outputs.setdefault(name, []).append(np.asarray(value[:count]))
@@ -165,6 +176,6 @@ def embed_texts(model: joint.JointModel, params: Any, texts: Sequence[str],
   for start in range(0, len(tokens), batch_size):
     chunk = tokens[start:start + batch_size]
     count = len(chunk)
-    padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - count, 0)])
-    out.append(np.asarray(embed_fn(params, {'text': padded})['text'])[:count])
+    padded = pad_batch({'text': chunk}, batch_size)
+    out.append(np.asarray(embed_fn(params, padded)['text'])[:count])
   return np.concatenate(out) if out else np.zeros((0, model.embed_dim), np.float32)

@@ -235,9 +235,9 @@ class _DatasetEvaluation:
 
   def _request(self, split: str, full: bool) -> embedding.EmbedRequest:
     """What to embed for `split`: the sets' inputs, plus (pretrained) everything else needed."""
-    keys = {k for s in self.sets for k in s.keys}
-    modalities = {k.split(':')[0] for k in keys if ':' not in k}
-    variant_sites = {tuple(k.split(':', 1)[1].split('/')) for k in keys if ':' in k}
+    terms = {t for s in self.sets for t in s.terms}
+    modalities = {t.modality for t in terms if t.sites is None}
+    variant_sites = {t.sites for t in terms if t.sites is not None}
     if full:
       modalities |= set(self.probe_modalities)
       if split in self.data.eval_splits:
@@ -266,11 +266,9 @@ class _DatasetEvaluation:
 
   def statistics_features(self) -> None:
     """The per-channel statistics baseline's features for every IMU key the sets read."""
-    keys = {k for s in self.statistics_sets() for k in s.keys}
-    variants = {}
-    for key in keys:
-      sites = self.data.sites if key == 'imu' else tuple(key.split(':', 1)[1].split('/'))
-      variants[key] = tuple(s in sites for s in self.data.sites)
+    terms = {t for s in self.statistics_sets() for t in s.terms}
+    variants = {t.key: tuple(t.sites is None or s in t.sites for s in self.data.sites)
+                for t in terms}
     self.embeddings['statistics'] = {
         split: statistics.site_features(
             embedding.iterate_batches(self.data.windows[split], self.config.embed_batch_size),

@@ -25,7 +25,11 @@ class Condition:
   """What is available at test time."""
   modalities: str  # e.g. 'imu+pose'.
   imu_sites: str  # 'all', 'without left_wrist', 'only head', or '-' when IMU is removed.
-  keys: tuple[str, ...]  # The embedding keys fused (an IMU key names its sites).
+  terms: tuple[probe.Term, ...]  # The embeddings fused.
+
+  @property
+  def keys(self) -> tuple[str, ...]:
+    return tuple(t.key for t in self.terms)
 
 
 def site_variants(sites: Sequence[str]) -> list[tuple[str, tuple[str, ...] | None]]:
@@ -46,15 +50,15 @@ def conditions(modalities: Sequence[str], sites: Sequence[str]) -> list[Conditio
     for kept in itertools.combinations(modalities, size):
       variants = site_variants(sites) if 'imu' in kept else [('-', None)]
       for description, kept_sites in variants:
-        keys = tuple(probe.imu_variant_key(kept_sites) if m == 'imu' else m for m in kept)
-        out.append(Condition(modalities='+'.join(kept), imu_sites=description, keys=keys))
+        terms = tuple(probe.Term(modality=m, sites=kept_sites if m == 'imu' else None)
+                      for m in kept)
+        out.append(Condition(modalities='+'.join(kept), imu_sites=description, terms=terms))
   return out
 
 
 def imu_variant_sites(conditions_: Sequence[Condition]) -> set[tuple[str, ...]]:
   """The IMU site subsets (other than all) that the conditions need embedded."""
-  return {tuple(k.split(':', 1)[1].split('/')) for c in conditions_ for k in c.keys
-          if k.startswith('imu:')}
+  return {t.sites for c in conditions_ for t in c.terms if t.sites is not None}
 
 
 def fuse(embeddings: Mapping[str, np.ndarray], keys: Sequence[str]

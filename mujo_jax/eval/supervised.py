@@ -161,7 +161,6 @@ class FromScratch:
     predictions = []
     for batch in embedding.iterate_batches(windows, batch_size):
       count = len(batch['label'])
-      inputs = {k: np.concatenate([batch[k], np.repeat(batch[k][-1:], batch_size - count, 0)])
-                for k in self._keys}
+      inputs = embedding.pad_batch(batch, batch_size, self._keys)
       predictions.append(np.asarray(self._classify(params, inputs))[:count])
     return np.concatenate(predictions)

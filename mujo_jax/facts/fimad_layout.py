@@ -74,6 +74,18 @@ class CorruptClipError(ValueError):
 # ---------------------------------------------------------------- ids and splits
 
 
+
+def _json_object(path: Path, what: str, expected: str) -> dict:
+  """The JSON object in `path`; one clear line naming the file when it is not one."""
+  try:
+    raw = json.loads(path.read_text(encoding='utf-8'))
+  except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    raise ValueError(f'FiMAD {what} {str(path)!r} is not valid JSON: {error}') from None
+  if not isinstance(raw, dict):
+    raise ValueError(f'FiMAD {what} {str(path)!r}: expected a JSON object {expected}, got '
+                     f'{type(raw).__name__}')
+  return raw
+
 def video_id(clip_id: str) -> str:
   """`'<youtubeID>___<chapter>'` -> `'<youtubeID>'` (YouTube ids may contain `_` and `-`).
 
@@ -104,13 +116,7 @@ def read_split_file(path: Path | str) -> dict[str, list[str]]:
   if not path.is_file():
     raise FileNotFoundError(f'FiMAD split file {str(path)!r} does not exist; expected the '
                             f'authors\' {SPLIT_FILE} ({{"train": [clip ids], "val": [...]}})')
-  try:
-    raw = json.loads(path.read_text(encoding='utf-8'))
-  except (json.JSONDecodeError, UnicodeDecodeError) as error:
-    raise ValueError(f'FiMAD split file {str(path)!r} is not valid JSON: {error}') from None
-  if not isinstance(raw, dict):
-    raise ValueError(f'FiMAD split file {str(path)!r}: expected a JSON object with keys '
-                     f'{sorted(SPLIT_KEYS)}, got {type(raw).__name__}')
+  raw = _json_object(path, 'split file', f'with keys {sorted(SPLIT_KEYS)}')
   splits = {}
   for key, split in SPLIT_KEYS.items():
     ids = raw.get(key, raw.get(split))
@@ -169,14 +175,7 @@ def read_language_file(path: Path | str) -> dict[str, Any]:
   path = Path(path)
   if not path.exists():
     return {}
-  try:
-    raw = json.loads(path.read_text(encoding='utf-8'))
-  except (json.JSONDecodeError, UnicodeDecodeError) as error:
-    raise ValueError(f'FiMAD language file {str(path)!r} is not valid JSON: {error}') from None
-  if not isinstance(raw, dict):
-    raise ValueError(f'FiMAD language file {str(path)!r}: expected a JSON object keyed by clip '
-                     f'id, got {type(raw).__name__}')
-  return raw
+  return _json_object(path, 'language file', 'keyed by clip id')
 
 
 # ---------------------------------------------------------------- per-clip files

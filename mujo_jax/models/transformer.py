@@ -10,7 +10,7 @@ Design choices that other code relies on:
   `(B, N)` removes padded / absent tokens as keys. Masked tokens are still computed as queries
   (shapes stay static) but never influence a valid token or the pooled output.
 - Dropout masks are drawn per example from `fold_in(dropout_rng, example_id)`, not for the batch
-  as a whole. A batch split into micro-batches (exact gradient accumulation, issue 6) therefore
+  as a whole. A batch split into micro-batches (exact gradient accumulation) therefore
   draws exactly the masks of the full batch as long as each micro-batch passes the global ids of
   its examples (`example_ids`; default `arange(B)`).
 - `dtype` is the compute dtype (float32 or bfloat16); parameters stay float32. Attention softmax
