@@ -69,9 +69,23 @@ MMFIT_DEVICE_SITES: dict[str, str] = {
 # the site embeddings of the IMU encoder meaningful on MM-Fit.
 SYNTHETIC_IMU_SITES: tuple[str, ...] = tuple(MMFIT_DEVICE_SITES.values())
 
+# The `wearables` corpus wears more devices: MM-Fit's first (so its first columns are the
+# synthetic corpus's), then the positions of common HAR datasets (chest strap, waist/belt clip,
+# lower back, ankles, upper-arm bands). Every clip has all of them; training drops some.
+WEARABLE_IMU_SITES: tuple[str, ...] = SYNTHETIC_IMU_SITES + (
+  'chest',
+  'pelvis',
+  'lower_back',
+  'left_ankle',
+  'right_ankle',
+  'left_upper_arm',
+  'right_upper_arm',
+)
+
 assert len(set(SITES)) == len(SITES) <= NUM_SITE_IDS
 assert set(FIMAD_SITES) <= set(SITES) and set(SYNTHETIC_IMU_SITES) <= set(SITES)
 assert SITES[: len(SYNTHETIC_IMU_SITES)] == SYNTHETIC_IMU_SITES
+assert set(WEARABLE_IMU_SITES) <= set(SITES) and len(set(WEARABLE_IMU_SITES)) == 12
 
 
 def check_sites(names: Sequence[str], known: Sequence[str] = SITES, where: str = 'sites') -> None:

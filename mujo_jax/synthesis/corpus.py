@@ -29,11 +29,12 @@ import numpy as np
 
 from mujo_jax.facts import activities as activities_lib
 from mujo_jax.facts import resample, skeleton, virtual_imu
-from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES
+from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES, WEARABLE_IMU_SITES
 from mujo_jax.synthesis import camera as camera_lib
 from mujo_jax.synthesis import motion as motion_lib
 from mujo_jax.synthesis import render as render_lib
 from mujo_jax.synthesis import text as text_lib
+from mujo_jax.synthesis import wearable_motion
 
 POSE_FPS = 30
 IMU_RATE_HZ = 50
@@ -47,8 +48,16 @@ SPLIT_FRACTIONS: tuple[float, ...] = (0.7, 0.15, 0.15)
 # Consumer-grade sensor noise (smartwatch/phone), mild so that the signal still dominates.
 IMU_NOISE = virtual_imu.ImuNoise()
 
+# Activity names and IMU sites of each vocabulary.
+VOCABULARIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+  'mmfit': (activities_lib.ACTIVITIES, SYNTHETIC_IMU_SITES),
+  'wearables': (activities_lib.WEARABLE_ACTIVITIES, WEARABLE_IMU_SITES),
+}
+
 # Exercises done lying down, which videos show from the side rather than head-on.
-_FILMED_FROM_THE_SIDE = frozenset({'pushups', 'situps'})
+_FILMED_FROM_THE_SIDE = frozenset(
+  {'pushups', 'situps', 'plank', 'mountain_climbers', 'lying', 'lie_to_sit', 'chest_flyes'}
+)
 
 # Offsets that separate the random streams of (seed, ...) keys, so that a subject's body and a
 # clip's motion never share a generator seed.
@@ -65,12 +74,28 @@ class CorpusConfig:
     num_clips: clips per split.
     clip_s: clip length in seconds.
     seed: seed of the whole corpus.
+    vocabulary: 'mmfit' (MM-Fit's 11 classes, MM-Fit's 5 device sites, video) or 'wearables'
+      (`activities.WEARABLE_ACTIVITIES`, `sites.WEARABLE_IMU_SITES`, two-activity clips).
+    transition_fraction: share of 'wearables' clips that change activity halfway.
+    video: whether clips carry the rendered video ('wearables' leaves it out: the model it
+      feeds trains on IMU, pose and text, and rendering is the slowest step).
   """
 
   num_subjects: int
   num_clips: Mapping[str, int]
   clip_s: float = CLIP_S
   seed: int = 0
+  vocabulary: str = 'mmfit'
+  transition_fraction: float = 0.0
+  video: bool = True
+
+  @property
+  def activities(self) -> tuple[str, ...]:
+    return VOCABULARIES[self.vocabulary][0]
+
+  @property
+  def imu_sites(self) -> tuple[str, ...]:
+    return VOCABULARIES[self.vocabulary][1]
 
   def __post_init__(self):
     split_subjects(self.num_subjects)  # Validates the subject count.
@@ -80,6 +105,12 @@ class CorpusConfig:
       if count < 1:
         raise ValueError(f'num_clips[{split!r}] must be >= 1, got {count}')
     stream_lengths(self.clip_s)  # Validates the clip length.
+    if self.vocabulary not in VOCABULARIES:
+      raise ValueError(f'vocabulary must be one of {sorted(VOCABULARIES)}, got {self.vocabulary!r}')
+    if not 0.0 <= self.transition_fraction <= 1.0:
+      raise ValueError(f'transition_fraction must be in [0, 1], got {self.transition_fraction}')
+    if self.vocabulary == 'mmfit' and (self.transition_fraction or not self.video):
+      raise ValueError("the 'mmfit' vocabulary has no transitions and always has video")
 
 
 def _check_clip_s(clip_s: float) -> None:
@@ -140,6 +171,25 @@ CONFIGS: dict[str, CorpusConfig] = {
   # Big enough that contrastive pretraining learns (~7.3 h of clips, 400 per class in train).
   'default': CorpusConfig(
     num_subjects=60, num_clips={'train': 4400, 'validation': 660, 'test': 660}, seed=0
+  ),
+  # Pretraining for real wearables: 53 classes, 12 body sites, many subjects, 30 % of clips
+  # with a transition, no video (sized to build in minutes on two cores).
+  'wearables': CorpusConfig(
+    num_subjects=300,
+    num_clips={'train': 12720, 'validation': 1060, 'test': 1060},
+    seed=0,
+    vocabulary='wearables',
+    transition_fraction=0.3,
+    video=False,
+  ),
+  # The same recipe at test size: two clips per class per split.
+  'wearables_tiny': CorpusConfig(
+    num_subjects=12,
+    num_clips={'train': 106, 'validation': 53, 'test': 53},
+    seed=0,
+    vocabulary='wearables',
+    transition_fraction=0.3,
+    video=False,
   ),
 }
 
@@ -214,6 +264,80 @@ def make_clip(
   }
 
 
+def make_wearable_clip(
+  rng: np.random.Generator,
+  activity: str,
+  subject: motion_lib.Subject,
+  clip_s: float = CLIP_S,
+  *,
+  transition_fraction: float = 0.0,
+  video: bool = False,
+) -> dict[str, Any]:
+  """One example of the 'wearables' vocabulary: `activity` is the label (the centre rule).
+
+  With probability `transition_fraction` (when the activity has partners, see
+  `wearable_motion.transition_partners`) the clip changes activity: `activity` is under way at
+  the clip centre and a partner comes before or after it; the text names both in order.
+  Keys as `make_clip`, IMU at `WEARABLE_IMU_SITES`, `video` only if asked for.
+  """
+  label = activities_lib.wearable_activity_id(activity)
+  num_pose, num_imu, num_video = stream_lengths(clip_s)
+  partners = wearable_motion.transition_partners(activity)
+  transition = None
+  if partners and rng.random() < transition_fraction:
+    partner = partners[int(rng.integers(len(partners)))]
+    first, second = (activity, partner) if rng.random() < 0.5 else (partner, activity)
+    half = (num_pose / POSE_FPS) / 2
+    offset = rng.uniform(0.6, 0.35 * 2 * half)
+    switch = half + offset if first == activity else half - offset
+    motion, transition = wearable_motion.generate_transition(
+      first, second, subject, clip_s, float(POSE_FPS), rng=rng, switch_s=switch
+    )
+    assert motion.activity == activity
+  else:
+    motion = wearable_motion.generate(activity, subject, clip_s, float(POSE_FPS), rng=rng)
+  pose_world = np.asarray(motion.pose, dtype=np.float64)
+  imu = virtual_imu.from_pose(
+    pose_world, POSE_FPS, WEARABLE_IMU_SITES, IMU_RATE_HZ, noise=IMU_NOISE, rng=rng
+  )
+  if imu.shape[0] != num_imu or pose_world.shape[0] != num_pose:
+    raise ValueError(f'{activity}: stream lengths {pose_world.shape[0]}, {imu.shape[0]}')
+  coco_world = skeleton.h36m_to_coco(pose_world)
+  pelvis = skeleton.joint_index('pelvis')
+  travel = pose_world[:, pelvis, :2] - pose_world[:1, pelvis, :2]
+  if np.max(np.linalg.norm(travel, axis=-1)) > 0.5:
+    # Walking and running cover metres: the camera pans with the person, as a filming one does.
+    coco_world = coco_world.copy()
+    coco_world[..., :2] -= travel[:, None, :]
+  side = (1.0 if rng.random() < 0.5 else -1.0) * np.deg2rad(90.0)
+  facing = motion.heading_rad + (side if activity in _FILMED_FROM_THE_SIDE else 0.0)
+  camera = camera_lib.frame_clip(coco_world, rng, facing_rad=facing)
+  pose_2d = camera_lib.project(coco_world, camera)
+  reps = int(motion.reps)
+  period_s = motion.rep_period_s
+  tempo = text_lib.tempo_label(period_s) if period_s and np.isfinite(period_s) else None
+  if transition is not None:
+    description = text_lib.describe_transition(transition.first, transition.second, rng)
+  else:
+    description = text_lib.describe_wearable(
+      activity, rng, reps=reps, tempo=tempo, variant=motion.variant
+    )
+  example = {
+    'pose': (pose_world - pose_world[:, pelvis : pelvis + 1]).astype(np.float32),
+    'pose_2d': pose_2d.astype(np.float32),
+    'imu': imu.astype(np.float32),
+    'imu_sites': np.ones(len(WEARABLE_IMU_SITES), dtype=bool),
+    'text': description,
+    'label': label,
+    'subject': int(subject.subject_id),
+    'reps': reps,
+  }
+  if video:
+    video_pose_px = camera_lib.to_pixels(pose_2d[_video_frame_indices(num_video)], VIDEO_SIZE)
+    example['video'] = render_lib.render(video_pose_px, VIDEO_SIZE)[..., None]
+  return example
+
+
 @dataclasses.dataclass(frozen=True)
 class _ClipTask:
   seed: int
@@ -222,18 +346,30 @@ class _ClipTask:
   activity: str
   subject_id: int
   clip_s: float
+  vocabulary: str = 'mmfit'
+  transition_fraction: float = 0.0
+  video: bool = True
 
 
 def _run_task(task: _ClipTask) -> dict[str, Any]:
   rng = np.random.default_rng([task.seed, task.split_index, task.clip_index])
-  return make_clip(rng, task.activity, get_subject(task.seed, task.subject_id), task.clip_s)
+  subject = get_subject(task.seed, task.subject_id)
+  if task.vocabulary == 'mmfit':
+    return make_clip(rng, task.activity, subject, task.clip_s)
+  return make_wearable_clip(
+    rng, task.activity, subject, task.clip_s,
+    transition_fraction=task.transition_fraction, video=task.video,
+  )
 
 
-def clip_plan(split: str, num_clips: int, seed: int, num_subjects: int) -> list[tuple[str, int]]:
+def clip_plan(
+  split: str, num_clips: int, seed: int, num_subjects: int,
+  activities: tuple[str, ...] = activities_lib.ACTIVITIES,
+) -> list[tuple[str, int]]:
   """(activity, subject id) of every clip of a split, classes balanced.
 
-  Classes come in shuffled rounds of all 11, so any prefix of the plan is balanced to within
-  one clip per class; subjects cycle through the split's subjects in a shuffled order.
+  Classes come in shuffled rounds of all of `activities`, so any prefix of the plan is balanced
+  to within one clip per class; subjects cycle through the split's subjects in a shuffled order.
   """
   if split not in SPLITS:
     raise ValueError(f'unknown split {split!r}; expected one of {SPLITS}')
@@ -241,13 +377,13 @@ def clip_plan(split: str, num_clips: int, seed: int, num_subjects: int) -> list[
     raise ValueError(f'num_clips must be >= 0, got {num_clips}')
   subjects = split_subjects(num_subjects)[split]
   rng = np.random.default_rng([seed, _PLAN_STREAM, SPLITS.index(split)])
-  num_classes = len(activities_lib.ACTIVITIES)
+  num_classes = len(activities)
   rounds = -(-num_clips // num_classes)
   labels = np.concatenate([rng.permutation(num_classes) for _ in range(rounds)])[:num_clips]
   subject_order = rng.permutation(np.asarray(subjects))
   subject_ids = np.resize(subject_order, num_clips)
   return [
-    (activities_lib.ACTIVITIES[label], int(subject_id))
+    (activities[label], int(subject_id))
     for label, subject_id in zip(labels, subject_ids, strict=True)
   ]
 
@@ -260,6 +396,9 @@ def generate_split(
   num_subjects: int,
   clip_s: float = CLIP_S,
   num_workers: int = 1,
+  vocabulary: str = 'mmfit',
+  transition_fraction: float = 0.0,
+  video: bool = True,
 ) -> Iterator[dict[str, Any]]:
   """Yields the `num_clips` examples of `split`, in plan order (see `clip_plan`).
 
@@ -271,14 +410,18 @@ def generate_split(
     clip_s: clip length in seconds.
     num_workers: processes that make clips in parallel (1: in this process). Workers are
       spawned, not forked, so this is safe inside programs that run threads (TensorFlow).
+    vocabulary, transition_fraction, video: as in `CorpusConfig`.
   """
   _check_clip_s(clip_s)
   if num_workers < 1:
     raise ValueError(f'num_workers must be >= 1, got {num_workers}')
   split_index = SPLITS.index(split) if split in SPLITS else -1
-  plan = clip_plan(split, num_clips, seed, num_subjects)
+  plan = clip_plan(split, num_clips, seed, num_subjects, VOCABULARIES[vocabulary][0])
   tasks = [
-    _ClipTask(seed, split_index, index, activity, subject_id, float(clip_s))
+    _ClipTask(
+      seed, split_index, index, activity, subject_id, float(clip_s), vocabulary,
+      transition_fraction, video,
+    )
     for index, (activity, subject_id) in enumerate(plan)
   ]
   if num_workers == 1 or len(tasks) < 2 * num_workers:

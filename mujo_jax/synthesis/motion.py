@@ -650,7 +650,61 @@ def generate_motion(
   if not isinstance(rng, np.random.Generator):
     raise ValueError(f'rng must be a np.random.Generator, got {type(rng)}.')
 
-  times = np.arange(num_frames) / fps
+  state = program_state(activity, subject, np.arange(num_frames) / fps, fps, rng)
+  heading = float(rng.uniform(-np.pi, np.pi))
+  heading_rotation = _axis_rotation(2, heading)
+  root_rotation = heading_rotation @ state.body_rotation
+  offsets = skeleton.rest_offsets(np.asarray(subject.bone_lengths))
+  timeline, variant, placement, is_exercise = (
+    state.timeline, state.variant, state.placement, state.is_exercise
+  )
+  rig = state.rig
+  pose = skeleton.forward_kinematics(
+    rig.local, offsets, np.zeros((num_frames, 3)), root_rotation
+  )
+  pose = pose + _ground_offset(pose, placement)
+  return Motion(
+    activity=activity,
+    pose=pose,
+    fps=float(fps),
+    reps=int(timeline.rep_frames.shape[0]),
+    rep_frames=timeline.rep_frames,
+    active=timeline.active.copy(),
+    rep_period_s=timeline.mean_period_s if is_exercise else None,
+    heading_rad=heading,
+    variant=variant,
+  )
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgramState:
+  """An activity's program run on a subject, before heading and world placement.
+
+  Shared with `wearable_motion`, which blends two such states for transitions and places
+  them in the world itself.
+
+  Attributes:
+    rig: local joint rotations, jitter included.
+    placement: how the program wants the body put on the floor.
+    body_rotation: (T, 3, 3) body->world rotation before the heading.
+    timeline: repetition timeline (all zeros for non_activity).
+    variant: the style drawn.
+    is_exercise: False for non_activity.
+  """
+
+  rig: _Rig
+  placement: _Placement
+  body_rotation: np.ndarray
+  timeline: _Timeline
+  variant: str
+  is_exercise: bool
+
+
+def program_state(
+  activity: str, subject: Subject, times: np.ndarray, fps: float, rng: np.random.Generator
+) -> ProgramState:
+  """Runs the program of one of `activities.ACTIVITIES` (draws: timeline, variant, jitter)."""
+  num_frames = times.shape[0]
   is_exercise = activity != 'non_activity'
   if is_exercise:
     period = _REP_PERIOD_S[activity] / subject.tempo ** _TEMPO_EXPONENT[activity]
@@ -667,32 +721,22 @@ def generate_motion(
       rep_frames=np.zeros((0, 2), int),
       mean_period_s=float('nan'),
     )
-  offsets = skeleton.rest_offsets(np.asarray(subject.bone_lengths))
   context = _Context(subject=subject, timeline=timeline, times=times, rng=rng)
   variants = _VARIANTS[activity]
   variant = variants[int(rng.integers(len(variants)))]
   rig = _Rig(num_frames)
   placement = _PROGRAMS[activity](context, rig, variant)
   rig.local = rig.local @ _jitter(subject, times, rng)
-
-  heading = float(rng.uniform(-np.pi, np.pi))
-  heading_rotation = _axis_rotation(2, heading)
   body_rotation = placement.root_rotation
   if body_rotation is None:
     body_rotation = np.broadcast_to(np.eye(3), (num_frames, 3, 3))
-  root_rotation = heading_rotation @ body_rotation
-  pose = skeleton.forward_kinematics(rig.local, offsets, np.zeros((num_frames, 3)), root_rotation)
-  pose = pose + _ground_offset(pose, placement)
-  return Motion(
-    activity=activity,
-    pose=pose,
-    fps=float(fps),
-    reps=int(timeline.rep_frames.shape[0]),
-    rep_frames=timeline.rep_frames,
-    active=timeline.active.copy(),
-    rep_period_s=timeline.mean_period_s if is_exercise else None,
-    heading_rad=heading,
+  return ProgramState(
+    rig=rig,
+    placement=placement,
+    body_rotation=body_rotation,
+    timeline=timeline,
     variant=variant,
+    is_exercise=is_exercise,
   )
 
 

@@ -326,3 +326,247 @@ def describe(
   if use_form:
     sentence += ' ' + form_sentence
   return sentence
+
+
+# --- The wearables vocabulary ---------------------------------------------------------------
+
+# Per new activity: core phrases, body parts, how it looks, and the verb phrase that joins two
+# activities in a transition clip ('walks, then sits down'). Each phrase is true of the motion
+# program that `wearable_motion` runs for the class.
+_WEARABLE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]] = {
+  'walking_slow': (('a person walking slowly', 'someone strolling at a leisurely pace',
+                    'a slow walk', 'an unhurried walk'), ('legs', 'feet'),
+                   ('Short steps, one foot always on the ground.',), 'strolls slowly'),
+  'walking': (('a person walking', 'someone walking at a normal pace', 'a walk',
+               'a person walking along'), ('legs', 'hips and legs'),
+              ('The arms swing opposite to the legs with each step.',), 'walks'),
+  'walking_fast': (('a person walking briskly', 'someone walking fast', 'a brisk walk',
+                    'a power walk'), ('legs', 'calves'),
+                   ('Long quick strides with a strong arm swing.',), 'walks briskly'),
+  'jogging': (('a person jogging', 'someone jogging at an easy pace', 'a light jog',
+               'a slow run'), ('legs', 'calves and thighs'),
+              ('Both feet leave the ground briefly between steps; elbows are bent.',), 'jogs'),
+  'running': (('a person running', 'someone running fast', 'a run', 'a runner at speed'),
+              ('legs', 'whole body'),
+              ('A flight phase in every stride, the bent arms pumping.',), 'runs'),
+  'stairs_up': (('a person walking up the stairs', 'someone climbing stairs',
+                 'going upstairs', 'a stair climb'), ('thighs', 'legs and glutes'),
+                ('Each step lifts the body onto the next stair.',), 'climbs the stairs'),
+  'stairs_down': (('a person walking down the stairs', 'someone descending stairs',
+                   'going downstairs', 'a walk down a staircase'), ('knees', 'legs'),
+                  ('Each step lowers the body onto the stair below.',), 'walks downstairs'),
+  'nordic_walking': (('a person Nordic walking', 'someone walking with poles',
+                      'Nordic walking', 'a pole walk'), ('arms and legs', 'shoulders'),
+                     ('Straight arms swing far forward and back, planting the poles.',),
+                     'walks with poles'),
+  'cycling': (('a person cycling', 'someone riding a bike', 'cycling on a bicycle',
+               'pedalling a stationary bike'), ('legs', 'thighs'),
+              ('Seated, the feet turn the pedals in circles.',), 'cycles'),
+  'rope_jumping': (('a person skipping rope', 'someone jumping rope', 'rope jumping',
+                    'skipping with a rope'), ('calves', 'whole body'),
+                   ('Small quick hops on both feet while the wrists turn the rope.',),
+                   'skips rope'),
+  'standing': (('a person standing', 'someone standing still', 'a person standing upright',
+                'standing in place'), ('body',), ('Hardly any movement.',), 'stands'),
+  'sitting': (('a person sitting', 'someone seated on a chair', 'a person sitting still',
+               'sitting down at rest'), ('body',), ('The hips rest on the seat.',), 'sits'),
+  'lying': (('a person lying down', 'someone lying on the floor', 'a person resting lying down',
+             'lying still'), ('body',), ('The whole body is horizontal.',), 'lies down'),
+  'sit_to_stand': (('a person standing up from a chair', 'someone getting up from sitting',
+                    'a sit-to-stand', 'rising from a seat'), ('thighs', 'legs'),
+                   ('The trunk leans forward, then the legs push the body up.',),
+                   'stands up'),
+  'stand_to_sit': (('a person sitting down on a chair', 'someone sitting down',
+                    'a stand-to-sit', 'lowering onto a seat'), ('thighs', 'legs'),
+                   ('The hips go back and down onto the seat.',), 'sits down'),
+  'lie_to_sit': (('a person sitting up from lying', 'someone getting up from lying down',
+                  'a lie-to-sit', 'rising from the floor to sitting'), ('core', 'abdominals'),
+                 ('The trunk comes up from the floor to upright.',), 'sits up'),
+  'waist_bends_forward': (('a person bending forward at the waist', 'forward waist bends',
+                           'someone bending over and straightening up', 'trunk flexions'),
+                          ('lower back', 'hamstrings'),
+                          ('The straight-legged body folds forward and comes back up.',),
+                          'bends forward'),
+  'frontal_elevation_of_arms': (('a person raising the arms to the front',
+                                 'frontal elevation of the arms', 'someone lifting both arms '
+                                 'forward and overhead', 'forward arm raises overhead'),
+                                ('shoulders', 'arms'),
+                                ('Straight arms swing up in front to overhead and down.',),
+                                'raises the arms'),
+  'knee_bends': (('a person doing knee bends', 'someone crouching', 'deep knee bends',
+                  'crouching down and standing up'), ('knees', 'thighs'),
+                 ('The knees bend deeply, the body lowers and rises.',), 'crouches'),
+  'jump_front_back': (('a person jumping forward and back', 'front and back jumps',
+                       'someone hopping forward and backward', 'two-footed jumps front '
+                       'and back'), ('legs', 'calves'),
+                      ('Both feet jump together, alternately forward and backward.',),
+                      'jumps front and back'),
+  'arnold_press': (('a person doing Arnold presses', 'Arnold shoulder presses',
+                    'someone rotating the dumbbells up overhead', 'an Arnold press'),
+                   ('shoulders', 'deltoids'),
+                   ('The hands start in front of the chin and turn out on the way up.',),
+                   'does Arnold presses'),
+  'front_raises': (('a person doing front raises', 'dumbbell front raises',
+                    'someone lifting the weights in front to shoulder height',
+                    'front shoulder raises'), ('front deltoids', 'shoulders'),
+                   ('Straight arms lift forward to shoulder height.',), 'does front raises'),
+  'upright_rows': (('a person doing upright rows', 'upright rows',
+                    'someone pulling the weights up to the chin', 'an upright row'),
+                   ('shoulders', 'trapezius'),
+                   ('The elbows lead up and out as the hands rise along the body.',),
+                   'does upright rows'),
+  'reverse_flyes': (('a person doing reverse flyes', 'bent-over reverse flyes',
+                     'someone opening the arms out while bent over', 'rear delt flyes'),
+                    ('upper back', 'rear deltoids'),
+                    ('Bent forward, the arms open out to the sides.',), 'does reverse flyes'),
+  'chest_flyes': (('a person doing chest flyes on a bench', 'dumbbell flyes',
+                   'someone lying on a bench opening the arms', 'bench flyes'),
+                  ('chest', 'pectorals'),
+                  ('Lying on the back, the arms lower out to the sides and come together.',),
+                  'does chest flyes'),
+  'hammer_curls': (('a person doing hammer curls', 'cross-body hammer curls',
+                    'someone curling the dumbbells with a neutral grip', 'hammer curls'),
+                   ('biceps', 'forearms'),
+                   ('The forearm comes up across the body towards the shoulder.',),
+                   'does hammer curls'),
+  'reverse_lunges': (('a person doing reverse lunges', 'backward lunges',
+                      'someone stepping back into a lunge', 'reverse lunges'),
+                     ('legs', 'glutes'),
+                     ('One foot steps back and the body sinks between the feet.',),
+                     'does reverse lunges'),
+  'side_lunges': (('a person doing side lunges', 'lateral lunges',
+                   'someone stepping out to the side into a lunge', 'side lunges'),
+                  ('inner thighs', 'legs'),
+                  ('One foot steps out sideways and that knee bends.',), 'does side lunges'),
+  'plank': (('a person holding a plank', 'a plank hold', 'someone in a plank position',
+             'a straight-arm plank'), ('core', 'abdominals'),
+            ('The body stays straight and still, on hands and toes.',), 'holds a plank'),
+  'burpees': (('a person doing burpees', 'burpees', 'someone dropping to a plank and '
+               'jumping up', 'a set of burpees'), ('whole body', 'legs and chest'),
+              ('Squat, hands down, feet back, feet in, and a jump.',), 'does burpees'),
+  'mountain_climbers': (('a person doing mountain climbers', 'mountain climbers',
+                         'someone driving the knees in from a plank', 'running in plank'),
+                        ('core', 'hip flexors'),
+                        ('From a plank, the knees drive in towards the chest in turn.',),
+                        'does mountain climbers'),
+  'kettlebell_swings': (('a person doing kettlebell swings', 'kettlebell swings',
+                         'someone swinging a kettlebell to chest height', 'a kettlebell '
+                         'swing'), ('hips', 'glutes and back'),
+                        ('The hips hinge and snap forward, swinging the straight arms up.',),
+                        'swings a kettlebell'),
+  'pendulum_swings': (('a person doing pendulum swings', 'Codman pendulum exercises',
+                       'someone letting one arm swing while bent forward', 'arm pendulums'),
+                      ('shoulder', 'shoulder joint'),
+                      ('Bent forward, one arm hangs and swings gently.',),
+                      'does pendulum swings'),
+  'shoulder_abduction': (('a person doing shoulder abduction', 'arm raises to the side',
+                          'someone lifting the arm out sideways and overhead',
+                          'shoulder abductions'), ('shoulder', 'deltoid'),
+                         ('The straight arm rises out to the side and above shoulder height.',),
+                         'raises an arm sideways'),
+  'shoulder_flexion': (('a person doing shoulder flexion', 'forward arm elevation',
+                        'someone raising the arm forward and up', 'shoulder flexions'),
+                       ('shoulder', 'front deltoid'),
+                       ('The straight arm rises forward towards overhead.',),
+                       'raises an arm forward'),
+  'shoulder_external_rotation': (('a person doing shoulder external rotations',
+                                  'external rotations with the elbow at the side',
+                                  'someone turning the forearm outwards', 'rotator cuff '
+                                  'external rotation'), ('rotator cuff', 'shoulder'),
+                                 ('The elbow stays bent at the side as the hand swings out.',),
+                                 'rotates the shoulder outwards'),
+  'shoulder_internal_rotation': (('a person doing shoulder internal rotations',
+                                  'internal rotations of the shoulder',
+                                  'someone turning the forearm inwards', 'rotator cuff '
+                                  'internal rotation'), ('rotator cuff', 'shoulder'),
+                                 ('With the elbow bent, the forearm turns in towards the body.',),
+                                 'rotates the shoulder inwards'),
+  'arm_circles': (('a person doing arm circles', 'arm circles', 'someone circling the '
+                   'outstretched arms', 'shoulder circles with straight arms'),
+                  ('shoulders', 'arms'),
+                  ('Arms held out to the sides trace circles.',), 'circles the arms'),
+  'vacuuming': (('a person vacuuming', 'someone vacuuming the floor', 'hoovering',
+                 'cleaning the floor with a vacuum cleaner'), ('arm', 'shoulder'),
+                ('One arm pushes the nozzle forward and pulls it back.',), 'vacuums'),
+  'ironing': (('a person ironing', 'someone ironing clothes', 'ironing a shirt',
+               'pressing clothes with an iron'), ('arm', 'forearm'),
+              ('One hand slides the iron back and forth at waist height.',), 'irons'),
+  'brushing_teeth': (('a person brushing their teeth', 'someone brushing teeth',
+                      'tooth brushing', 'brushing the teeth'), ('hand', 'wrist'),
+                     ('The hand at the mouth makes fast small strokes.',), 'brushes teeth'),
+  'typing': (('a person typing at a desk', 'someone typing on a keyboard', 'typing',
+              'working at a computer'), ('hands', 'fingers'),
+             ('Seated, the hands rest on the keyboard with small movements.',), 'types'),
+}
+
+# Verb phrases of MM-Fit's classes, for transition clips.
+_MMFIT_VERBS = {
+  'squats': 'does squats', 'lunges': 'does lunges', 'bicep_curls': 'does bicep curls',
+  'situps': 'does sit-ups', 'pushups': 'does push-ups',
+  'tricep_extensions': 'does tricep extensions', 'dumbbell_rows': 'does dumbbell rows',
+  'jumping_jacks': 'does jumping jacks', 'dumbbell_shoulder_press': 'presses dumbbells overhead',
+  'lateral_shoulder_raises': 'does lateral raises', 'non_activity': 'stands around',
+}
+_PACE = {
+  'walking_slow': 'slow', 'walking': 'moderate', 'walking_fast': 'fast', 'jogging': 'moderate',
+  'running': 'fast',
+}
+assert set(_WEARABLE_FAMILIES) | set(_MMFIT_VERBS) == set(activities_lib.WEARABLE_ACTIVITIES)
+
+
+def describe_wearable(
+  activity: str,
+  rng: np.random.Generator,
+  reps: int | None = None,
+  tempo: str | None = None,
+  *,
+  variant: str | None = None,
+  mention_probability: float = 0.5,
+) -> str:
+  """A description of a clip of one `WEARABLE_ACTIVITIES` class (MM-Fit's via `describe`).
+
+  The same parts as `describe`: a core phrase, then optional body part, pace (the gait's own
+  speed class for locomotion, else the measured repetition tempo), repetition count and a
+  sentence on how the movement looks.
+  """
+  if activity in activities_lib.ACTIVITIES:
+    return describe(activity, rng, reps, tempo, variant=variant,
+                    mention_probability=mention_probability)
+  if activity not in _WEARABLE_FAMILIES:
+    raise ValueError(f'unknown activity {activity!r}; expected one of '
+                     f'{list(activities_lib.WEARABLE_ACTIVITIES)}')
+  phrases, parts_, forms, _ = _WEARABLE_FAMILIES[activity]
+  core = _choose(rng, phrases)
+  use_tempo, use_reps, use_part, use_form = rng.random(4) < mention_probability
+  tempo = _PACE.get(activity, tempo)
+  tempo_clause = _choose(rng, _TEMPO_CLAUSES[tempo]) if tempo in _TEMPO_CLAUSES else ''
+  reps_clause = _choose(rng, _REPS_CLAUSES).format(n=reps) if reps and reps > 1 else ''
+  part_clause = _choose(rng, _BODY_PART_CLAUSES).format(part=_choose(rng, parts_))
+  form = _choose(rng, forms)
+  sentence = core
+  if use_tempo and tempo_clause:
+    sentence += ' ' + tempo_clause
+  if use_reps and reps_clause:
+    sentence += ' ' + reps_clause
+  if use_part and parts_ != ('body',):
+    sentence += ', ' + part_clause
+  sentence = sentence[0].upper() + sentence[1:] + '.'
+  if use_form:
+    sentence += ' ' + form
+  return sentence
+
+
+def _verb(activity: str) -> str:
+  if activity in _MMFIT_VERBS:
+    return _MMFIT_VERBS[activity]
+  return _WEARABLE_FAMILIES[activity][3]
+
+
+def describe_transition(first: str, second: str, rng: np.random.Generator) -> str:
+  """A clip that changes activity: 'A person walks, then sits down.' and paraphrases."""
+  for name in (first, second):
+    if name not in activities_lib.WEARABLE_ACTIVITIES:
+      raise ValueError(f'unknown activity {name!r}')
+  subject = _choose(rng, ('A person', 'Someone', 'The person', 'A subject'))
+  joint = _choose(rng, (', then ', ' and then ', ', and afterwards ', ' first, then '))
+  return f'{subject} {_verb(first)}{joint}{_verb(second)}.'

@@ -13,7 +13,6 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mujo_jax.facts import activities, sites
 from mujo_jax.synthesis import corpus
 
 # Worker processes that generate clips while TFDS writes (the machines we target have >= 2
@@ -43,7 +42,7 @@ def _num_workers(num_clips: int) -> int:
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
-  """Synthetic parallel corpus of the 10 MM-Fit exercises plus non-activity."""
+  """Synthetic parallel corpus: MM-Fit's 11 classes (tiny, default) or 53 (wearables)."""
 
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES = {'1.0.0': 'First release.'}
@@ -53,6 +52,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       description=(
         f'{cfg.num_subjects} subjects, clips per split {dict(cfg.num_clips)}, '
         f'{cfg.clip_s:g} s each, seed {cfg.seed}.'
+        + ('' if cfg.vocabulary == 'mmfit' else
+           f' {len(cfg.activities)} classes, {len(cfg.imu_sites)} IMU sites, transitions in '
+           f'{cfg.transition_fraction:.0%} of clips{"" if cfg.video else ", no video"}.')
       ),
       corpus_config=cfg,
     )
@@ -63,11 +65,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config.corpus_config
     num_pose, num_imu, num_video = corpus.stream_lengths(cfg.clip_s)
-    num_sites = len(sites.SYNTHETIC_IMU_SITES)
+    imu_sites = cfg.imu_sites
+    num_sites = len(imu_sites)
     size = corpus.VIDEO_SIZE
     # BYTES stores arrays raw (no per-value proto overhead, no int64 upcast); the video,
     # mostly background, is worth compressing.
     raw = tfds.features.Encoding.BYTES
+    video = {
+      'video': tfds.features.Tensor(
+        shape=(num_video, size, size, 1),
+        dtype=np.uint8,
+        encoding=tfds.features.Encoding.ZLIB,
+      )
+    } if cfg.video else {}
     return self.dataset_info_from_configs(
       features=tfds.features.FeaturesDict(
         {
@@ -77,13 +87,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             shape=(num_imu, num_sites, 6), dtype=np.float32, encoding=raw
           ),
           'imu_sites': tfds.features.Tensor(shape=(num_sites,), dtype=np.bool_, encoding=raw),
-          'video': tfds.features.Tensor(
-            shape=(num_video, size, size, 1),
-            dtype=np.uint8,
-            encoding=tfds.features.Encoding.ZLIB,
-          ),
+          **video,
           'text': tfds.features.Text(),
-          'label': tfds.features.ClassLabel(names=activities.ACTIVITIES),
+          'label': tfds.features.ClassLabel(names=cfg.activities),
           'subject': tfds.features.Scalar(dtype=np.int32),
           'reps': tfds.features.Scalar(dtype=np.int32),
         }
@@ -91,7 +97,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       supervised_keys=None,
       homepage='https://arxiv.org/abs/2406.03857',
       metadata=tfds.core.MetadataDict(
-        imu_sites=list(sites.SYNTHETIC_IMU_SITES),
+        imu_sites=list(imu_sites),
         pose_fps=corpus.POSE_FPS,
         imu_rate_hz=corpus.IMU_RATE_HZ,
         video_fps=corpus.VIDEO_FPS,
@@ -117,6 +123,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       num_subjects=cfg.num_subjects,
       clip_s=cfg.clip_s,
       num_workers=_num_workers(num_clips),
+      vocabulary=cfg.vocabulary,
+      transition_fraction=cfg.transition_fraction,
+      video=cfg.video,
     )
     for index, example in enumerate(examples):
       yield f'{split}_{index:06d}', example
