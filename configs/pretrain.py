@@ -6,8 +6,10 @@ r"""Multi-way contrastive pretraining (MuJo) of IMU, pose, video and text encode
 
 Variants (after the colon): data=synthetic|fimad, size=tiny|small|base,
 strategy=joint|round_robin|random_pair|anchored|uncertainty, anchor=<modality> (anchored),
-loss=clip|siglip, modalities=imu+pose+text+video, pairs=all|imu-text+imu-pose, batch_size=N,
-corpus=tiny|default (synthetic builder config), runlocal (shrinks everything for a smoke run).
+loss=clip|siglip, modalities=imu+pose+text+video (default; imu+pose+text for the wearables
+corpus), pairs=all|imu-text+imu-pose, batch_size=N, corpus=tiny|default|wearables|wearables_tiny
+(synthetic builder config; `wearables` is the shipped model's recipe, MODEL_CARD.md), runlocal
+(shrinks everything for a smoke run).
 Every key below is also overridable with --config.key=value.
 """
 
@@ -17,18 +19,21 @@ import ml_collections
 
 from configs.common import from_dataclass, linear_probe_settings, parse_arg
 from mujo_jax import multitask
-from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES
+from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES, WEARABLE_IMU_SITES
 from mujo_jax.models import config as model_config
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   arg = parse_arg(arg, data='synthetic', size='small', strategy='joint', anchor='', loss='clip',
-                  modalities='imu+pose+text+video', pairs='all', batch_size=64,
+                  modalities='', pairs='all', batch_size=64,
                   corpus='default', runlocal=False)
   config = ml_collections.ConfigDict()
   config.job = 'pretrain'
   config.seed = 0
-  config.modalities = tuple(arg.modalities.split('+'))
+  wearables = arg.data == 'synthetic' and arg.corpus.startswith('wearables')
+  # The wearables corpus stores no video: its model trains on IMU, pose and text.
+  config.modalities = tuple((arg.modalities or ('imu+pose+text' if wearables
+                                                else 'imu+pose+text+video')).split('+'))
 
   # ---------------------------------------------------------------- schedule
   config.total_steps = 400  # The CPU demo; scale up with --config.total_steps on accelerators.
@@ -49,7 +54,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data.builder_config = arg.corpus if arg.data == 'synthetic' else 'features'
   config.data.train_split = 'train'
   config.data.eval_split = 'validation'
-  config.data.imu_sites = SYNTHETIC_IMU_SITES
+  config.data.imu_sites = WEARABLE_IMU_SITES if wearables else SYNTHETIC_IMU_SITES
   config.data.imu_rate_hz = 50.0
   config.data.pose_fps = 30.0
   config.data.video_fps = 10.0
@@ -62,6 +67,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.augment.imu_rotation_deg = 15.0  # Sensor mounting jitter, same rotation for acc and gyr.
   config.augment.imu_scale = 0.1  # Relative gain jitter per site.
   config.augment.site_dropout = 0.1  # Each present IMU site is dropped with this probability.
+  config.augment.single_site = 0.0  # Probability that a window keeps one site only.
   config.augment.modality_dropout = 0.1  # Each modality marked absent with this probability.
 
   # ---------------------------------------------------------------- model, loss, multitask
@@ -106,9 +112,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # FiMAD chapters name an MM-Fit activity only now and then: evaluate FiMAD runs with the
   # `linear_probe` job on a labelled dataset.
 
+  if wearables:
+    # The recipe of the shipped model (MODEL_CARD.md): the devices are simulated at build time
+    # (placement, noise, bias, clocks, ...); online, a little more mounting jitter, and windows
+    # that keep a few sites or one (a lone watch), so that one wrist reads well on its own.
+    config.total_steps = 3000
+    config.optim.warmup_steps = 150
+    config.save_every_steps = 250
+    config.augment.imu_rotation_deg = 30.0
+    config.augment.site_dropout = 0.5
+    config.augment.single_site = 0.3
+
   if arg.runlocal:
     if arg.data == 'synthetic':
-      config.data.builder_config = 'tiny'
+      config.data.builder_config = 'wearables_tiny' if wearables else 'tiny'
     config.model.size = 'tiny'
     config.batch_size = min(config.batch_size, 16)
     config.total_steps = 10

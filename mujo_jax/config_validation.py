@@ -47,8 +47,11 @@ def resolve_pretrain_config(config: ml_collections.ConfigDict) -> ml_collections
            f'window_s={config.window_s} at data.{key}={config.data[key]} gives {samples} samples, '
            f'not a multiple of the model patch {patch}')
   _check(config.data.num_workers >= 0, f'data.num_workers={config.data.num_workers}: expected >= 0')
-  for rate in ('imu_rotation_deg', 'imu_scale', 'site_dropout', 'modality_dropout'):
+  for rate in ('imu_rotation_deg', 'imu_scale', 'site_dropout', 'single_site',
+               'modality_dropout'):
     _check(config.augment[rate] >= 0, f'augment.{rate}={config.augment[rate]}: expected >= 0')
   _check(config.augment.site_dropout < 1 and config.augment.modality_dropout < 1,
          'augment.site_dropout and augment.modality_dropout must be < 1')
+  _check(config.augment.single_site <= 1,
+         f'augment.single_site={config.augment.single_site}: expected a probability <= 1')
   return config

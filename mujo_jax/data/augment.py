@@ -50,6 +50,20 @@ def drop_sites(imu_sites: np.ndarray, rng: np.random.Generator, rate: float) -> 
   return keep
 
 
+def keep_one_site(imu_sites: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:
+  """With probability `rate`, keeps one random present site only: a lone watch or phone.
+
+  Most users wear one device; without such windows the encoder would learn to lean on the
+  other sites and read one wrist badly.
+  """
+  present = np.flatnonzero(imu_sites)
+  if len(present) < 2 or rng.uniform() >= rate:
+    return imu_sites
+  keep = np.zeros_like(imu_sites)
+  keep[rng.choice(present)] = True
+  return keep
+
+
 def drop_modalities(present: np.ndarray, rng: np.random.Generator, rate: float,
                     min_present: int = 2) -> np.ndarray:
   """Marks modalities absent with probability `rate`, keeping `min_present` so a pair remains."""

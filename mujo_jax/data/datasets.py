@@ -18,7 +18,7 @@ import numpy as np
 
 from mujo_jax.data import augment, synthetic_source, windows
 from mujo_jax.data.tokenizer import ByteTokenizer
-from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES
+from mujo_jax.synthesis import corpus
 
 # name → module implementing `source` and `make_window`.
 _MODULES = {
@@ -42,8 +42,22 @@ def timed_rates(config: ml_collections.ConfigDict) -> dict[str, float]:
 # ---------------------------------------------------------------- the synthetic corpus
 
 
+def corpus_config(config: ml_collections.ConfigDict) -> corpus.CorpusConfig:
+  """What the synthetic builder config `data.builder_config` stores (sites, classes, video)."""
+  name = config.data.builder_config
+  if name not in corpus.CONFIGS:
+    raise ValueError(f'config.data.builder_config={name!r}: expected one of '
+                     f'{sorted(corpus.CONFIGS)}')
+  return corpus.CONFIGS[name]
+
+
 def source(config: ml_collections.ConfigDict, split: str) -> Any:
   """The synthetic corpus, built with TFDS on first use when absent."""
+  stored = corpus_config(config)
+  if 'video' in config.modalities and not stored.video:
+    raise ValueError(f'config.modalities has video, but the synthetic corpus '
+                     f'{config.data.builder_config!r} stores none: drop video from modalities')
+  _site_indices(stored.imu_sites, tuple(config.data.imu_sites))
   return synthetic_source.data_source(config.data.builder_config, split, config.data.tfds_data_dir)
 
 
@@ -63,7 +77,7 @@ def make_window(record: dict[str, Any], rng: np.random.Generator | None,
     window = windows.centre_window(record, config.window_s, rates)
   else:
     window = windows.random_window(record, config.window_s, rates, rng)
-  sites = _site_indices(SYNTHETIC_IMU_SITES, tuple(config.data.imu_sites))
+  sites = _site_indices(corpus_config(config).imu_sites, tuple(config.data.imu_sites))
   out = {'label': np.int32(record['label'])}
   if 'imu' in config.modalities:
     out['imu'] = np.asarray(window['imu'][:, sites], np.float32)

@@ -31,6 +31,8 @@ class TrainWindow(grain.transforms.RandomMap):
                                           config.augment.imu_scale)
       window['imu_sites'] = augment.drop_sites(window['imu_sites'], rng,
                                                config.augment.site_dropout)
+      window['imu_sites'] = augment.keep_one_site(window['imu_sites'], rng,
+                                                  config.augment.single_site)
     window['present'] = augment.drop_modalities(window['present'], rng,
                                                 config.augment.modality_dropout)
     return window

@@ -94,25 +94,27 @@ def synthetic(pretrain_config: ml_collections.ConfigDict,
   settings = probe_config.synthetic
   eval_splits = _check_splits('synthetic', settings.eval_splits, corpus.SPLITS,
                               ('train', 'validation'))
-  model_modalities = tuple(pretrain_config.modalities)
-  modalities = [m for m in model_modalities if m in ('imu', 'pose', 'text')]
-  if 'video' in model_modalities and pretrain_config.model.video_input == 'frames':
-    modalities.append('video')  # The corpus has frames, not pre-extracted features.
   data_config = ml_collections.ConfigDict(pretrain_config.to_dict())
-  data_config.modalities = tuple(modalities)
   data_config.data.name = 'synthetic'
   pretrained_on_synthetic = pretrain_config.data.name == 'synthetic'
   data_config.data.builder_config = settings.builder_config or (
       pretrain_config.data.builder_config if pretrained_on_synthetic else 'default')
+  stored = datasets.corpus_config(data_config)
+  model_modalities = tuple(pretrain_config.modalities)
+  modalities = [m for m in model_modalities if m in ('imu', 'pose', 'text')]
+  if ('video' in model_modalities and pretrain_config.model.video_input == 'frames'
+      and stored.video):
+    modalities.append('video')  # The corpus has frames, not pre-extracted features.
+  data_config.modalities = tuple(modalities)
   if settings.tfds_data_dir is not None:
     data_config.data.tfds_data_dir = settings.tfds_data_dir
   elif not pretrained_on_synthetic:
     data_config.data.tfds_data_dir = None
   sites = tuple(pretrain_config.data.imu_sites) if 'imu' in modalities else ()
-  unknown = [s for s in sites if s not in corpus.SYNTHETIC_IMU_SITES]
+  unknown = [s for s in sites if s not in stored.imu_sites]
   if unknown:
-    raise ValueError(f'the checkpoint reads IMU sites {unknown} that the synthetic corpus does '
-                     f'not have ({corpus.SYNTHETIC_IMU_SITES})')
+    raise ValueError(f'the checkpoint reads IMU sites {unknown} that the synthetic corpus '
+                     f'{data_config.data.builder_config!r} does not have ({stored.imu_sites})')
   source_module = datasets.get('synthetic')
   windows = {}
   for split in ('train', 'validation') + eval_splits:
@@ -121,7 +123,8 @@ def synthetic(pretrain_config: ml_collections.ConfigDict,
         SyntheticEvalWindow(data_config))
   return EvalDataset(name='synthetic', model_config=pretrain_config, sites=sites,
                      modalities=tuple(modalities), fit_split='train',
-                     validation_split='validation', eval_splits=eval_splits, windows=windows)
+                     validation_split='validation', eval_splits=eval_splits, windows=windows,
+                     class_names=stored.activities)
 
 
 def mmfit(pretrain_config: ml_collections.ConfigDict,

@@ -302,6 +302,8 @@ def fit_probe(train_x: np.ndarray, train_y: np.ndarray, validation_x: np.ndarray
     classifier.set_params(C=c)
     with warnings.catch_warnings():
       warnings.simplefilter('ignore', ConvergenceWarning)  # Counted in `converged` instead.
+      # A few labels per class trip scikit-learn's "looks like regression" heuristic.
+      warnings.filterwarnings('ignore', message='The number of unique classes')
       classifier.fit(train_z, train_y)
     converged &= bool(np.all(classifier.n_iter_ < settings.max_iter))
     f1 = scores(validation_y, classifier.predict(validation_z))[0]

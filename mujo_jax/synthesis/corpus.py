@@ -33,6 +33,7 @@ from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES, WEARABLE_IMU_SITES
 from mujo_jax.synthesis import camera as camera_lib
 from mujo_jax.synthesis import motion as motion_lib
 from mujo_jax.synthesis import render as render_lib
+from mujo_jax.synthesis import sensor as sensor_lib
 from mujo_jax.synthesis import text as text_lib
 from mujo_jax.synthesis import wearable_motion
 
@@ -79,6 +80,9 @@ class CorpusConfig:
     transition_fraction: share of 'wearables' clips that change activity halfway.
     video: whether clips carry the rendered video ('wearables' leaves it out: the model it
       feeds trains on IMU, pose and text, and rendering is the slowest step).
+    devices: the real-device model applied to the clean virtual IMU of each 'wearables' clip
+      (`sensor.SensorModel`: noise, bias, drift, gain, clocks, placement, saturation,
+      quantisation, soft tissue), one device per site; None keeps the light `IMU_NOISE`.
   """
 
   num_subjects: int
@@ -88,6 +92,7 @@ class CorpusConfig:
   vocabulary: str = 'mmfit'
   transition_fraction: float = 0.0
   video: bool = True
+  devices: sensor_lib.SensorModel | None = None
 
   @property
   def activities(self) -> tuple[str, ...]:
@@ -181,6 +186,7 @@ CONFIGS: dict[str, CorpusConfig] = {
     vocabulary='wearables',
     transition_fraction=0.3,
     video=False,
+    devices=sensor_lib.SensorModel(),
   ),
   # The same recipe at test size: two clips per class per split.
   'wearables_tiny': CorpusConfig(
@@ -190,6 +196,7 @@ CONFIGS: dict[str, CorpusConfig] = {
     vocabulary='wearables',
     transition_fraction=0.3,
     video=False,
+    devices=sensor_lib.SensorModel(),
   ),
 }
 
@@ -272,13 +279,16 @@ def make_wearable_clip(
   *,
   transition_fraction: float = 0.0,
   video: bool = False,
+  devices: sensor_lib.SensorModel | None = None,
 ) -> dict[str, Any]:
   """One example of the 'wearables' vocabulary: `activity` is the label (the centre rule).
 
   With probability `transition_fraction` (when the activity has partners, see
   `wearable_motion.transition_partners`) the clip changes activity: `activity` is under way at
   the clip centre and a partner comes before or after it; the text names both in order.
-  Keys as `make_clip`, IMU at `WEARABLE_IMU_SITES`, `video` only if asked for.
+  Keys as `make_clip`, IMU at `WEARABLE_IMU_SITES`, `video` only if asked for. With
+  `devices`, each site's clean virtual IMU goes through its own simulated device
+  (`sensor.apply`) instead of the light `IMU_NOISE`.
   """
   label = activities_lib.wearable_activity_id(activity)
   num_pose, num_imu, num_video = stream_lengths(clip_s)
@@ -297,9 +307,13 @@ def make_wearable_clip(
   else:
     motion = wearable_motion.generate(activity, subject, clip_s, float(POSE_FPS), rng=rng)
   pose_world = np.asarray(motion.pose, dtype=np.float64)
-  imu = virtual_imu.from_pose(
-    pose_world, POSE_FPS, WEARABLE_IMU_SITES, IMU_RATE_HZ, noise=IMU_NOISE, rng=rng
-  )
+  if devices is None:
+    imu = virtual_imu.from_pose(
+      pose_world, POSE_FPS, WEARABLE_IMU_SITES, IMU_RATE_HZ, noise=IMU_NOISE, rng=rng
+    )
+  else:
+    clean = virtual_imu.from_pose(pose_world, POSE_FPS, WEARABLE_IMU_SITES, IMU_RATE_HZ)
+    imu, _ = sensor_lib.apply(clean, IMU_RATE_HZ, WEARABLE_IMU_SITES, devices, rng)
   if imu.shape[0] != num_imu or pose_world.shape[0] != num_pose:
     raise ValueError(f'{activity}: stream lengths {pose_world.shape[0]}, {imu.shape[0]}')
   coco_world = skeleton.h36m_to_coco(pose_world)
@@ -349,6 +363,7 @@ class _ClipTask:
   vocabulary: str = 'mmfit'
   transition_fraction: float = 0.0
   video: bool = True
+  devices: sensor_lib.SensorModel | None = None
 
 
 def _run_task(task: _ClipTask) -> dict[str, Any]:
@@ -358,7 +373,7 @@ def _run_task(task: _ClipTask) -> dict[str, Any]:
     return make_clip(rng, task.activity, subject, task.clip_s)
   return make_wearable_clip(
     rng, task.activity, subject, task.clip_s,
-    transition_fraction=task.transition_fraction, video=task.video,
+    transition_fraction=task.transition_fraction, video=task.video, devices=task.devices,
   )
 
 
@@ -399,6 +414,7 @@ def generate_split(
   vocabulary: str = 'mmfit',
   transition_fraction: float = 0.0,
   video: bool = True,
+  devices: sensor_lib.SensorModel | None = None,
 ) -> Iterator[dict[str, Any]]:
   """Yields the `num_clips` examples of `split`, in plan order (see `clip_plan`).
 
@@ -410,7 +426,7 @@ def generate_split(
     clip_s: clip length in seconds.
     num_workers: processes that make clips in parallel (1: in this process). Workers are
       spawned, not forked, so this is safe inside programs that run threads (TensorFlow).
-    vocabulary, transition_fraction, video: as in `CorpusConfig`.
+    vocabulary, transition_fraction, video, devices: as in `CorpusConfig`.
   """
   _check_clip_s(clip_s)
   if num_workers < 1:
@@ -420,7 +436,7 @@ def generate_split(
   tasks = [
     _ClipTask(
       seed, split_index, index, activity, subject_id, float(clip_s), vocabulary,
-      transition_fraction, video,
+      transition_fraction, video, devices,
     )
     for index, (activity, subject_id) in enumerate(plan)
   ]

@@ -126,6 +126,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       vocabulary=cfg.vocabulary,
       transition_fraction=cfg.transition_fraction,
       video=cfg.video,
+      devices=cfg.devices,
     )
     for index, example in enumerate(examples):
       yield f'{split}_{index:06d}', example
