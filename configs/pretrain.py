@@ -25,7 +25,7 @@ from mujo_jax.models import config as model_config
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   arg = parse_arg(arg, data='synthetic', size='small', strategy='joint', anchor='', loss='clip',
-                  modalities='', pairs='all', batch_size=64,
+                  modalities='', pairs='all', batch_size=0,
                   corpus='default', runlocal=False)
   config = ml_collections.ConfigDict()
   config.job = 'pretrain'
@@ -37,7 +37,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   # ---------------------------------------------------------------- schedule
   config.total_steps = 400  # The CPU demo; scale up with --config.total_steps on accelerators.
-  config.batch_size = arg.batch_size  # Global batch: divided across processes and devices.
+  # Global batch: divided across processes and devices (0: 64, or 128 for the wearables recipe).
+  config.batch_size = arg.batch_size or (128 if wearables else 64)
   config.log_every_steps = 50
   config.save_every_steps = 500
   config.keep_checkpoints = 2
@@ -116,8 +117,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # The recipe of the shipped model (MODEL_CARD.md): the devices are simulated at build time
     # (placement, noise, bias, clocks, ...); online, a little more mounting jitter, and windows
     # that keep a few sites or one (a lone watch), so that one wrist reads well on its own.
-    config.total_steps = 3000
-    config.optim.warmup_steps = 150
+    config.total_steps = 5000
+    config.optim.warmup_steps = 250
     config.save_every_steps = 250
     config.augment.imu_rotation_deg = 30.0
     config.augment.site_dropout = 0.5
