@@ -40,10 +40,17 @@ _OVERRIDES = flags.DEFINE_string('config', '', 'Extra configs/pretrain.py argume
 
 def _peak_bytes(compiled) -> dict[str, int]:
   stats = compiled.memory_analysis()
-  live = (stats.argument_size_in_bytes + stats.output_size_in_bytes
-          - stats.alias_size_in_bytes + stats.temp_size_in_bytes)
-  return {'peak': int(live), 'temp': int(stats.temp_size_in_bytes),
-          'arguments': int(stats.argument_size_in_bytes)}
+  live = (
+    stats.argument_size_in_bytes
+    + stats.output_size_in_bytes
+    - stats.alias_size_in_bytes
+    + stats.temp_size_in_bytes
+  )
+  return {
+    'peak': int(live),
+    'temp': int(stats.temp_size_in_bytes),
+    'arguments': int(stats.argument_size_in_bytes),
+  }
 
 
 def main(argv):
@@ -53,7 +60,7 @@ def main(argv):
   micro = _MICRO_BATCH.value
   variants = {}
   for k in (int(k) for k in _KS.value):
-    for mode in (('exact',) if k == 1 else ('exact', 'naive')):
+    for mode in ('exact',) if k == 1 else ('exact', 'naive'):
       config = bench_util.pretrain_config(_SIZE.value, k * micro, _OVERRIDES.value)
       config.accum_steps = k
       config.accum_mode = mode
@@ -65,18 +72,25 @@ def main(argv):
       jax.block_until_ready((state, metrics))
       memory = _peak_bytes(compiled)
       memory['batch'] = int(sum(x.nbytes for x in jax.tree.leaves(batch)))
-      variants[(k, mode)] = {'compiled': compiled, 'state': state, 'batch': batch,
-                             'memory': memory, 'times': [],
-                             'batch_size': config.batch_size}
+      variants[(k, mode)] = {
+        'compiled': compiled,
+        'state': state,
+        'batch': batch,
+        'memory': memory,
+        'times': [],
+        'batch_size': config.batch_size,
+      }
 
   for round_index in range(_ROUNDS.value):
     keys = list(variants) if round_index % 2 == 0 else list(reversed(variants))
     for key in keys:
       variant = variants[key]
       for _ in range(_STEPS.value):
+
         def run(variant=variant):
           variant['state'], metrics = variant['compiled'](variant['state'], variant['batch'])
           jax.block_until_ready((variant['state'], metrics))
+
         variant['times'].append(bench_util.timed(run))
 
   base_peak = variants[(1, 'exact')]['memory']['peak'] if (1, 'exact') in variants else None
@@ -90,11 +104,15 @@ def main(argv):
     bench_util.emit(f'accum_{mode}_k{k}_ms_per_sample', 1e3 * per_sample, 'ms')
     variant['per_sample'] = per_sample
     ratio = f'{memory["peak"] / base_peak:.3f}×' if base_peak else '-'
-    rows.append((f'k={k} {mode} (batch {variant["batch_size"]})',
-                 f'peak {memory["peak"] / 2**20:7.1f} MiB ({ratio} k=1), input batch '
-                 f'{memory["batch"] / 2**20:5.1f} MiB, temp '
-                 f'{memory["temp"] / 2**20:7.1f} MiB, step {step:.3f} s, '
-                 f'{1e3 * per_sample:.2f} ms/sample'))
+    rows.append(
+      (
+        f'k={k} {mode} (batch {variant["batch_size"]})',
+        f'peak {memory["peak"] / 2**20:7.1f} MiB ({ratio} k=1), input batch '
+        f'{memory["batch"] / 2**20:5.1f} MiB, temp '
+        f'{memory["temp"] / 2**20:7.1f} MiB, step {step:.3f} s, '
+        f'{1e3 * per_sample:.2f} ms/sample',
+      )
+    )
   for (k, mode), variant in variants.items():
     if mode != 'exact' or k == 1:
       continue
@@ -103,10 +121,18 @@ def main(argv):
       # The global input batch is k times larger by construction; without it (and the strided
       # micro-batch copy XLA makes of it) the rest is what accumulation keeps constant.
       without_batch = (memory['peak'] - 2 * memory['batch']) / (base['peak'] - 2 * base['batch'])
-      bench_util.emit(f'accum_exact_k{k}_peak_over_k1', memory['peak'] / base_peak, 'x',
-                      without_input_batch=round(without_batch, 3))
-      rows.append((f'k={k} exact peak ÷ k=1 (all / less 2× input batch)',
-                   f'{memory["peak"] / base_peak:.3f}× / {without_batch:.3f}×'))
+      bench_util.emit(
+        f'accum_exact_k{k}_peak_over_k1',
+        memory['peak'] / base_peak,
+        'x',
+        without_input_batch=round(without_batch, 3),
+      )
+      rows.append(
+        (
+          f'k={k} exact peak ÷ k=1 (all / less 2× input batch)',
+          f'{memory["peak"] / base_peak:.3f}× / {without_batch:.3f}×',
+        )
+      )
     if (k, 'naive') in variants:
       ratio = variant['per_sample'] / variants[(k, 'naive')]['per_sample']
       bench_util.emit(f'accum_exact_over_naive_time_k{k}', ratio, 'x')

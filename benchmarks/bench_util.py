@@ -100,6 +100,7 @@ def emit(name: str, value: float, unit: str = '', **extra: Any) -> None:
 
 def machine_line() -> str:
   import importlib.metadata as metadata  # pylint: disable=g-import-not-at-top
+
   versions = []
   for package in ('jax', 'jaxlib', 'flax', 'optax', 'torch', 'grain'):
     try:
@@ -107,9 +108,10 @@ def machine_line() -> str:
     except metadata.PackageNotFoundError:
       pass
   devices = jax.devices()
-  return (f'{datetime.date.today().isoformat()} · {cpu_model()} × {os.cpu_count()} cores · '
-          f'JAX backend {jax.default_backend()} ({devices[0].device_kind}) · '
-          + ', '.join(versions))
+  return (
+    f'{datetime.date.today().isoformat()} · {cpu_model()} × {os.cpu_count()} cores · '
+    f'JAX backend {jax.default_backend()} ({devices[0].device_kind}) · ' + ', '.join(versions)
+  )
 
 
 def table(rows: list[tuple[str, str]]) -> str:
@@ -126,6 +128,7 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
   run (same load), not a datasheet number.
   """
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
   on_gpu = jax.default_backend() == 'gpu'
   dtype = jnp.bfloat16 if on_gpu else jnp.float32
   size = 8192 if on_gpu else size
@@ -133,8 +136,7 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
   b = jnp.ones((size, size), dtype) * 0.5
   matmul = jax.jit(jnp.dot)
   matmul(a, b).block_until_ready()
-  jax_seconds = median([timed(lambda: matmul(a, b).block_until_ready())
-                        for _ in range(repeats)])
+  jax_seconds = median([timed(lambda: matmul(a, b).block_until_ready()) for _ in range(repeats)])
   figures = {'jax': 2 * size**3 / jax_seconds}
   try:
     import torch  # pylint: disable=g-import-not-at-top
@@ -149,6 +151,7 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
     torch.mm(ta, tb)
     if device == 'cuda':
       torch.cuda.synchronize()
+
   torch_matmul()
   figures['torch'] = 2 * size**3 / median([timed(torch_matmul) for _ in range(repeats)])
   return figures

@@ -36,11 +36,13 @@ from configs import pretrain  # noqa: E402
 from mujo_jax import config_validation, sharding, train  # noqa: E402
 from mujo_jax.data import pipeline  # noqa: E402
 
-_OVERRIDES = flags.DEFINE_string('config', '',
-                                 'configs/pretrain.py arguments, e.g. "batch_size=128".')
+_OVERRIDES = flags.DEFINE_string(
+  'config', '', 'configs/pretrain.py arguments, e.g. "batch_size=128".'
+)
 _WORKERS = flags.DEFINE_integer('num_workers', None, 'Override config.data.num_workers.')
-_PIPELINE_BATCHES = flags.DEFINE_integer('pipeline_batches', 30,
-                                         'Batches timed for the pipeline alone.')
+_PIPELINE_BATCHES = flags.DEFINE_integer(
+  'pipeline_batches', 30, 'Batches timed for the pipeline alone.'
+)
 _STEPS = flags.DEFINE_integer('steps', 12, 'Steps per stretch of the loop comparison.')
 _STRETCHES = flags.DEFINE_integer('stretches', 2, 'Stretches per feed (real, cached, …).')
 
@@ -102,25 +104,33 @@ def main(argv):
   consumption = batch_size / cached_step
 
   figures = [
-      ('pipeline_windows_per_s', pipeline_rate, 'windows/s'),
-      ('step_consumption_windows_per_s', consumption, 'windows/s'),
-      ('pipeline_headroom', pipeline_rate / consumption, 'x'),
-      ('cached_step_s', cached_step, 's'),
-      ('real_pipeline_step_s', real_step, 's'),
-      ('real_over_cached_step_time', real_step / cached_step, 'x'),
+    ('pipeline_windows_per_s', pipeline_rate, 'windows/s'),
+    ('step_consumption_windows_per_s', consumption, 'windows/s'),
+    ('pipeline_headroom', pipeline_rate / consumption, 'x'),
+    ('cached_step_s', cached_step, 's'),
+    ('real_pipeline_step_s', real_step, 's'),
+    ('real_over_cached_step_time', real_step / cached_step, 'x'),
   ]
   for name, value, unit in figures:
     bench_util.emit(name, value, unit)
   load_end = bench_util.load_average()
   bench_util.emit('load_average', load_end, start=round(load_start, 2))
-  rows = [('config', f'{config.model.size}, batch {batch_size}, {config.data.name}/'
-                     f'{config.data.builder_config}, num_workers={config.data.num_workers}, '
-                     f'prefetch={config.data.prefetch_batches}'),
-          ('first batch (s)', f'{first_batch_seconds:.1f}')]
+  rows = [
+    (
+      'config',
+      f'{config.model.size}, batch {batch_size}, {config.data.name}/'
+      f'{config.data.builder_config}, num_workers={config.data.num_workers}, '
+      f'prefetch={config.data.prefetch_batches}',
+    ),
+    ('first batch (s)', f'{first_batch_seconds:.1f}'),
+  ]
   rows += [(name, f'{value:.3f} {unit}') for name, value, unit in figures]
-  rows.append(('stretches real / cached (s/step)',
-               ' '.join(f'{r:.3f}/{c:.3f}' for r, c in zip(real_times, cached_times,
-                                                             strict=True))))
+  rows.append(
+    (
+      'stretches real / cached (s/step)',
+      ' '.join(f'{r:.3f}/{c:.3f}' for r, c in zip(real_times, cached_times, strict=True)),
+    )
+  )
   rows.append(('load average (start / end)', f'{load_start:.2f} / {load_end:.2f}'))
   print(bench_util.table(rows), flush=True)
 

@@ -25,8 +25,9 @@ from absl import app, flags
 
 _WORKOUTS = flags.DEFINE_integer('workouts', 21, 'Workouts w00.. to write and build.')
 _MINUTES = flags.DEFINE_float('minutes', None, 'Workout length; default realistic (~35 min).')
-_WORK_DIR = flags.DEFINE_string('work_dir', None, 'Where to write (default: a temporary dir, '
-                                'deleted afterwards).')
+_WORK_DIR = flags.DEFINE_string(
+  'work_dir', None, 'Where to write (default: a temporary dir, deleted afterwards).'
+)
 _SPLIT = flags.DEFINE_string('split', 'test', 'Split whose evaluation windows are read.')
 _BATCH = flags.DEFINE_integer('batch_size', 256, 'Batch size of the window reading.')
 
@@ -34,8 +35,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _emit(name: str, value: float, unit: str, **extra) -> None:
-  print(json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}),
-        flush=True)
+  print(
+    json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}), flush=True
+  )
 
 
 def _size_bytes(path: str) -> int:
@@ -54,31 +56,53 @@ def _run(work_dir: str) -> None:
   mmfit_writer.write_mmfit(manual, _WORKOUTS.value, seed=0, minutes=_MINUTES.value)
   _emit('mmfit_write_s', time.perf_counter() - start, 's', workouts=_WORKOUTS.value)
   _emit('mmfit_input_size_mb', _size_bytes(manual) / 1e6, 'MB')
-  frames = [np.load(os.path.join(manual, w, f'{w}_pose_3d.npy'), mmap_mode='r').shape[1]
-            for w in sorted(os.listdir(manual))]
+  frames = [
+    np.load(os.path.join(manual, w, f'{w}_pose_3d.npy'), mmap_mode='r').shape[1]
+    for w in sorted(os.listdir(manual))
+  ]
   _emit('mmfit_pose_frames_per_workout', float(np.mean(frames)), 'frames')
 
   tfds_cli = (sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main')  # = `tfds`
   start = time.perf_counter()
-  subprocess.run([*tfds_cli, 'build', os.path.join(REPO, 'tfds_builders', 'mmfit'),
-                  f'--manual_dir={manual}', f'--data_dir={data_dir}',
-                  '--file_format=array_record'], check=True, cwd=REPO,
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                 env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+  subprocess.run(
+    [
+      *tfds_cli,
+      'build',
+      os.path.join(REPO, 'tfds_builders', 'mmfit'),
+      f'--manual_dir={manual}',
+      f'--data_dir={data_dir}',
+      '--file_format=array_record',
+    ],
+    check=True,
+    cwd=REPO,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'),
+  )
   _emit('mmfit_tfds_build_s', time.perf_counter() - start, 's', cpus=os.cpu_count())
   _emit('mmfit_output_size_mb', _size_bytes(os.path.join(data_dir, 'mmfit')) / 1e6, 'MB')
 
   start = time.perf_counter()
   windows = mmfit.eval_windows(data_dir, _SPLIT.value)
-  _emit('mmfit_eval_windows_open_s', time.perf_counter() - start, 's', split=_SPLIT.value,
-        windows=len(windows))
+  _emit(
+    'mmfit_eval_windows_open_s',
+    time.perf_counter() - start,
+    's',
+    split=_SPLIT.value,
+    windows=len(windows),
+  )
   batches = windows.batch(_BATCH.value).to_iter_dataset(grain.ReadOptions(num_threads=2))
   start = time.perf_counter()
   count = sum(batch['label'].shape[0] for batch in batches)
   seconds = time.perf_counter() - start
   assert count == len(windows)
-  _emit('mmfit_eval_windows_per_s', count / seconds, 'windows/s', split=_SPLIT.value,
-        batch_size=_BATCH.value)
+  _emit(
+    'mmfit_eval_windows_per_s',
+    count / seconds,
+    'windows/s',
+    split=_SPLIT.value,
+    batch_size=_BATCH.value,
+  )
 
 
 def main(argv: Sequence[str]) -> None:

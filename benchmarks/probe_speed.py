@@ -40,8 +40,9 @@ NOISE = {'imu': 1.0, 'pose': 1.2, **{f'imu:{s}': 1.6 for s in SITES}}
 
 
 def _emit(name: str, value: float, unit: str, **extra) -> None:
-  print(json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}),
-        flush=True)
+  print(
+    json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}), flush=True
+  )
 
 
 def _labels(count: int, rng: np.random.Generator) -> np.ndarray:
@@ -55,15 +56,19 @@ def _labels(count: int, rng: np.random.Generator) -> np.ndarray:
   return np.asarray(labels[:count], np.int64)
 
 
-def _split(count: int, means: dict[str, np.ndarray], rng: np.random.Generator,
-           subjects: int) -> dict[str, np.ndarray]:
+def _split(
+  count: int, means: dict[str, np.ndarray], rng: np.random.Generator, subjects: int
+) -> dict[str, np.ndarray]:
   labels = _labels(count, rng)
   subject = np.repeat(np.arange(subjects), int(np.ceil(count / subjects)))[:count]
   out = {'label': labels, 'group': subject}
   for key, class_means in means.items():
     offsets = rng.normal(scale=0.5, size=(subjects, class_means.shape[1]))
-    x = class_means[labels] + offsets[subject] + rng.normal(
-        scale=NOISE[key], size=(count, class_means.shape[1]))
+    x = (
+      class_means[labels]
+      + offsets[subject]
+      + rng.normal(scale=NOISE[key], size=(count, class_means.shape[1]))
+    )
     out[key] = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
   return out
 
@@ -74,12 +79,15 @@ def main(argv):
   rng = np.random.default_rng(_SEED.value)
   num_classes = len(activities.ACTIVITIES)
   means = {key: rng.normal(scale=0.35, size=(num_classes, _DIM.value)) for key in NOISE}
-  splits = {'train': _split(_TRAIN.value, means, rng, 10),
-            'validation': _split(_VALIDATION.value, means, rng, 3),
-            'test': _split(_TEST.value, means, rng, 3),
-            'unseen_test': _split(_TEST.value, means, rng, 5)}
-  data = types.SimpleNamespace(fit_split='train', validation_split='validation',
-                               eval_splits=('test', 'unseen_test'))
+  splits = {
+    'train': _split(_TRAIN.value, means, rng, 10),
+    'validation': _split(_VALIDATION.value, means, rng, 3),
+    'test': _split(_TEST.value, means, rng, 3),
+    'unseen_test': _split(_TEST.value, means, rng, 5),
+  }
+  data = types.SimpleNamespace(
+    fit_split='train', validation_split='validation', eval_splits=('test', 'unseen_test')
+  )
   sets, _ = probe.expand_modality_sets(config.modality_sets, ('imu', 'pose'), SITES)
   fractions = probe.check_fractions(config.fractions)
   seeds = tuple(config.seeds)
@@ -88,25 +96,40 @@ def main(argv):
   start = time.perf_counter()
   subsets = {}
   for seed in seeds:
-    for fraction, indices in probe.stratified_subsets(splits['train']['label'], fractions,
-                                                      seed).items():
+    for fraction, indices in probe.stratified_subsets(
+      splits['train']['label'], fractions, seed
+    ).items():
       subsets[(seed, fraction)] = indices
-  rows = linear_probe.fit_and_score(splits, sets, subsets, fractions, seeds, data, settings,
-                                    _JOBS.value)
+  rows = linear_probe.fit_and_score(
+    splits, sets, subsets, fractions, seeds, data, settings, _JOBS.value
+  )
   seconds = time.perf_counter() - start
 
-  detail = {'train_windows': _TRAIN.value, 'embed_dim': _DIM.value,
-            'modality_sets': [s.name for s in sets], 'fractions': list(fractions),
-            'seeds': list(seeds), 'c_grid': list(settings.c_grid), 'tol': settings.tol,
-            'n_jobs': _JOBS.value, 'cpu_count': os.cpu_count()}
+  detail = {
+    'train_windows': _TRAIN.value,
+    'embed_dim': _DIM.value,
+    'modality_sets': [s.name for s in sets],
+    'fractions': list(fractions),
+    'seeds': list(seeds),
+    'c_grid': list(settings.c_grid),
+    'tol': settings.tol,
+    'n_jobs': _JOBS.value,
+    'cpu_count': os.cpu_count(),
+  }
   _emit('probe_all_fractions_seeds_sets_seconds', seconds, 's', **detail)
   _emit('probe_rows', len(rows), 'rows')
   _emit('probe_not_converged_fits', sum(not r['converged'] for r in rows), 'rows')
   for name in [s.name for s in sets]:
-    full = [r['macro_f1'] for r in rows
-            if r['modality_set'] == name and r['fraction'] == 1.0 and r['split'] == 'test']
-    low = [r['macro_f1'] for r in rows
-           if r['modality_set'] == name and r['fraction'] == 0.02 and r['split'] == 'test']
+    full = [
+      r['macro_f1']
+      for r in rows
+      if r['modality_set'] == name and r['fraction'] == 1.0 and r['split'] == 'test'
+    ]
+    low = [
+      r['macro_f1']
+      for r in rows
+      if r['modality_set'] == name and r['fraction'] == 0.02 and r['split'] == 'test'
+    ]
     _emit(f'macro_f1_test/{name}/2%', np.mean(low), 'F1')
     _emit(f'macro_f1_test/{name}/100%', np.mean(full), 'F1')
 

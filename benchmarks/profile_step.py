@@ -59,10 +59,12 @@ class Dot:
   def flops(self) -> float:
     batch = np.prod([self.lhs[i] for i in self.lhs_batch] or [1])
     contracted = np.prod([self.lhs[i] for i in self.lhs_contracting] or [1])
-    lhs_free = np.prod([d for i, d in enumerate(self.lhs)
-                        if i not in self.lhs_batch + self.lhs_contracting] or [1])
-    rhs_free = np.prod([d for i, d in enumerate(self.rhs)
-                        if i not in self.rhs_batch + self.rhs_contracting] or [1])
+    lhs_free = np.prod(
+      [d for i, d in enumerate(self.lhs) if i not in self.lhs_batch + self.lhs_contracting] or [1]
+    )
+    rhs_free = np.prod(
+      [d for i, d in enumerate(self.rhs) if i not in self.rhs_batch + self.rhs_contracting] or [1]
+    )
     return float(2 * batch * contracted * lhs_free * rhs_free)
 
 
@@ -109,18 +111,31 @@ def parse_hlo(text: str) -> Hlo:
       operands = re.findall(r'%([\w.\-]+)', definition.group(5).split(')', 1)[0])
       if len(operands) < 2 or operands[0] not in shapes or operands[1] not in shapes:
         continue
+
       def grab(key, line=line):
         match = re.search(key + r'=\{([\d,]*)\}', line)
         return _dims(match.group(1) if match else None)
-      found.append(Dot(dtype=shapes[operands[0]][0], lhs=shapes[operands[0]][1],
-                       rhs=shapes[operands[1]][1], lhs_batch=grab('lhs_batch_dims'),
-                       rhs_batch=grab('rhs_batch_dims'),
-                       lhs_contracting=grab('lhs_contracting_dims'),
-                       rhs_contracting=grab('rhs_contracting_dims')))
+
+      found.append(
+        Dot(
+          dtype=shapes[operands[0]][0],
+          lhs=shapes[operands[0]][1],
+          rhs=shapes[operands[1]][1],
+          lhs_batch=grab('lhs_batch_dims'),
+          rhs_batch=grab('rhs_batch_dims'),
+          lhs_contracting=grab('lhs_contracting_dims'),
+          rhs_contracting=grab('rhs_contracting_dims'),
+        )
+      )
     return found
 
-  fused = {callee for lines in computations.values() for line in lines
-           if ' fusion(' in line for callee in re.findall(r'calls=%?([\w.\-]+)', line)}
+  fused = {
+    callee
+    for lines in computations.values()
+    for line in lines
+    if ' fusion(' in line
+    for callee in re.findall(r'calls=%?([\w.\-]+)', line)
+  }
   hlo = Hlo({}, {}, {}, {})
   for computation, lines in computations.items():
     if computation in fused:  # Its instructions run inside the fusion that calls it.
@@ -148,16 +163,25 @@ def time_dot(dot: Dot, repeats: int = 5) -> float:
   numbers = ((dot.lhs_contracting, dot.rhs_contracting), (dot.lhs_batch, dot.rhs_batch))
   run = jax.jit(lambda a, b: jax.lax.dot_general(a, b, numbers))
   run(lhs, rhs).block_until_ready()
-  return bench_util.median([bench_util.timed(lambda: run(lhs, rhs).block_until_ready())
-                            for _ in range(repeats)])
+  return bench_util.median(
+    [bench_util.timed(lambda: run(lhs, rhs).block_until_ready()) for _ in range(repeats)]
+  )
 
 
 def categorise(op_name: str, body: str, opcode: str) -> str:
-  if 'adam' in op_name or 'clip' in op_name or 'global_norm' in op_name or (
-      'train_step' in op_name and 'embed' not in op_name and 'loss' not in op_name.lower()):
+  if (
+    'adam' in op_name
+    or 'clip' in op_name
+    or 'global_norm' in op_name
+    or ('train_step' in op_name and 'embed' not in op_name and 'loss' not in op_name.lower())
+  ):
     return 'optimiser'
-  attention_op = ('bqhd' in op_name or 'bhqk' in op_name or 'dot_product_attention' in op_name
-                  or 'softmax' in op_name)
+  attention_op = (
+    'bqhd' in op_name
+    or 'bhqk' in op_name
+    or 'dot_product_attention' in op_name
+    or 'softmax' in op_name
+  )
   if ' dot(' in body or opcode == 'dot':
     return 'attention matmul' if attention_op else 'matmul'
   if attention_op:
@@ -178,19 +202,24 @@ def time_dot_torch(dot: Dot, repeats: int = 5) -> float | None:
   letters = iter('abcdefghijklmnopqrstuvwxyz')
   lhs_letters = [next(letters) for _ in dot.lhs]
   rhs_letters = [next(letters) for _ in dot.rhs]
-  for lhs_dim, rhs_dim in zip(dot.lhs_batch + dot.lhs_contracting,
-                              dot.rhs_batch + dot.rhs_contracting, strict=True):
+  for lhs_dim, rhs_dim in zip(
+    dot.lhs_batch + dot.lhs_contracting, dot.rhs_batch + dot.rhs_contracting, strict=True
+  ):
     rhs_letters[rhs_dim] = lhs_letters[lhs_dim]
   shared = set(dot.lhs_batch) | set(dot.lhs_contracting)
-  out = ([lhs_letters[i] for i in dot.lhs_batch]
-         + [c for i, c in enumerate(lhs_letters) if i not in shared]
-         + [c for i, c in enumerate(rhs_letters)
-            if i not in set(dot.rhs_batch) | set(dot.rhs_contracting)])
+  out = (
+    [lhs_letters[i] for i in dot.lhs_batch]
+    + [c for i, c in enumerate(lhs_letters) if i not in shared]
+    + [
+      c for i, c in enumerate(rhs_letters) if i not in set(dot.rhs_batch) | set(dot.rhs_contracting)
+    ]
+  )
   equation = f'{"".join(lhs_letters)},{"".join(rhs_letters)}->{"".join(out)}'
   lhs, rhs = torch.randn(*dot.lhs), torch.randn(*dot.rhs)
   torch.einsum(equation, lhs, rhs)
-  return bench_util.median([bench_util.timed(lambda: torch.einsum(equation, lhs, rhs))
-                            for _ in range(repeats)])
+  return bench_util.median(
+    [bench_util.timed(lambda: torch.einsum(equation, lhs, rhs)) for _ in range(repeats)]
+  )
 
 
 def main(argv):
@@ -242,16 +271,18 @@ def main(argv):
     rows.append((seconds / steps, name, category, direction, flops, hlo.op_name[name]))
   total = sum(seconds for seconds, _ in by_category.values())
   print(bench_util.machine_line())
-  print(f'load average {bench_util.load_average():.2f}; step wall {wall / steps:.3f} s; '
-        f'sum of op times {total:.3f} s per step (> wall where ops overlap)')
+  print(
+    f'load average {bench_util.load_average():.2f}; step wall {wall / steps:.3f} s; '
+    f'sum of op times {total:.3f} s per step (> wall where ops overlap)'
+  )
   print(f'{"category":24s} {"s/step":>8s} {"share":>6s} {"GFLOP":>8s} {"GFLOP/s":>8s}')
   for category, (seconds, flops) in sorted(by_category.items(), key=lambda kv: -kv[1][0]):
     rate = f'{flops / seconds / 1e9:8.1f}' if flops else ''
-    print(f'{category:24s} {seconds:8.3f} {100 * seconds / total:5.1f}% {flops / 1e9:8.2f} '
-          f'{rate}')
+    print(f'{category:24s} {seconds:8.3f} {100 * seconds / total:5.1f}% {flops / 1e9:8.2f} {rate}')
   print(f'\ntop {_TOP.value} ops (ms per step):')
   for seconds, name, category, direction, flops, op_name in sorted(rows, reverse=True)[
-      :_TOP.value]:
+    : _TOP.value
+  ]:
     rate = f'{flops / seconds / 1e9:6.1f} GF/s' if flops else ' ' * 11
     short = op_name.replace('jit(train_step)/', '').replace('JointModel._features/', '')
     print(f'{1e3 * seconds:7.1f} {category:22s} {direction} {rate} {name:28s} {short[:90]}')
@@ -262,26 +293,35 @@ def main(argv):
     floor_seconds = sum(count * time_dot(dot) for dot, count in every_dot.items())
     floor_flops = sum(count * dot.flops for dot, count in every_dot.items())
     peak = max(bench_util.matmul_peak_flops().values())
-    print(f'\nmatmul floor: {sum(every_dot.values())} dots ({len(every_dot)} shapes), '
-          f'{floor_flops / 1e9:.2f} GFLOP, {floor_seconds:.3f} s when each runs alone '
-          f'= {floor_flops / floor_seconds / 1e9:.1f} GFLOP/s; square fp32 matmul peak '
-          f'{peak / 1e9:.1f} GFLOP/s; a step that only ran its matmuls would reach '
-          f'{100 * floor_flops / floor_seconds / peak:.1f} % of that peak')
+    print(
+      f'\nmatmul floor: {sum(every_dot.values())} dots ({len(every_dot)} shapes), '
+      f'{floor_flops / 1e9:.2f} GFLOP, {floor_seconds:.3f} s when each runs alone '
+      f'= {floor_flops / floor_seconds / 1e9:.1f} GFLOP/s; square fp32 matmul peak '
+      f'{peak / 1e9:.1f} GFLOP/s; a step that only ran its matmuls would reach '
+      f'{100 * floor_flops / floor_seconds / peak:.1f} % of that peak'
+    )
     torch_seconds = [time_dot_torch(dot) for dot in every_dot]
     if None not in torch_seconds:
-      torch_floor = sum(count * seconds for (dot, count), seconds in
-                        zip(every_dot.items(), torch_seconds, strict=True))
+      torch_floor = sum(
+        count * seconds
+        for (dot, count), seconds in zip(every_dot.items(), torch_seconds, strict=True)
+      )
       import torch  # pylint: disable=g-import-not-at-top
-      print(f'the same dots in PyTorch (torch.einsum, {torch.get_num_threads()} threads): '
-            f'{torch_floor:.3f} s = {floor_flops / torch_floor / 1e9:.1f} GFLOP/s '
-            f'(XLA ÷ torch time {floor_seconds / torch_floor:.2f}×)')
+
+      print(
+        f'the same dots in PyTorch (torch.einsum, {torch.get_num_threads()} threads): '
+        f'{torch_floor:.3f} s = {floor_flops / torch_floor / 1e9:.1f} GFLOP/s '
+        f'(XLA ÷ torch time {floor_seconds / torch_floor:.2f}×)'
+      )
     else:
       print('the same dots in PyTorch: skipped (torch is not installed: pip install -e .[bench])')
     slowest = sorted(every_dot.items(), key=lambda kv: kv[0].flops / time_dot(kv[0]))[:8]
     for dot, count in slowest:
-      print(f'  slow shape ×{count}: lhs {dot.lhs} rhs {dot.rhs} batch {dot.lhs_batch} '
-            f'contract {dot.lhs_contracting}/{dot.rhs_contracting}: '
-            f'{dot.flops / time_dot(dot) / 1e9:.1f} GFLOP/s')
+      print(
+        f'  slow shape ×{count}: lhs {dot.lhs} rhs {dot.rhs} batch {dot.lhs_batch} '
+        f'contract {dot.lhs_contracting}/{dot.rhs_contracting}: '
+        f'{dot.flops / time_dot(dot) / 1e9:.1f} GFLOP/s'
+      )
 
 
 if __name__ == '__main__':

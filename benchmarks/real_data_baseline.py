@@ -68,13 +68,17 @@ def main(argv):
         chosen.extend(rng.choice(candidates, _PER_CLASS.value, replace=False))
       low.append(_score(features, labels, np.flatnonzero(np.isin(groups, chosen)), test))
   for name, values in ((f'{_PER_CLASS.value}_per_class', low), ('all_labels', full)):
-    print(json.dumps({
-      'name': f'basic_motions/statistics_logreg/macro_f1/{name}',
-      'value': round(float(np.mean(values)), 3),
-      'std': round(float(np.std(values)), 3),
-      'unit': 'macro F1',
-      'runs': len(values),
-    }))
+    print(
+      json.dumps(
+        {
+          'name': f'basic_motions/statistics_logreg/macro_f1/{name}',
+          'value': round(float(np.mean(values)), 3),
+          'std': round(float(np.std(values)), 3),
+          'unit': 'macro F1',
+          'runs': len(values),
+        }
+      )
+    )
 
 
 if __name__ == '__main__':

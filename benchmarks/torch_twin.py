@@ -49,8 +49,9 @@ def _table(rows: int, width: int) -> nn.Parameter:
   return nn.Parameter(torch.randn(rows, width) * 0.02)
 
 
-def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-              mask: torch.Tensor | None, impl: str) -> torch.Tensor:
+def attention(
+  query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None, impl: str
+) -> torch.Tensor:
   """(B, N, H, D) multi-head attention with an optional (B, N) bool key mask → (B, N, H, D)."""
   query, key, value = (t.transpose(1, 2) for t in (query, key, value))  # (B, H, N, D)
   bias = None
@@ -124,8 +125,15 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor
 class ImuEncoder(nn.Module):
   """As `imu.ImuEncoder`: per-site patches, site + time embeddings, absent sites masked."""
 
-  def __init__(self, cfg: TransformerConfig, attention_impl: str, site_ids: tuple[int, ...],
-               patch_len: int, num_site_ids: int, max_time_tokens: int = 64):
+  def __init__(
+    self,
+    cfg: TransformerConfig,
+    attention_impl: str,
+    site_ids: tuple[int, ...],
+    patch_len: int,
+    num_site_ids: int,
+    max_time_tokens: int = 64,
+  ):
     super().__init__()
     self.patch_len = patch_len
     self.register_buffer('site_ids', torch.tensor(site_ids, dtype=torch.long), persistent=False)
@@ -152,8 +160,14 @@ class ImuEncoder(nn.Module):
 class PoseEncoder(nn.Module):
   """As `pose.PoseEncoder`: per-frame joint embedding + GELU, temporal patches."""
 
-  def __init__(self, cfg: TransformerConfig, attention_impl: str, patch_len: int,
-               num_joints: int = 17, max_time_tokens: int = 64):
+  def __init__(
+    self,
+    cfg: TransformerConfig,
+    attention_impl: str,
+    patch_len: int,
+    num_joints: int = 17,
+    max_time_tokens: int = 64,
+  ):
     super().__init__()
     self.patch_len = patch_len
     self.joint_embed = _dense(num_joints * 3, cfg.width)
@@ -174,9 +188,16 @@ class PoseEncoder(nn.Module):
 class VideoEncoder(nn.Module):
   """As `video.VideoEncoder`: tubelets of uint8 frames, or a Dense over features."""
 
-  def __init__(self, cfg: TransformerConfig, attention_impl: str, input_kind: str,
-               tubelet: tuple[int, int, int], frame_shape: tuple[int, int, int] | None,
-               feature_dim: int | None, max_time_tokens: int = 64):
+  def __init__(
+    self,
+    cfg: TransformerConfig,
+    attention_impl: str,
+    input_kind: str,
+    tubelet: tuple[int, int, int],
+    frame_shape: tuple[int, int, int] | None,
+    feature_dim: int | None,
+    max_time_tokens: int = 64,
+  ):
     super().__init__()
     self.input_kind = input_kind
     self.tubelet = tubelet
@@ -194,7 +215,7 @@ class VideoEncoder(nn.Module):
 
   def forward(self, video: torch.Tensor) -> torch.Tensor:
     if self.input_kind == 'features':
-      tokens = self.feature_embed(video.float()) + self.time_embed[:video.shape[1]][None]
+      tokens = self.feature_embed(video.float()) + self.time_embed[: video.shape[1]][None]
       return masked_mean(self.transformer(tokens, None), None)
     batch, time, height, width, channels = video.shape
     tt, th, tw = self.tubelet
@@ -220,26 +241,33 @@ class TextEncoder(nn.Module):
 
   def forward(self, tokens: torch.Tensor) -> torch.Tensor:
     mask = tokens != 0
-    x = self.token_embed(tokens) + self.position_embed[:tokens.shape[1]][None]
+    x = self.token_embed(tokens) + self.position_embed[: tokens.shape[1]][None]
     return masked_mean(self.transformer(x, mask), mask)
 
 
-def clip_losses(z_a: torch.Tensor, z_b: torch.Tensor, logit_scale: torch.Tensor,
-                masks: torch.Tensor, max_logit_scale: float) -> torch.Tensor:
+def clip_losses(
+  z_a: torch.Tensor,
+  z_b: torch.Tensor,
+  logit_scale: torch.Tensor,
+  masks: torch.Tensor,
+  max_logit_scale: float,
+) -> torch.Tensor:
   """(P,) symmetric InfoNCE of P pairs at once: z (P, B, D), masks (P, B) bool."""
   scale = torch.exp(torch.clamp(logit_scale, max=max_logit_scale))
   logits = scale * torch.bmm(z_a, z_b.transpose(1, 2))  # (P, B, B)
   valid_pairs = masks[:, :, None] & masks[:, None, :]
   logits = torch.where(valid_pairs, logits, MASKED_LOGIT)
   positives = torch.diagonal(logits, dim1=1, dim2=2)
-  per_example = 0.5 * (torch.logsumexp(logits, dim=2) + torch.logsumexp(logits, dim=1)
-                       - 2.0 * positives)
+  per_example = 0.5 * (
+    torch.logsumexp(logits, dim=2) + torch.logsumexp(logits, dim=1) - 2.0 * positives
+  )
   count = masks.sum(dim=1, dtype=torch.float32).clamp(min=1.0)
   return torch.where(masks, per_example, 0.0).sum(dim=1) / count
 
 
-def siglip_losses(z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor, b: torch.Tensor,
-                  masks: torch.Tensor) -> torch.Tensor:
+def siglip_losses(
+  z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor, b: torch.Tensor, masks: torch.Tensor
+) -> torch.Tensor:
   """(P,) sigmoid losses (big_vision normalisation) of P pairs at once."""
   batch = z_a.shape[1]
   logits = torch.bmm(z_a, z_b.transpose(1, 2)) * torch.exp(t) + b
@@ -264,12 +292,15 @@ class LossHead(nn.Module):
       self.b = nn.Parameter(torch.tensor(loss_config.siglip_init_b))
     if multitask.learns_log_vars:
       self.log_vars = nn.Parameter(torch.zeros(len(multitask.pairs)))
-    self.register_buffer('index_a', torch.tensor([a for a, _ in multitask.pair_indices]),
-                         persistent=False)
-    self.register_buffer('index_b', torch.tensor([b for _, b in multitask.pair_indices]),
-                         persistent=False)
-    self.register_buffer('selection', torch.tensor(multitask.selection, dtype=torch.float32),
-                         persistent=False)
+    self.register_buffer(
+      'index_a', torch.tensor([a for a, _ in multitask.pair_indices]), persistent=False
+    )
+    self.register_buffer(
+      'index_b', torch.tensor([b for _, b in multitask.pair_indices]), persistent=False
+    )
+    self.register_buffer(
+      'selection', torch.tensor(multitask.selection, dtype=torch.float32), persistent=False
+    )
 
   def _weights(self, step: int) -> torch.Tensor:
     mt = self.multitask
@@ -287,15 +318,17 @@ class LossHead(nn.Module):
       return self.selection * torch.exp(-self.log_vars)
     raise ValueError(f'multitask.strategy={mt.strategy!r}')
 
-  def forward(self, embeddings: Mapping[str, torch.Tensor], present: torch.Tensor,
-              step: int) -> torch.Tensor:
+  def forward(
+    self, embeddings: Mapping[str, torch.Tensor], present: torch.Tensor, step: int
+  ) -> torch.Tensor:
     stacked = torch.stack([embeddings[m].float() for m in self.multitask.modalities])
     present = present.bool()
     pair_masks = (present[:, self.index_a] & present[:, self.index_b]).T  # (P, B)
     z_a, z_b = stacked[self.index_a], stacked[self.index_b]
     if self.loss_config.type == 'clip':
-      pair_losses = clip_losses(z_a, z_b, self.logit_scale, pair_masks,
-                                self.loss_config.max_logit_scale)
+      pair_losses = clip_losses(
+        z_a, z_b, self.logit_scale, pair_masks, self.loss_config.max_logit_scale
+      )
     else:
       pair_losses = siglip_losses(z_a, z_b, self.t, self.b, pair_masks)
     terms = self._weights(step) * pair_losses
@@ -311,8 +344,12 @@ def l2_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 class JointTwin(nn.Module):
   """Encoders + heads + loss head of a `JointModel`, with the same names and shapes."""
 
-  def __init__(self, model: joint_lib.JointModel, batch_shapes: Mapping[str, tuple[int, ...]],
-               attention_impl: str = 'sdpa'):
+  def __init__(
+    self,
+    model: joint_lib.JointModel,
+    batch_shapes: Mapping[str, tuple[int, ...]],
+    attention_impl: str = 'sdpa',
+  ):
     super().__init__()
     if attention_impl not in ATTENTION_IMPLS:
       raise ValueError(f'attention_impl={attention_impl!r}: expected one of {ATTENTION_IMPLS}')
@@ -323,16 +360,23 @@ class JointTwin(nn.Module):
     self.towers: dict[str, tuple[torch.nn.Module, torch.nn.Module]] = {}
     for modality in model.modalities:
       if modality == 'imu':
-        encoder = ImuEncoder(cfg, attention_impl, model.imu_site_ids, model.imu_patch,
-                             model.num_site_ids)
+        encoder = ImuEncoder(
+          cfg, attention_impl, model.imu_site_ids, model.imu_patch, model.num_site_ids
+        )
       elif modality == 'pose':
-        encoder = PoseEncoder(cfg, attention_impl, model.pose_patch,
-                              num_joints=batch_shapes['pose'][2])
+        encoder = PoseEncoder(
+          cfg, attention_impl, model.pose_patch, num_joints=batch_shapes['pose'][2]
+        )
       elif modality == 'video':
         shape = batch_shapes['video']
-        encoder = VideoEncoder(cfg, attention_impl, model.video_input, model.video_tubelet,
-                               frame_shape=tuple(shape[2:]) if len(shape) == 5 else None,
-                               feature_dim=shape[-1] if len(shape) == 3 else None)
+        encoder = VideoEncoder(
+          cfg,
+          attention_impl,
+          model.video_input,
+          model.video_tubelet,
+          frame_shape=tuple(shape[2:]) if len(shape) == 5 else None,
+          feature_dim=shape[-1] if len(shape) == 3 else None,
+        )
       else:
         encoder = TextEncoder(cfg, attention_impl, model.text_vocab_size, model.text_max_len)
       head = _dense(cfg.width, model.embed_dim)
@@ -342,8 +386,9 @@ class JointTwin(nn.Module):
     self.loss_head = LossHead(model.loss_config, model.multitask)
 
   @classmethod
-  def from_jax(cls, model: joint_lib.JointModel, batch: Mapping[str, Any],
-               attention_impl: str = 'sdpa') -> JointTwin:
+  def from_jax(
+    cls, model: joint_lib.JointModel, batch: Mapping[str, Any], attention_impl: str = 'sdpa'
+  ) -> JointTwin:
     """The twin of `model` for batches shaped like `batch` (arrays or ShapeDtypeStructs)."""
     return cls(model, {k: tuple(v.shape) for k, v in batch.items()}, attention_impl)
 
@@ -365,6 +410,7 @@ class JointTwin(nn.Module):
 
 def jax_parameter_count(params: Any) -> int:
   import jax  # pylint: disable=g-import-not-at-top
+
   return int(sum(np.size(leaf) for leaf in jax.tree.leaves(params)))
 
 
@@ -387,6 +433,7 @@ def load_jax_params(twin: nn.Module, params: Mapping[str, Any]) -> None:
         walk(value, f'{prefix}{key}/')
       else:
         flat[f'{prefix}{key}'] = np.asarray(value)
+
   walk(params, '')
   used = set()
 
@@ -437,16 +484,23 @@ def decays(name: str, parameter: torch.Tensor) -> bool:
   return parameter.ndim >= 2 and not name.startswith('loss_head')
 
 
-def make_optimizer(twin: nn.Module, config: Any, fused: bool | None = None
-                   ) -> torch.optim.Optimizer:
+def make_optimizer(
+  twin: nn.Module, config: Any, fused: bool | None = None
+) -> torch.optim.Optimizer:
   """AdamW with `config.optim` (b1, b2, weight decay), decay mask as in JAX."""
   optim = config.optim
   decay = [p for n, p in twin.named_parameters() if decays(n, p)]
   no_decay = [p for n, p in twin.named_parameters() if not decays(n, p)]
   return torch.optim.AdamW(
-      [{'params': decay, 'weight_decay': optim.weight_decay},
-       {'params': no_decay, 'weight_decay': 0.0}],
-      lr=optim.learning_rate, betas=(optim.b1, optim.b2), eps=1e-8, fused=fused)
+    [
+      {'params': decay, 'weight_decay': optim.weight_decay},
+      {'params': no_decay, 'weight_decay': 0.0},
+    ],
+    lr=optim.learning_rate,
+    betas=(optim.b1, optim.b2),
+    eps=1e-8,
+    fused=fused,
+  )
 
 
 def learning_rate(config: Any, step: int) -> float:
@@ -460,8 +514,9 @@ def learning_rate(config: Any, step: int) -> float:
   return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def make_train_step(twin: JointTwin, config: Any, compile_model: bool = False,
-                    fused: bool | None = None) -> Callable[[dict[str, torch.Tensor], int], float]:
+def make_train_step(
+  twin: JointTwin, config: Any, compile_model: bool = False, fused: bool | None = None
+) -> Callable[[dict[str, torch.Tensor], int], float]:
   """One optimiser step: loss, backward, global-norm clip, AdamW. Returns the loss tensor."""
   optimizer = make_optimizer(twin, config, fused=fused)
   loss_fn = torch.compile(twin) if compile_model else twin
@@ -488,6 +543,7 @@ def count_step_flops(twin: JointTwin, batch: dict[str, torch.Tensor]) -> int:
   registry); elementwise work is not counted (XLA's cost analysis counts it).
   """
   from torch.utils.flop_counter import FlopCounterMode  # pylint: disable=g-import-not-at-top
+
   counter = FlopCounterMode(display=False)
   with counter:
     twin(batch).backward()

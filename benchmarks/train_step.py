@@ -43,15 +43,19 @@ _BATCH_SIZE = flags.DEFINE_integer('batch_size', 128, 'Global batch size.')
 _ROUNDS = flags.DEFINE_integer('rounds', 16, 'Interleaved rounds (one step of each per round).')
 _PEAK_EVERY = flags.DEFINE_integer('peak_every', 4, 'Measure the matmul peak every N rounds.')
 _WARMUP = flags.DEFINE_integer('warmup_steps', 2, 'Untimed steps per framework after compiling.')
-_MODES = flags.DEFINE_list('modes', ['jax', 'torch_eager', 'torch_compile'],
-                           'What to time: jax, torch_eager, torch_compile.')
+_MODES = flags.DEFINE_list(
+  'modes', ['jax', 'torch_eager', 'torch_compile'], 'What to time: jax, torch_eager, torch_compile.'
+)
 _OVERRIDES = flags.DEFINE_string(
-    'config', '', 'Extra configs/pretrain.py arguments, e.g. "loss=siglip,strategy=uncertainty".')
-_ATTENTION = flags.DEFINE_string('attention', None,
-                                 'JAX model.attention override (xla | einsum); default: config.')
+  'config', '', 'Extra configs/pretrain.py arguments, e.g. "loss=siglip,strategy=uncertainty".'
+)
+_ATTENTION = flags.DEFINE_string(
+  'attention', None, 'JAX model.attention override (xla | einsum); default: config.'
+)
 _PEAK_SIZE = flags.DEFINE_integer('peak_size', 2048, 'Side of the square matmul of the peak.')
-_PROFILE_DIR = flags.DEFINE_string('profile_dir', None,
-                                   'If set, write a jax.profiler trace of 3 JAX steps here.')
+_PROFILE_DIR = flags.DEFINE_string(
+  'profile_dir', None, 'If set, write a jax.profiler trace of 3 JAX steps here.'
+)
 
 
 def _jax_setup(config):
@@ -63,8 +67,7 @@ def _jax_setup(config):
   compile_seconds = time.perf_counter() - start
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  return (run.model, run.state, batch, host_batch, compiled, float(cost['flops']),
-          compile_seconds)
+  return (run.model, run.state, batch, host_batch, compiled, float(cost['flops']), compile_seconds)
 
 
 def main(argv):
@@ -93,23 +96,27 @@ def main(argv):
   with torch.no_grad():
     twin_loss = float(twin(torch_batch))
   jax_embeddings = model.apply({'params': jax_params}, host_batch, method='embed')
-  jax_loss = float(model.apply({'params': jax_params}, jax_embeddings, host_batch['present'],
-                               method='loss')[0])
+  jax_loss = float(
+    model.apply({'params': jax_params}, jax_embeddings, host_batch['present'], method='loss')[0]
+  )
   torch_twin.set_attention_impl(twin, 'math')
   torch_matmul_flops = torch_twin.count_step_flops(twin, torch_batch)
   torch_twin.set_attention_impl(twin, 'sdpa')
   twin.to(device)
   torch_batch = torch_twin.to_torch_batch(host_batch, device)
 
-  autocast = (torch.autocast('cuda', dtype=torch.bfloat16) if device == 'cuda'
-              else torch.autocast('cpu', enabled=False))
+  autocast = (
+    torch.autocast('cuda', dtype=torch.bfloat16)
+    if device == 'cuda'
+    else torch.autocast('cpu', enabled=False)
+  )
   steps = {}
   if 'torch_eager' in _MODES.value:
-    steps['torch_eager'] = torch_twin.make_train_step(twin, config, compile_model=False,
-                                                      fused=True)
+    steps['torch_eager'] = torch_twin.make_train_step(twin, config, compile_model=False, fused=True)
   if 'torch_compile' in _MODES.value:
-    steps['torch_compile'] = torch_twin.make_train_step(copy.deepcopy(twin), config,
-                                                        compile_model=True, fused=True)
+    steps['torch_compile'] = torch_twin.make_train_step(
+      copy.deepcopy(twin), config, compile_model=True, fused=True
+    )
   counters = {name: 0 for name in steps}
 
   def run_torch(name):
@@ -119,6 +126,7 @@ def main(argv):
       if device == 'cuda':
         torch.cuda.synchronize()
       counters[name] += 1
+
     return go
 
   holder = {'state': state}
@@ -164,18 +172,23 @@ def main(argv):
   samples_per_s = {name: batch_size / seconds for name, seconds in step_seconds.items()}
   peak_flops = bench_util.median(peaks)
   mfu_name = 'gpu_bf16_mfu' if on_gpu else 'cpu_mfu'
-  rows = [('model size / batch', f'{_SIZE.value} / {batch_size}'),
-          ('parameters (JAX = torch)', f'{parameter_count:,}'),
-          ('loss on the batch: JAX / torch', f'{jax_loss:.5f} / {twin_loss:.5f}'),
-          ('JAX compile (s)', f'{compile_seconds:.1f}')]
+  rows = [
+    ('model size / batch', f'{_SIZE.value} / {batch_size}'),
+    ('parameters (JAX = torch)', f'{parameter_count:,}'),
+    ('loss on the batch: JAX / torch', f'{jax_loss:.5f} / {twin_loss:.5f}'),
+    ('JAX compile (s)', f'{compile_seconds:.1f}'),
+  ]
   bench_util.emit('parameters', parameter_count)
   bench_util.emit('twin_loss_abs_diff', abs(jax_loss - twin_loss))
   for name in runners:
     bench_util.emit(f'{name}_samples_per_s', samples_per_s[name], 'samples/s')
     bench_util.emit(f'{name}_step_s', step_seconds[name], 's')
-    rows.append((f'{name} step (s, median of {len(times[name])})',
-                 f'{step_seconds[name]:.3f} (min {min(times[name]):.3f}, '
-                 f'max {max(times[name]):.3f})'))
+    rows.append(
+      (
+        f'{name} step (s, median of {len(times[name])})',
+        f'{step_seconds[name]:.3f} (min {min(times[name]):.3f}, max {max(times[name]):.3f})',
+      )
+    )
     rows.append((f'{name} samples/s', f'{samples_per_s[name]:.1f}'))
   for name in ('torch_eager', 'torch_compile'):
     if 'jax' in samples_per_s and name in samples_per_s:
@@ -183,29 +196,56 @@ def main(argv):
       # Same-round ratios: robust to load that drifts between rounds.
       paired = bench_util.median([t / j for t, j in zip(times[name], times['jax'], strict=True)])
       best = min(times[name]) / min(times['jax'])
-      bench_util.emit(f'jax_over_{name}', ratio, 'x', paired_median=round(paired, 3),
-                      best_over_best=round(best, 3))
-      rows.append((f'JAX ÷ {name} (medians / same-round / best)',
-                   f'{ratio:.2f}× / {paired:.2f}× / {best:.2f}×'))
+      bench_util.emit(
+        f'jax_over_{name}',
+        ratio,
+        'x',
+        paired_median=round(paired, 3),
+        best_over_best=round(best, 3),
+      )
+      rows.append(
+        (
+          f'JAX ÷ {name} (medians / same-round / best)',
+          f'{ratio:.2f}× / {paired:.2f}× / {best:.2f}×',
+        )
+      )
   bench_util.emit('model_flops_per_step', model_flops, 'FLOP', source='XLA cost analysis')
-  bench_util.emit('torch_matmul_flops_per_step', torch_matmul_flops, 'FLOP',
-                  source='torch FlopCounterMode, matmuls only')
-  bench_util.emit('matmul_peak_flops', peak_flops, 'FLOP/s',
-                  dtype='bf16' if on_gpu else 'fp32', size=_PEAK_SIZE.value)
-  rows += [('model FLOPs/step (XLA cost analysis)', f'{model_flops / 1e9:.2f} G'),
-           ('twin matmul FLOPs/step (FlopCounterMode)', f'{torch_matmul_flops / 1e9:.2f} G'),
-           (f'{"bf16" if on_gpu else "fp32"} matmul peak (this run, median)',
-            f'{peak_flops / 1e9:.1f} GFLOP/s')]
+  bench_util.emit(
+    'torch_matmul_flops_per_step',
+    torch_matmul_flops,
+    'FLOP',
+    source='torch FlopCounterMode, matmuls only',
+  )
+  bench_util.emit(
+    'matmul_peak_flops',
+    peak_flops,
+    'FLOP/s',
+    dtype='bf16' if on_gpu else 'fp32',
+    size=_PEAK_SIZE.value,
+  )
+  rows += [
+    ('model FLOPs/step (XLA cost analysis)', f'{model_flops / 1e9:.2f} G'),
+    ('twin matmul FLOPs/step (FlopCounterMode)', f'{torch_matmul_flops / 1e9:.2f} G'),
+    (
+      f'{"bf16" if on_gpu else "fp32"} matmul peak (this run, median)',
+      f'{peak_flops / 1e9:.1f} GFLOP/s',
+    ),
+  ]
   for name in runners:
     achieved = model_flops / step_seconds[name]
     mfu = achieved / peak_flops
     bench_util.emit(mfu_name if name == 'jax' else f'{name}_mfu', mfu)
     bench_util.emit(f'{name}_achieved_flops', achieved, 'FLOP/s')
     rows.append((f'{name} achieved / MFU', f'{achieved / 1e9:.1f} GFLOP/s / {100 * mfu:.1f} %'))
-  bench_util.emit('load_average', bench_util.median(loads), start=round(load_start, 2),
-                  max=round(max(loads), 2))
-  rows.append(('load average (start / median / max)',
-               f'{load_start:.2f} / {bench_util.median(loads):.2f} / {max(loads):.2f}'))
+  bench_util.emit(
+    'load_average', bench_util.median(loads), start=round(load_start, 2), max=round(max(loads), 2)
+  )
+  rows.append(
+    (
+      'load average (start / median / max)',
+      f'{load_start:.2f} / {bench_util.median(loads):.2f} / {max(loads):.2f}',
+    )
+  )
   for name, seconds in warmup_seconds.items():
     rows.append((f'{name} first call (s)', f'{seconds:.1f}'))
   print(bench_util.table(rows), flush=True)

@@ -47,9 +47,14 @@ def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(values)
 
 
-def linear_probe_settings(*, datasets: str = 'synthetic', seeds: int = 3,
-                          supervised: bool = True, quick: bool = False,
-                          runlocal: bool = False) -> ml_collections.ConfigDict:
+def linear_probe_settings(
+  *,
+  datasets: str = 'synthetic',
+  seeds: int = 3,
+  supervised: bool = True,
+  quick: bool = False,
+  runlocal: bool = False,
+) -> ml_collections.ConfigDict:
   """Settings of the linear-probe evaluator (mujo_jax/eval/linear_probe.py).
 
   One function for the `linear_probe` job (configs/linear_probe.py) and the evaluators that
@@ -157,6 +162,8 @@ def linear_probe_settings(*, datasets: str = 'synthetic', seeds: int = 3,
     config.retrieval_max_windows = 64
     config.map_max_windows = 64
   return config
+
+
 def from_dataclass(instance: Any) -> ml_collections.ConfigDict:
   """`dataclasses.asdict(instance)` as a ConfigDict whose None fields stay overridable.
 
@@ -168,11 +175,14 @@ def from_dataclass(instance: Any) -> ml_collections.ConfigDict:
   section = ml_collections.ConfigDict()
   for key, value in dataclasses.asdict(instance).items():
     if value is None:
-      kinds = [typing.get_origin(t) or t for t in typing.get_args(hints[key])
-               if t is not type(None)]
+      kinds = [
+        typing.get_origin(t) or t for t in typing.get_args(hints[key]) if t is not type(None)
+      ]
       if len(kinds) != 1:
-        raise TypeError(f'{type(instance).__name__}.{key}: a None default needs a type '
-                        f'`T | None`, got {hints[key]}')
+        raise TypeError(
+          f'{type(instance).__name__}.{key}: a None default needs a type '
+          f'`T | None`, got {hints[key]}'
+        )
       value = ml_collections.config_dict.placeholder(kinds[0])
     section[key] = value
   return section

@@ -29,11 +29,14 @@ from configs.common import linear_probe_settings, parse_arg
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  arg = parse_arg(arg, datasets='synthetic', seeds=3, supervised=True, quick=False,
-                  runlocal=False)
-  config = linear_probe_settings(datasets=arg.datasets, seeds=arg.seeds,
-                                 supervised=arg.supervised, quick=arg.quick,
-                                 runlocal=arg.runlocal)
+  arg = parse_arg(arg, datasets='synthetic', seeds=3, supervised=True, quick=False, runlocal=False)
+  config = linear_probe_settings(
+    datasets=arg.datasets,
+    seeds=arg.seeds,
+    supervised=arg.supervised,
+    quick=arg.quick,
+    runlocal=arg.runlocal,
+  )
   config.job = 'linear_probe'
   config.checkpoint = ''  # Pretraining workdir (required).
   config.checkpoint_step = ml_collections.config_dict.placeholder(int)  # None: the latest.

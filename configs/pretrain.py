@@ -24,16 +24,27 @@ from mujo_jax.models import config as model_config
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  arg = parse_arg(arg, data='synthetic', size='small', strategy='joint', anchor='', loss='clip',
-                  modalities='', pairs='all', batch_size=0,
-                  corpus='default', runlocal=False)
+  arg = parse_arg(
+    arg,
+    data='synthetic',
+    size='small',
+    strategy='joint',
+    anchor='',
+    loss='clip',
+    modalities='',
+    pairs='all',
+    batch_size=0,
+    corpus='default',
+    runlocal=False,
+  )
   config = ml_collections.ConfigDict()
   config.job = 'pretrain'
   config.seed = 0
   wearables = arg.data == 'synthetic' and arg.corpus.startswith('wearables')
   # The wearables corpus stores no video: its model trains on IMU, pose and text.
-  config.modalities = tuple((arg.modalities or ('imu+pose+text' if wearables
-                                                else 'imu+pose+text+video')).split('+'))
+  config.modalities = tuple(
+    (arg.modalities or ('imu+pose+text' if wearables else 'imu+pose+text+video')).split('+')
+  )
 
   # ---------------------------------------------------------------- schedule
   config.total_steps = 400  # The CPU demo; scale up with --config.total_steps on accelerators.
@@ -74,16 +85,25 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # ---------------------------------------------------------------- model, loss, multitask
   # Defaults come from the typed dataclasses (`ModelConfig`, `LossConfig`, `MultitaskConfig`);
   # None fields (`model.width`, ...: the size preset's value) stay overridable placeholders.
-  config.model = from_dataclass(model_config.ModelConfig(
+  config.model = from_dataclass(
+    model_config.ModelConfig(
       size=arg.size,
       # FiMAD's `features` builder config stores pre-extracted features, `frames` small frames.
-      video_input=('frames' if arg.data == 'synthetic' or config.data.builder_config == 'frames'
-                   else 'features')))
+      video_input=(
+        'frames'
+        if arg.data == 'synthetic' or config.data.builder_config == 'frames'
+        else 'features'
+      ),
+    )
+  )
   config.loss = from_dataclass(model_config.LossConfig(type=arg.loss))
-  config.multitask = from_dataclass(multitask.MultitaskConfig(
+  config.multitask = from_dataclass(
+    multitask.MultitaskConfig(
       strategy=arg.strategy,
       pairs='all' if arg.pairs == 'all' else tuple(arg.pairs.split('+')),
-      anchor=arg.anchor or ('text' if arg.strategy == 'anchored' else '')))
+      anchor=arg.anchor or ('text' if arg.strategy == 'anchored' else ''),
+    )
+  )
 
   # ---------------------------------------------------------------- optimiser
   config.optim = ml_collections.ConfigDict()

@@ -28,8 +28,10 @@ Batch = dict[str, jax.Array]
 
 def _split_micro(tree: Any, accum_steps: int) -> Any:
   """(B, ...) → (k, B/k, ...) with micro-batch i = examples i, i+k, i+2k, …"""
+
   def split(x):
     return jnp.swapaxes(x.reshape(x.shape[0] // accum_steps, accum_steps, *x.shape[1:]), 0, 1)
+
   return jax.tree.map(split, tree)
 
 
@@ -40,7 +42,8 @@ def _interleave(tree: Any, accum_steps: int) -> Any:
   memory of exact accumulation stays close to one micro-batch's.
   """
   return jax.tree.map(
-      lambda x: x.reshape(x.shape[0] // accum_steps, accum_steps, *x.shape[1:]), tree)
+    lambda x: x.reshape(x.shape[0] // accum_steps, accum_steps, *x.shape[1:]), tree
+  )
 
 
 def _micro(tree: Any, index: jax.Array) -> Any:
@@ -53,8 +56,14 @@ def _merge_micro(tree: Any) -> Any:
   return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1).reshape(-1, *x.shape[2:]), tree)
 
 
-def loss_and_grads(model: Any, config: ml_collections.ConfigDict, params: Any, batch: Batch,
-                   step: jax.Array, rng: jax.Array) -> tuple[jax.Array, dict[str, jax.Array], Any]:
+def loss_and_grads(
+  model: Any,
+  config: ml_collections.ConfigDict,
+  params: Any,
+  batch: Batch,
+  step: jax.Array,
+  rng: jax.Array,
+) -> tuple[jax.Array, dict[str, jax.Array], Any]:
   """(loss, metrics, grads) of the step; `config.accum_steps`/`accum_mode` pick the method."""
   dropout_rng, pair_rng = jax.random.split(rng)
   present = batch['present']
@@ -63,16 +72,24 @@ def loss_and_grads(model: Any, config: ml_collections.ConfigDict, params: Any, b
   example_ids = jnp.arange(batch_size, dtype=jnp.int32)
 
   def embed(p, micro_inputs, micro_ids):
-    return model.apply({'params': p}, micro_inputs, train=True, example_ids=micro_ids,
-                       rngs={'dropout': dropout_rng}, method='embed')
+    return model.apply(
+      {'params': p},
+      micro_inputs,
+      train=True,
+      example_ids=micro_ids,
+      rngs={'dropout': dropout_rng},
+      method='embed',
+    )
 
   def head_loss(p, embeddings, micro_present):
     return model.apply({'params': p}, embeddings, micro_present, step, pair_rng, method='loss')
 
   accum_steps = int(config.accum_steps)
   if accum_steps == 1:
+
     def full_loss(p):
       return head_loss(p, embed(p, inputs, example_ids), present)
+
     (loss, metrics), grads = jax.value_and_grad(full_loss, has_aux=True)(params)
     return loss, metrics, grads
 
@@ -89,32 +106,48 @@ def loss_and_grads(model: Any, config: ml_collections.ConfigDict, params: Any, b
       index, mb_ids, mb_present = xs
       mb_inputs = _micro(interleaved_inputs, index)
       (loss, metrics), grads = jax.value_and_grad(
-          lambda p: head_loss(p, embed(p, mb_inputs, mb_ids), mb_present), has_aux=True)(params)
-      return (loss_sum + loss, jax.tree.map(jnp.add, metric_sum, metrics),
-              jax.tree.map(jnp.add, grad_sum, grads)), None
+        lambda p: head_loss(p, embed(p, mb_inputs, mb_ids), mb_present), has_aux=True
+      )(params)
+      return (
+        loss_sum + loss,
+        jax.tree.map(jnp.add, metric_sum, metrics),
+        jax.tree.map(jnp.add, grad_sum, grads),
+      ), None
 
     metric_shapes = jax.eval_shape(
-        lambda: head_loss(params, embed(params, _micro(interleaved_inputs, 0), micro_ids[0]),
-                          micro_present[0])[1])
-    zeros = (jnp.zeros(()), jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes),
-             jax.tree.map(jnp.zeros_like, params))
+      lambda: head_loss(
+        params, embed(params, _micro(interleaved_inputs, 0), micro_ids[0]), micro_present[0]
+      )[1]
+    )
+    zeros = (
+      jnp.zeros(()),
+      jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes),
+      jax.tree.map(jnp.zeros_like, params),
+    )
     (loss_sum, metric_sum, grad_sum), _ = jax.lax.scan(
-        naive_body, zeros, (micro_indices, micro_ids, micro_present))
+      naive_body, zeros, (micro_indices, micro_ids, micro_present)
+    )
     scale = 1.0 / accum_steps
-    return (loss_sum * scale, jax.tree.map(lambda m: m * scale, metric_sum),
-            jax.tree.map(lambda g: g * scale, grad_sum))
+    return (
+      loss_sum * scale,
+      jax.tree.map(lambda m: m * scale, metric_sum),
+      jax.tree.map(lambda g: g * scale, grad_sum),
+    )
 
   if config.accum_mode != 'exact':
     raise ValueError(f"config.accum_mode={config.accum_mode!r}: expected 'exact' or 'naive'")
 
   # (1) Embeddings of every micro-batch; scan keeps one micro-batch's activations alive.
   _, micro_embeddings = jax.lax.scan(
-      lambda _, xs: (None, embed(params, _micro(interleaved_inputs, xs[0]), xs[1])), None,
-      (micro_indices, micro_ids))
+    lambda _, xs: (None, embed(params, _micro(interleaved_inputs, xs[0]), xs[1])),
+    None,
+    (micro_indices, micro_ids),
+  )
   embeddings = _merge_micro(micro_embeddings)
   # (2) Full-batch loss; gradient w.r.t. the embeddings and the loss head's own parameters.
   (loss, metrics), (head_grads, embedding_grads) = jax.value_and_grad(
-      head_loss, argnums=(0, 1), has_aux=True)(params, embeddings, present)
+    head_loss, argnums=(0, 1), has_aux=True
+  )(params, embeddings, present)
   micro_embedding_grads = _split_micro(embedding_grads, accum_steps)
 
   # (3) Re-run each micro-batch and pull its slice of the cached gradient back to the params.
@@ -125,6 +158,7 @@ def loss_and_grads(model: Any, config: ml_collections.ConfigDict, params: Any, b
     (grads,) = pullback(mb_cotangent)
     return jax.tree.map(jnp.add, grad_sum, grads), None
 
-  grads, _ = jax.lax.scan(backward_body, head_grads,
-                          (micro_indices, micro_ids, micro_embedding_grads))
+  grads, _ = jax.lax.scan(
+    backward_body, head_grads, (micro_indices, micro_ids, micro_embedding_grads)
+  )
   return loss, metrics, grads

@@ -31,6 +31,7 @@ ITEMS = ('state', 'data_iter')
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Pretrained:
   """A restored checkpoint: the resolved pretraining config, host parameters and the step."""
+
   config: ml_collections.ConfigDict
   params: Any
   step: int
@@ -47,10 +48,14 @@ def save_config(workdir: Path, config: ml_collections.ConfigDict) -> Path:
 def checkpoint_manager(workdir: Path, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
   """The manager the trainer saves with: async, `keep_checkpoints` kept, every N steps."""
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=config.keep_checkpoints, save_interval_steps=config.save_every_steps,
-      enable_async_checkpointing=True, create=True)
-  return ocp.CheckpointManager(Path(workdir).absolute() / CHECKPOINTS_DIR, options=options,
-                               item_names=ITEMS)
+    max_to_keep=config.keep_checkpoints,
+    save_interval_steps=config.save_every_steps,
+    enable_async_checkpointing=True,
+    create=True,
+  )
+  return ocp.CheckpointManager(
+    Path(workdir).absolute() / CHECKPOINTS_DIR, options=options, item_names=ITEMS
+  )
 
 
 def _lists_to_tuples(value: Any) -> Any:
@@ -71,8 +76,10 @@ def config_from_json(config_dict: Mapping[str, Any]) -> ml_collections.ConfigDic
 def load_config(workdir: str | Path) -> ml_collections.ConfigDict:
   path = Path(workdir).expanduser().absolute() / CONFIG_FILE
   if not path.exists():
-    raise FileNotFoundError(f'{path} not found: expected a pretraining workdir written by '
-                            f'`mujo_jax.main --config=configs/pretrain.py`')
+    raise FileNotFoundError(
+      f'{path} not found: expected a pretraining workdir written by '
+      f'`mujo_jax.main --config=configs/pretrain.py`'
+    )
   return config_from_json(json.loads(path.read_text()))
 
 
@@ -83,8 +90,10 @@ def load_pretrained(workdir: str | Path, step: int | None = None) -> Pretrained:
   with ocp.CheckpointManager(workdir / CHECKPOINTS_DIR, item_names=ITEMS) as manager:
     step = manager.latest_step() if step is None else step
     if step is None or step not in manager.all_steps():
-      raise FileNotFoundError(f'no checkpoint at step {step} in {workdir / CHECKPOINTS_DIR}; '
-                              f'available: {manager.all_steps()}')
+      raise FileNotFoundError(
+        f'no checkpoint at step {step} in {workdir / CHECKPOINTS_DIR}; '
+        f'available: {manager.all_steps()}'
+      )
     restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
   params = jax.tree.map(np.asarray, restored['state']['params'])
   return Pretrained(config=config, params=params, step=int(step), workdir=str(workdir))
@@ -114,8 +123,9 @@ def export_weights(pretrained: Pretrained, directory: str | Path) -> Path:
   directory.mkdir(parents=True, exist_ok=True)
   save_config(directory, pretrained.config)
   flat = traverse_util.flatten_dict(jax.device_get(pretrained.params), sep='/')
-  np.savez_compressed(directory / WEIGHTS_FILE,
-                      **{key: np.asarray(value, np.float32) for key, value in flat.items()})
+  np.savez_compressed(
+    directory / WEIGHTS_FILE, **{key: np.asarray(value, np.float32) for key, value in flat.items()}
+  )
   return directory
 
 
@@ -124,10 +134,13 @@ def load_exported(directory: str | Path) -> Pretrained:
   directory = Path(directory)
   path = directory / WEIGHTS_FILE
   if not path.exists():
-    raise FileNotFoundError(f'{path} not found: expected exported weights (config.json + '
-                            f'{WEIGHTS_FILE}, written by checkpoint.export_weights)')
+    raise FileNotFoundError(
+      f'{path} not found: expected exported weights (config.json + '
+      f'{WEIGHTS_FILE}, written by checkpoint.export_weights)'
+    )
   config = load_config(directory)
   with np.load(path, allow_pickle=False) as arrays:
     params = traverse_util.unflatten_dict({k: arrays[k] for k in arrays.files}, sep='/')
-  return Pretrained(config=config, params=params, step=int(config.total_steps),
-                    workdir=str(directory))
+  return Pretrained(
+    config=config, params=params, step=int(config.total_steps), workdir=str(directory)
+  )

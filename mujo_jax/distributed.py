@@ -24,10 +24,12 @@ def initialize_from_env() -> None:
     num_processes = int(os.environ['MUJO_NUM_PROCESSES'])
     process_id = int(os.environ['MUJO_PROCESS_ID'])
   except (KeyError, ValueError) as error:
-    raise ValueError('MUJO_COORDINATOR_ADDRESS is set, so MUJO_NUM_PROCESSES and '
-                     'MUJO_PROCESS_ID must be integers') from error
+    raise ValueError(
+      'MUJO_COORDINATOR_ADDRESS is set, so MUJO_NUM_PROCESSES and MUJO_PROCESS_ID must be integers'
+    ) from error
   # CPU devices of different processes talk through gloo; the setting only
   # affects the CPU backend, and asking which backend is in use would start it too early.
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-  jax.distributed.initialize(coordinator_address=address, num_processes=num_processes,
-                             process_id=process_id)
+  jax.distributed.initialize(
+    coordinator_address=address, num_processes=num_processes, process_id=process_id
+  )

@@ -68,8 +68,11 @@ def window_starts(num_samples: int, window: int, hop: int) -> np.ndarray:
 
 
 def _positive_rate(name: str, value: Any) -> float:
-  if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-      math.isfinite(value) and value > 0):
+  if (
+    isinstance(value, bool)
+    or not isinstance(value, (int, float))
+    or not (math.isfinite(value) and value > 0)
+  ):
     raise ValueError(f'{name}={value!r}: expected a positive number of samples per second')
   return float(value)
 
@@ -81,26 +84,35 @@ def _check_imu_units(imu: np.ndarray) -> None:
   gyr_median = float(np.nanmedian(gyr))
   low, high = ACC_MEDIAN_RANGE
   if 0.4 <= acc_median <= 3.0:
-    raise ValueError(f'imu: median |acc| is {acc_median:.2f}, which looks like units of g; the '
-                     f'model expects m/s² (multiply channels 0-2 by {GRAVITY}), or pass '
-                     'check_units=False')
+    raise ValueError(
+      f'imu: median |acc| is {acc_median:.2f}, which looks like units of g; the '
+      f'model expects m/s² (multiply channels 0-2 by {GRAVITY}), or pass '
+      'check_units=False'
+    )
   if acc_median < low:
-    raise ValueError(f'imu: median |acc| is {acc_median:.2f} m/s², far below gravity (9.81): '
-                     'the model expects specific force *including* gravity (raw accelerometer '
-                     'output), not linear acceleration; or pass check_units=False')
+    raise ValueError(
+      f'imu: median |acc| is {acc_median:.2f} m/s², far below gravity (9.81): '
+      'the model expects specific force *including* gravity (raw accelerometer '
+      'output), not linear acceleration; or pass check_units=False'
+    )
   if acc_median > high:
-    raise ValueError(f'imu: median |acc| is {acc_median:.1f}, implausibly large for m/s² '
-                     '(cm/s² or raw counts?); or pass check_units=False')
+    raise ValueError(
+      f'imu: median |acc| is {acc_median:.1f}, implausibly large for m/s² '
+      '(cm/s² or raw counts?); or pass check_units=False'
+    )
   if gyr_median > GYRO_MEDIAN_MAX:
-    raise ValueError(f'imu: median |gyr| is {gyr_median:.1f}, which looks like deg/s; the model '
-                     'expects rad/s (multiply channels 3-5 by pi/180), or pass check_units=False')
+    raise ValueError(
+      f'imu: median |gyr| is {gyr_median:.1f}, which looks like deg/s; the model '
+      'expects rad/s (multiply channels 3-5 by pi/180), or pass check_units=False'
+    )
 
 
 class Embedder:
   """Embeds users' IMU, pose, video and text with a pretrained MuJo model (see module doc)."""
 
-  def __init__(self, pretrained: checkpoint.Pretrained, *, hop_s: float | None = None,
-               batch_size: int = 64):
+  def __init__(
+    self, pretrained: checkpoint.Pretrained, *, hop_s: float | None = None, batch_size: int = 64
+  ):
     self.pretrained = pretrained
     self.config = pretrained.config
     self.window_s = float(self.config.window_s)
@@ -113,18 +125,27 @@ class Embedder:
     self._embed_fns: dict[tuple, Any] = {}
 
   @classmethod
-  def from_checkpoint(cls, path: str | Path, step: int | None = None, *,
-                      hop_s: float | None = None, batch_size: int = 64) -> Embedder:
+  def from_checkpoint(
+    cls,
+    path: str | Path,
+    step: int | None = None,
+    *,
+    hop_s: float | None = None,
+    batch_size: int = 64,
+  ) -> Embedder:
     """Loads a pretraining workdir's latest (or `step`) checkpoint."""
-    return cls(checkpoint.load_pretrained(Path(path).expanduser(), step), hop_s=hop_s,
-               batch_size=batch_size)
+    return cls(
+      checkpoint.load_pretrained(Path(path).expanduser(), step), hop_s=hop_s, batch_size=batch_size
+    )
 
   @classmethod
-  def from_pretrained(cls, name: str = pretrained_lib.DEFAULT, *, hop_s: float | None = None,
-                      batch_size: int = 64) -> Embedder:
+  def from_pretrained(
+    cls, name: str = pretrained_lib.DEFAULT, *, hop_s: float | None = None, batch_size: int = 64
+  ) -> Embedder:
     """Loads a model shipped inside the package (MODEL_CARD.md); no download, no arguments."""
-    return cls(checkpoint.load_exported(pretrained_lib.path(name)), hop_s=hop_s,
-               batch_size=batch_size)
+    return cls(
+      checkpoint.load_exported(pretrained_lib.path(name)), hop_s=hop_s, batch_size=batch_size
+    )
 
   # ---------------------------------------------------------------- properties
 
@@ -140,8 +161,11 @@ class Embedder:
   def rates(self) -> dict[str, float]:
     """Samples per second the model was trained at, per timed modality."""
     data = self.config.data
-    return {'imu': float(data.imu_rate_hz), 'pose': float(data.pose_fps),
-            'video': float(data.video_fps)}
+    return {
+      'imu': float(data.imu_rate_hz),
+      'pose': float(data.pose_fps),
+      'video': float(data.video_fps),
+    }
 
   def window_samples(self, modality: str) -> int:
     return int(round(self.window_s * self.rates[modality]))
@@ -150,8 +174,7 @@ class Embedder:
 
   def _require(self, modality: str) -> None:
     if modality not in self.modalities:
-      raise ValueError(f'the checkpoint has no {modality} encoder (modalities '
-                       f'{self.modalities})')
+      raise ValueError(f'the checkpoint has no {modality} encoder (modalities {self.modalities})')
 
   def _model(self, sites: tuple[str, ...]) -> joint.JointModel:
     if sites not in self._models:
@@ -159,19 +182,21 @@ class Embedder:
       self._models[sites] = joint.build_model(joint.JointModelSpec.from_config(config))
     return self._models[sites]
 
-  def _embed_batches(self, modality: str, inputs: dict[str, np.ndarray],
-                     sites: tuple[str, ...] = ()) -> np.ndarray:
+  def _embed_batches(
+    self, modality: str, inputs: dict[str, np.ndarray], sites: tuple[str, ...] = ()
+  ) -> np.ndarray:
     """(W, D) embeddings of W stacked windows; padded batches so each shape compiles once."""
     key = (modality, sites)
     model = self._model(sites)
     if key not in self._embed_fns:
       self._embed_fns[key] = embedding.make_embed_fn(
-          model, embedding.EmbedRequest(modalities=(modality,)))
+        model, embedding.EmbedRequest(modalities=(modality,))
+      )
     embed_fn = self._embed_fns[key]
     count = len(next(iter(inputs.values())))
     out = []
     for start in range(0, count, self.batch_size):
-      chunk = {k: v[start:start + self.batch_size] for k, v in inputs.items()}
+      chunk = {k: v[start : start + self.batch_size] for k, v in inputs.items()}
       size = len(next(iter(chunk.values())))
       padded = embedding.pad_batch(chunk, self.batch_size)
       out.append(np.asarray(embed_fn(self.params, padded)[modality])[:size])
@@ -181,13 +206,16 @@ class Embedder:
     rate = self.rates[modality]
     window = self.window_samples(modality)
     if len(stream) < window:
-      raise ValueError(f'{modality}: {len(stream) / rate:.2f} s at the model rate ({len(stream)} '
-                       f'samples at {rate:g} Hz) is shorter than one {self.window_s:g} s window '
-                       f'({window} samples)')
-    hop = max(1, int(round((self.hop_s if hop_s is None else
-                            _positive_rate('hop_s', hop_s)) * rate)))
+      raise ValueError(
+        f'{modality}: {len(stream) / rate:.2f} s at the model rate ({len(stream)} '
+        f'samples at {rate:g} Hz) is shorter than one {self.window_s:g} s window '
+        f'({window} samples)'
+      )
+    hop = max(
+      1, int(round((self.hop_s if hop_s is None else _positive_rate('hop_s', hop_s)) * rate))
+    )
     starts = window_starts(len(stream), window, hop)
-    return np.stack([stream[s:s + window] for s in starts])
+    return np.stack([stream[s : s + window] for s in starts])
 
   @staticmethod
   def _check_pool(pool: str | None) -> None:
@@ -203,9 +231,16 @@ class Embedder:
 
   # ---------------------------------------------------------------- public
 
-  def embed_imu(self, imu: np.ndarray, rate_hz: float, sites: Sequence[str], *,
-                hop_s: float | None = None, pool: str | None = 'mean',
-                check_units: bool = True) -> np.ndarray:
+  def embed_imu(
+    self,
+    imu: np.ndarray,
+    rate_hz: float,
+    sites: Sequence[str],
+    *,
+    hop_s: float | None = None,
+    pool: str | None = 'mean',
+    check_units: bool = True,
+  ) -> np.ndarray:
     """IMU `(T, S, 6)` (or `(T, 6)` for one site): acc xyz m/s² incl. gravity, gyr xyz rad/s.
 
     `sites` names the S sites (`facts.sites.SITES`, e.g. 'left_wrist'); any subset works, as
@@ -222,8 +257,10 @@ class Embedder:
     if imu.ndim == 2 and len(sites) == 1:
       imu = imu[:, None, :]
     if imu.ndim != 3 or imu.shape[1:] != (len(sites), 6):
-      raise ValueError(f'imu has shape {imu.shape}; expected (T, {len(sites)}, 6) for the '
-                       f'{len(sites)} sites {sites}: acc xyz then gyr xyz per site')
+      raise ValueError(
+        f'imu has shape {imu.shape}; expected (T, {len(sites)}, 6) for the '
+        f'{len(sites)} sites {sites}: acc xyz then gyr xyz per site'
+      )
     if not np.issubdtype(imu.dtype, np.number):
       raise ValueError(f'imu has dtype {imu.dtype}; expected floats')
     imu = imu.astype(np.float32)
@@ -240,20 +277,30 @@ class Embedder:
     if not usable.any():
       raise ValueError('imu: every window has a NaN in every site; nothing to embed')
     windows = np.where(present[:, None, :, None], windows, 0.0).astype(np.float32)
-    embeddings = self._embed_batches('imu', {'imu': windows[usable],
-                                             'imu_sites': present[usable]}, sites)
+    embeddings = self._embed_batches(
+      'imu', {'imu': windows[usable], 'imu_sites': present[usable]}, sites
+    )
     return self._pool(embeddings, pool)
 
-  def embed_pose(self, pose: np.ndarray, fps: float, *, hop_s: float | None = None,
-                 pool: str | None = 'mean', check_units: bool = True) -> np.ndarray:
+  def embed_pose(
+    self,
+    pose: np.ndarray,
+    fps: float,
+    *,
+    hop_s: float | None = None,
+    pool: str | None = 'mean',
+    check_units: bool = True,
+  ) -> np.ndarray:
     """Pose `(T, 17, 3)`: Human3.6M-17 joints in metres, world z up (made pelvis-relative)."""
     self._require('pose')
     self._check_pool(pool)
     fps = _positive_rate('fps', fps)
     pose = np.asarray(pose)
     if pose.ndim != 3 or pose.shape[1:] != (NUM_JOINTS, 3):
-      raise ValueError(f'pose has shape {pose.shape}; expected (T, {NUM_JOINTS}, 3) Human3.6M '
-                       'joints (mujo_jax.facts.skeleton.H36M_JOINTS)')
+      raise ValueError(
+        f'pose has shape {pose.shape}; expected (T, {NUM_JOINTS}, 3) Human3.6M '
+        'joints (mujo_jax.facts.skeleton.H36M_JOINTS)'
+      )
     if not np.issubdtype(pose.dtype, np.number) or not np.isfinite(pose).all():
       raise ValueError('pose must be finite numbers (interpolate or cut missing frames first)')
     pose = pose.astype(np.float32) - pose[:, :1, :].astype(np.float32)
@@ -261,18 +308,24 @@ class Embedder:
       radius = float(np.median(np.linalg.norm(pose, axis=-1)[:, 1:]))
       low, high = POSE_RADIUS_RANGE
       if radius > high:
-        raise ValueError(f'pose: median joint distance from the pelvis is {radius:.1f}, which '
-                         'looks like millimetres; the model expects metres (divide by 1000), or '
-                         'pass check_units=False')
+        raise ValueError(
+          f'pose: median joint distance from the pelvis is {radius:.1f}, which '
+          'looks like millimetres; the model expects metres (divide by 1000), or '
+          'pass check_units=False'
+        )
       if radius < low:
-        raise ValueError(f'pose: median joint distance from the pelvis is {radius:.3f} m, too '
-                         'small for a human body in metres; or pass check_units=False')
+        raise ValueError(
+          f'pose: median joint distance from the pelvis is {radius:.3f} m, too '
+          'small for a human body in metres; or pass check_units=False'
+        )
     pose = resample.resample(pose, fps, self.rates['pose'])
-    return self._pool(self._embed_batches('pose', {'pose': self._windows(pose, 'pose', hop_s)}),
-                      pool)
+    return self._pool(
+      self._embed_batches('pose', {'pose': self._windows(pose, 'pose', hop_s)}), pool
+    )
 
-  def embed_video(self, video: np.ndarray, fps: float, *, hop_s: float | None = None,
-                  pool: str | None = 'mean') -> np.ndarray:
+  def embed_video(
+    self, video: np.ndarray, fps: float, *, hop_s: float | None = None, pool: str | None = 'mean'
+  ) -> np.ndarray:
     """Frames `(T, H, W, C)` uint8 or pre-extracted features `(T, F)` float, per the model."""
     self._require('video')
     self._check_pool(pool)
@@ -282,21 +335,25 @@ class Embedder:
     if kind == 'frames':
       size = int(self.config.data.get('video_size', 32))
       if video.ndim != 4 or video.shape[1:] != (size, size, 1) or video.dtype != np.uint8:
-        raise ValueError(f'video has shape {video.shape} {video.dtype}; this checkpoint expects '
-                         f'uint8 frames (T, {size}, {size}, 1)')
+        raise ValueError(
+          f'video has shape {video.shape} {video.dtype}; this checkpoint expects '
+          f'uint8 frames (T, {size}, {size}, 1)'
+        )
     else:
       feature_dim = int(self.config.data.video_feature_dim)
       if video.ndim != 2 or video.shape[1] != feature_dim:
-        raise ValueError(f'video has shape {video.shape}; this checkpoint expects features '
-                         f'(T, {feature_dim})')
+        raise ValueError(
+          f'video has shape {video.shape}; this checkpoint expects features (T, {feature_dim})'
+        )
       if not np.isfinite(video).all():
         raise ValueError('video features must be finite')
       video = video.astype(np.float32)
     target = self.rates['video']
     if not math.isclose(fps, target, rel_tol=1e-9):
       video = video[resample.hold_indices(len(video), fps, target)]
-    return self._pool(self._embed_batches('video',
-                                          {'video': self._windows(video, 'video', hop_s)}), pool)
+    return self._pool(
+      self._embed_batches('video', {'video': self._windows(video, 'video', hop_s)}), pool
+    )
 
   def embed_text(self, texts: Sequence[str]) -> np.ndarray:
     """`(N, D)` embeddings of N texts (byte tokenizer of the model, truncated to its length)."""

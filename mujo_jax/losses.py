@@ -34,12 +34,20 @@ def _pair_mask(mask: Array | None, batch: int) -> tuple[Array, Array]:
 
 def _check_pair(z_a: Array, z_b: Array) -> None:
   if z_a.ndim != 2 or z_a.shape != z_b.shape:
-    raise ValueError(f'contrastive loss: expected two (B, D) embeddings of equal shape, got '
-                     f'{z_a.shape} and {z_b.shape}')
+    raise ValueError(
+      f'contrastive loss: expected two (B, D) embeddings of equal shape, got '
+      f'{z_a.shape} and {z_b.shape}'
+    )
 
 
-def clip_loss(z_a: Array, z_b: Array, logit_scale: Array, mask: Array | None = None, *,
-              max_logit_scale: float = MAX_LOGIT_SCALE) -> Array:
+def clip_loss(
+  z_a: Array,
+  z_b: Array,
+  logit_scale: Array,
+  mask: Array | None = None,
+  *,
+  max_logit_scale: float = MAX_LOGIT_SCALE,
+) -> Array:
   """Symmetric InfoNCE (CLIP): mean of the a→b and b→a softmax cross-entropies.
 
   Args:

@@ -8,8 +8,9 @@ from ml_collections import config_flags
 from mujo_jax import distributed, train
 from mujo_jax.eval import linear_probe
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (get_config(arg)).',
-                                          lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+  'config', None, 'Config file (get_config(arg)).', lock_config=True
+)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and results.')
 flags.mark_flags_as_required(['config', 'workdir'])
 

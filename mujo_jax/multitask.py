@@ -45,8 +45,9 @@ def validate_modalities(modalities: Sequence[str] | str) -> tuple[str, ...]:
   modalities = tuple(modalities)
   unknown = [m for m in modalities if m not in MODALITIES]
   if unknown:
-    raise ValueError(f'modalities={modalities}: unknown {unknown}; expected a subset of '
-                     f'{MODALITIES}')
+    raise ValueError(
+      f'modalities={modalities}: unknown {unknown}; expected a subset of {MODALITIES}'
+    )
   if len(set(modalities)) != len(modalities):
     raise ValueError(f'modalities={modalities}: duplicates')
   if len(modalities) < 2:
@@ -57,7 +58,7 @@ def validate_modalities(modalities: Sequence[str] | str) -> tuple[str, ...]:
 def all_pairs(modalities: Sequence[str]) -> tuple[tuple[str, str], ...]:
   """Every unordered pair, each in `modalities` order: (imu, pose), (imu, video), ..."""
   modalities = tuple(modalities)
-  return tuple((a, b) for i, a in enumerate(modalities) for b in modalities[i + 1:])
+  return tuple((a, b) for i, a in enumerate(modalities) for b in modalities[i + 1 :])
 
 
 def parse_pair(text: str, modalities: Sequence[str]) -> tuple[str, str]:
@@ -67,8 +68,9 @@ def parse_pair(text: str, modalities: Sequence[str]) -> tuple[str, str]:
     raise ValueError(f'multitask pair {text!r}: expected "<modality>-<modality>", e.g. "imu-text"')
   for part in parts:
     if part not in modalities:
-      raise ValueError(f'multitask pair {text!r}: {part!r} is not one of modalities='
-                       f'{tuple(modalities)}')
+      raise ValueError(
+        f'multitask pair {text!r}: {part!r} is not one of modalities={tuple(modalities)}'
+      )
   if parts[0] == parts[1]:
     raise ValueError(f'multitask pair {text!r}: a pair needs two different modalities')
   order = {m: i for i, m in enumerate(modalities)}
@@ -76,8 +78,9 @@ def parse_pair(text: str, modalities: Sequence[str]) -> tuple[str, str]:
   return first, second
 
 
-def parse_pairs(spec: str | Sequence[str], modalities: Sequence[str]) -> tuple[tuple[str, str],
-                                                                               ...]:
+def parse_pairs(
+  spec: str | Sequence[str], modalities: Sequence[str]
+) -> tuple[tuple[str, str], ...]:
   """'all', 'imu-text,imu-pose' / 'imu-text+imu-pose', or a sequence of 'a-b' strings."""
   if isinstance(spec, str):
     if spec.strip() == 'all':
@@ -115,8 +118,9 @@ class Multitask:
   def selection(self) -> tuple[float, ...]:
     """Static weight of each pair before the per-step choice (0 for excluded pairs)."""
     if self.strategy == 'anchored':
-      return tuple(w if self.anchor in p else 0.0
-                   for p, w in zip(self.pairs, self.pair_weights, strict=True))
+      return tuple(
+        w if self.anchor in p else 0.0 for p, w in zip(self.pairs, self.pair_weights, strict=True)
+      )
     return self.pair_weights
 
   @property
@@ -151,18 +155,23 @@ class MultitaskConfig:
     if self.strategy not in STRATEGIES:
       raise ValueError(f'multitask.strategy={self.strategy!r}: expected one of {STRATEGIES}')
     if not isinstance(self.pairs, str) and not (
-        isinstance(self.pairs, tuple) and all(isinstance(p, str) for p in self.pairs)):
-      raise ValueError(f'multitask.pairs={self.pairs!r}: expected "all", "a-b,c-d" or a tuple '
-                       f'of "a-b" strings')
+      isinstance(self.pairs, tuple) and all(isinstance(p, str) for p in self.pairs)
+    ):
+      raise ValueError(
+        f'multitask.pairs={self.pairs!r}: expected "all", "a-b,c-d" or a tuple of "a-b" strings'
+      )
     if self.pair_weights is not None and not isinstance(self.pair_weights, Mapping):
-      raise ValueError(f'multitask.pair_weights={self.pair_weights!r}: expected a mapping '
-                       f'{{"a-b": weight}} or None')
+      raise ValueError(
+        f'multitask.pair_weights={self.pair_weights!r}: expected a mapping '
+        f'{{"a-b": weight}} or None'
+      )
     if self.anchor is not None and not isinstance(self.anchor, str):
       raise ValueError(f'multitask.anchor={self.anchor!r}: expected a modality name or ""')
 
 
-def build_multitask(modalities: Sequence[str] | str,
-                    config: MultitaskConfig | None = None) -> Multitask:
+def build_multitask(
+  modalities: Sequence[str] | str, config: MultitaskConfig | None = None
+) -> Multitask:
   """Validates `config` against `modalities` before any compute; unknown names raise ValueError.
 
   `config` None: `MultitaskConfig()`.
@@ -175,8 +184,10 @@ def build_multitask(modalities: Sequence[str] | str,
   for key, value in dict(config.pair_weights or {}).items():
     pair = parse_pair(key, modalities)
     if pair not in weights:
-      raise ValueError(f'multitask.pair_weights: {key!r} is not one of the selected pairs '
-                       f'{[pair_name(p) for p in pair_list]}')
+      raise ValueError(
+        f'multitask.pair_weights: {key!r} is not one of the selected pairs '
+        f'{[pair_name(p) for p in pair_list]}'
+      )
     value = float(value)
     if not value >= 0.0:
       raise ValueError(f'multitask.pair_weights[{key!r}]={value}: expected a weight >= 0')
@@ -184,24 +195,35 @@ def build_multitask(modalities: Sequence[str] | str,
   anchor = config.anchor or None
   if strategy == 'anchored':
     if anchor not in modalities:
-      raise ValueError(f'multitask.anchor={anchor!r}: strategy "anchored" needs one of '
-                       f'modalities={modalities}')
+      raise ValueError(
+        f'multitask.anchor={anchor!r}: strategy "anchored" needs one of modalities={modalities}'
+      )
     if not any(anchor in p for p in pair_list):
-      raise ValueError(f'multitask.anchor={anchor!r}: no selected pair contains it '
-                       f'({[pair_name(p) for p in pair_list]})')
+      raise ValueError(
+        f'multitask.anchor={anchor!r}: no selected pair contains it '
+        f'({[pair_name(p) for p in pair_list]})'
+      )
   elif anchor is not None:
-    raise ValueError(f'multitask.anchor={anchor!r} is only used by strategy "anchored" '
-                     f'(strategy={strategy!r}); leave it empty')
-  multitask = Multitask(modalities=modalities, strategy=strategy, pairs=pair_list,
-                        pair_weights=tuple(weights[p] for p in pair_list), anchor=anchor)
+    raise ValueError(
+      f'multitask.anchor={anchor!r} is only used by strategy "anchored" '
+      f'(strategy={strategy!r}); leave it empty'
+    )
+  multitask = Multitask(
+    modalities=modalities,
+    strategy=strategy,
+    pairs=pair_list,
+    pair_weights=tuple(weights[p] for p in pair_list),
+    anchor=anchor,
+  )
   if not multitask.active:
     weights_by_pair = dict(zip(multitask.pair_names, multitask.selection, strict=True))
     raise ValueError(f'multitask: every selected pair has weight 0 ({weights_by_pair})')
   return multitask
 
 
-def step_weights(multitask: Multitask, step: Array | int, rng: Array | None = None,
-                 log_vars: Array | None = None) -> Array:
+def step_weights(
+  multitask: Multitask, step: Array | int, rng: Array | None = None, log_vars: Array | None = None
+) -> Array:
   """(P,) float32 weight of each pair loss at `step`; jittable with a traced step.
 
   For `uncertainty` this is c_p · exp(−s_p) (the regulariser Σ c_p s_p is added by
@@ -222,14 +244,22 @@ def step_weights(multitask: Multitask, step: Array | int, rng: Array | None = No
     return jnp.where(jnp.arange(num_pairs) == chosen, selection, 0.0)
   if multitask.strategy == 'uncertainty':
     if log_vars is None or log_vars.shape != (num_pairs,):
-      raise ValueError(f'multitask strategy "uncertainty" needs log_vars of shape ({num_pairs},),'
-                       f' got {None if log_vars is None else log_vars.shape}')
+      raise ValueError(
+        f'multitask strategy "uncertainty" needs log_vars of shape ({num_pairs},),'
+        f' got {None if log_vars is None else log_vars.shape}'
+      )
     return selection * jnp.exp(-log_vars.astype(jnp.float32))
   raise ValueError(f'multitask.strategy={multitask.strategy!r}: expected one of {STRATEGIES}')
 
 
-def combine(multitask: Multitask, pair_losses: Array, pair_valid: Array, step: Array | int,
-            rng: Array | None = None, log_vars: Array | None = None) -> tuple[Array, Array]:
+def combine(
+  multitask: Multitask,
+  pair_losses: Array,
+  pair_valid: Array,
+  step: Array | int,
+  rng: Array | None = None,
+  log_vars: Array | None = None,
+) -> tuple[Array, Array]:
   """Total loss from the (P,) pair losses; returns (total, the (P,) weights applied).
 
   `pair_valid[p]` is False when no example of the batch has both modalities of pair p.

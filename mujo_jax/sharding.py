@@ -27,26 +27,31 @@ def make_mesh(axes: Sequence[Sequence[Any]], devices: Sequence[jax.Device] | Non
   sizes = [int(size) for _, size in axes]
   unknown = set(names) - KNOWN_AXES
   if unknown or len(set(names)) != len(names):
-    raise ValueError(f'config.mesh axes {names}: expected distinct names among '
-                     f'{sorted(KNOWN_AXES)}')
+    raise ValueError(
+      f'config.mesh axes {names}: expected distinct names among {sorted(KNOWN_AXES)}'
+    )
   if sizes.count(-1) > 1 or any(s == 0 or s < -1 for s in sizes):
     raise ValueError(f'config.mesh sizes {sizes}: positive, with at most one -1')
   known = int(np.prod([s for s in sizes if s != -1]))
   if -1 in sizes:
     if len(devices) % known:
-      raise ValueError(f'config.mesh {tuple(axes)}: {len(devices)} devices are not divisible by '
-                       f'the fixed axis sizes (product {known})')
+      raise ValueError(
+        f'config.mesh {tuple(axes)}: {len(devices)} devices are not divisible by '
+        f'the fixed axis sizes (product {known})'
+      )
     sizes[sizes.index(-1)] = len(devices) // known
   if int(np.prod(sizes)) != len(devices):
-    raise ValueError(f'config.mesh {tuple(axes)} needs {int(np.prod(sizes))} devices, '
-                     f'have {len(devices)}')
+    raise ValueError(
+      f'config.mesh {tuple(axes)} needs {int(np.prod(sizes))} devices, have {len(devices)}'
+    )
   for name in BATCH_AXES:  # Absent axes are size 1, so specs can always name both.
     if name not in names:
       names, sizes = names + (name,), sizes + [1]
   # Auto axes: XLA's sharding propagation places the intermediates (jax.make_mesh defaults to
   # explicit axes, which would make every reshape of a sharded activation spell out its sharding).
-  return jax.make_mesh(tuple(sizes), names, devices=devices,
-                       axis_types=(jax.sharding.AxisType.Auto,) * len(names))
+  return jax.make_mesh(
+    tuple(sizes), names, devices=devices, axis_types=(jax.sharding.AxisType.Auto,) * len(names)
+  )
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
@@ -83,8 +88,7 @@ def tree_shardings(tree: Any, mesh: Mesh, rules: Sequence[Sequence[Any]]) -> Any
   fsdp_size = mesh.shape['fsdp']
 
   def leaf_sharding(path, leaf):
-    name = '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k))))
-                    for k in path)
+    name = '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path)
     for pattern, action in compiled:
       if pattern.fullmatch(name) or pattern.search(name):
         if action == 'fsdp':
@@ -98,12 +102,16 @@ def tree_shardings(tree: Any, mesh: Mesh, rules: Sequence[Sequence[Any]]) -> Any
 def global_batch(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
   """This process's slice of the batch → global arrays sharded along the batch axis."""
   sharding = batch_sharding(mesh)
-  return {key: jax.make_array_from_process_local_data(sharding, value)
-          for key, value in local_batch.items()}
+  return {
+    key: jax.make_array_from_process_local_data(sharding, value)
+    for key, value in local_batch.items()
+  }
 
 
 def global_batch_from_full(full_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
   """The same full batch on every process → global arrays sharded along the batch axis."""
   sharding = batch_sharding(mesh)
-  return {key: jax.make_array_from_callback(value.shape, sharding, lambda index, v=value: v[index])
-          for key, value in full_batch.items()}
+  return {
+    key: jax.make_array_from_callback(value.shape, sharding, lambda index, v=value: v[index])
+    for key, value in full_batch.items()
+  }

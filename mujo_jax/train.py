@@ -43,35 +43,53 @@ class TrainState:
 def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
   warmup = min(config.optim.warmup_steps, max(config.total_steps - 1, 0))
   return optax.warmup_cosine_decay_schedule(
-      init_value=0.0, peak_value=config.optim.learning_rate, warmup_steps=warmup,
-      decay_steps=max(config.total_steps, warmup + 1), end_value=0.0)
+    init_value=0.0,
+    peak_value=config.optim.learning_rate,
+    warmup_steps=warmup,
+    decay_steps=max(config.total_steps, warmup + 1),
+    end_value=0.0,
+  )
 
 
 def _decay_mask(params: Any) -> Any:
   """Weight decay on matrices only: not on biases, norms, or the loss head's temperatures."""
+
   def decays(path, leaf):
     names = [str(getattr(k, 'key', k)) for k in path]
     return leaf.ndim >= 2 and 'loss_head' not in names
+
   return jax.tree_util.tree_map_with_path(decays, params)
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
   return optax.chain(
-      optax.clip_by_global_norm(config.optim.grad_clip_norm),
-      optax.adamw(learning_rate_schedule(config), b1=config.optim.b1, b2=config.optim.b2,
-                  weight_decay=config.optim.weight_decay, mask=_decay_mask))
+    optax.clip_by_global_norm(config.optim.grad_clip_norm),
+    optax.adamw(
+      learning_rate_schedule(config),
+      b1=config.optim.b1,
+      b2=config.optim.b2,
+      weight_decay=config.optim.weight_decay,
+      mask=_decay_mask,
+    ),
+  )
 
 
 # ---------------------------------------------------------------- state
 
 
-def create_state(model: joint.JointModel, tx: optax.GradientTransformation,
-                 config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,
-                 rng: jax.Array) -> tuple[TrainState, Any]:
+def create_state(
+  model: joint.JointModel,
+  tx: optax.GradientTransformation,
+  config: ml_collections.ConfigDict,
+  mesh: jax.sharding.Mesh,
+  rng: jax.Array,
+) -> tuple[TrainState, Any]:
   """Initialises the state directly into its shardings (no replicated copy on one device)."""
+
   def init(rng):
     params = joint.init_params(model, rng, schema.dummy_batch(config, 2))
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
   abstract = jax.eval_shape(init, rng)
   shardings = sharding.tree_shardings(abstract, mesh, config.sharding_rules)
   shardings = shardings.replace(step=sharding.replicated(mesh))
@@ -82,25 +100,41 @@ def create_state(model: joint.JointModel, tx: optax.GradientTransformation,
 # ---------------------------------------------------------------- step
 
 
-def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: joint.JointModel,
-               tx: optax.GradientTransformation, config: ml_collections.ConfigDict,
-               rng: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
+def train_step(
+  state: TrainState,
+  batch: dict[str, jax.Array],
+  *,
+  model: joint.JointModel,
+  tx: optax.GradientTransformation,
+  config: ml_collections.ConfigDict,
+  rng: jax.Array,
+) -> tuple[TrainState, dict[str, jax.Array]]:
   """One optimiser step on the global batch; the RNG is a pure function of the step."""
   step_rng = jax.random.fold_in(rng, state.step)
-  loss, metrics, grads = accumulation.loss_and_grads(model, config, state.params, batch,
-                                                     state.step, step_rng)
+  loss, metrics, grads = accumulation.loss_and_grads(
+    model, config, state.params, batch, state.step, step_rng
+  )
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads),
-                 learning_rate=learning_rate_schedule(config)(state.step))
+  metrics = dict(
+    metrics,
+    loss=loss,
+    grad_norm=optax.global_norm(grads),
+    learning_rate=learning_rate_schedule(config)(state.step),
+  )
   return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
 
 def make_train_step(model, tx, config, mesh, state_shardings):
-  step = functools.partial(train_step, model=model, tx=tx, config=config,
-                           rng=jax.random.key(config.seed + 1))
-  return jax.jit(step, in_shardings=(state_shardings, sharding.batch_sharding(mesh)),
-                 out_shardings=(state_shardings, sharding.replicated(mesh)), donate_argnums=0)
+  step = functools.partial(
+    train_step, model=model, tx=tx, config=config, rng=jax.random.key(config.seed + 1)
+  )
+  return jax.jit(
+    step,
+    in_shardings=(state_shardings, sharding.batch_sharding(mesh)),
+    out_shardings=(state_shardings, sharding.replicated(mesh)),
+    donate_argnums=0,
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,8 +155,14 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
   model = joint.build_model(joint.JointModelSpec.from_config(config))
   tx = make_optimizer(config)
   state, state_shardings = create_state(model, tx, config, mesh, checkpoint.init_key(config))
-  return Setup(mesh, model, tx, state, state_shardings,
-               make_train_step(model, tx, config, mesh, state_shardings))
+  return Setup(
+    mesh,
+    model,
+    tx,
+    state,
+    state_shardings,
+    make_train_step(model, tx, config, mesh, state_shardings),
+  )
 
 
 # ---------------------------------------------------------------- main loop
@@ -154,16 +194,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
 
   # ---- restore
   if mngr.latest_step() is not None:
-    restored = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
+    restored = mngr.restore(
+      mngr.latest_step(),
+      args=ocp.args.Composite(
         state=ocp.args.StandardRestore(state),
-        data_iter=grain.checkpoint.CheckpointRestore(data_iter)))
+        data_iter=grain.checkpoint.CheckpointRestore(data_iter),
+      ),
+    )
     state = restored['state']
     logging.info('Resumed from step %d in %s', int(state.step), workdir)
   start_step = int(state.step)
 
   # ---- loop
-  progress = periodic_actions.ReportProgress(num_train_steps=config.total_steps, writer=writer,
-                                             every_steps=config.log_every_steps)
+  progress = periodic_actions.ReportProgress(
+    num_train_steps=config.total_steps, writer=writer, every_steps=config.log_every_steps
+  )
   pending: list[dict[str, jax.Array]] = []  # Device metrics; fetched once per log interval.
   last_metrics: dict[str, float] = {}
   for step in range(start_step + 1, config.total_steps + 1):
@@ -177,9 +222,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
       last_metrics = {k: float(np.mean([m[k] for m in stacked])) for k in stacked[0]}
       writer.write_scalars(step, last_metrics)
       pending = []
-    mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                            data_iter=grain.checkpoint.CheckpointSave(data_iter)),
-              force=step == config.total_steps)
+    mngr.save(
+      step,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), data_iter=grain.checkpoint.CheckpointSave(data_iter)
+      ),
+      force=step == config.total_steps,
+    )
     for scheduled in evaluators:
       if scheduled.due_during_training(step, config.total_steps):
         writer.write_scalars(step, _evaluate(scheduled, state, config, mesh, workdir))
@@ -195,12 +244,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     end_scalars.update(_evaluate(scheduled, state, config, mesh, workdir))
   writer.write_scalars(int(state.step), end_scalars)
   summary = {
-      'steps': int(state.step),
-      'final_loss': last_metrics.get('loss'),
-      'per_pair_loss': _pair_losses(last_metrics),
-      'params_global_norm': float(jax.jit(optax.global_norm,
-                                          out_shardings=sharding.replicated(mesh))(params)),
-      'wall_seconds': time.time() - start_time,
+    'steps': int(state.step),
+    'final_loss': last_metrics.get('loss'),
+    'per_pair_loss': _pair_losses(last_metrics),
+    'params_global_norm': float(
+      jax.jit(optax.global_norm, out_shardings=sharding.replicated(mesh))(params)
+    ),
+    'wall_seconds': time.time() - start_time,
   }
   summary.update(end_scalars)
   if is_chief:
@@ -210,15 +260,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   return summary
 
 
-def _evaluate(scheduled: evaluators_lib.Scheduled, state: TrainState,
-              config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,
-              workdir: Path) -> dict[str, float]:
+def _evaluate(
+  scheduled: evaluators_lib.Scheduled,
+  state: TrainState,
+  config: ml_collections.ConfigDict,
+  mesh: jax.sharding.Mesh,
+  workdir: Path,
+) -> dict[str, float]:
   start = time.time()
-  pretrained = checkpoint.Pretrained(config=config, params=state.params, step=int(state.step),
-                                     workdir=str(workdir))
+  pretrained = checkpoint.Pretrained(
+    config=config, params=state.params, step=int(state.step), workdir=str(workdir)
+  )
   scalars = scheduled.run(pretrained, mesh, workdir)
-  logging.info('evaluator %s at step %d in %.1f s', scheduled.name, int(state.step),
-               time.time() - start)
+  logging.info(
+    'evaluator %s at step %d in %.1f s', scheduled.name, int(state.step), time.time() - start
+  )
   return scalars
 
 
@@ -231,6 +287,8 @@ def format_summary(summary: dict[str, Any]) -> str:
       rows.append((key, value))
   width = max(len(k) for k, _ in rows)
   lines = [f'{"summary".ljust(width)} | value', f'{"-" * width}-|------']
-  lines += [f'{k.ljust(width)} | {v:.4f}' if isinstance(v, float) else f'{k.ljust(width)} | {v}'
-            for k, v in rows]
+  lines += [
+    f'{k.ljust(width)} | {v:.4f}' if isinstance(v, float) else f'{k.ljust(width)} | {v}'
+    for k, v in rows
+  ]
   return '\n'.join(lines)

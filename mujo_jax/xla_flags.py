@@ -18,7 +18,7 @@ import os
 from collections.abc import MutableMapping
 
 DEFAULTS: dict[str, str] = {
-    '--xla_cpu_experimental_ynn_fusion_type': 'dot',
+  '--xla_cpu_experimental_ynn_fusion_type': 'dot',
 }
 
 

@@ -38,15 +38,16 @@ def _random_batch(config, seed: int = 0) -> dict[str, np.ndarray]:
 
 def _loss_and_grads(config, params, batch):
   model = joint.build_model(joint.JointModelSpec.from_config(config))
-  fn = jax.jit(lambda p, b: accumulation.loss_and_grads(model, config, p, b, 3,
-                                                        jax.random.key(7)))
+  fn = jax.jit(lambda p, b: accumulation.loss_and_grads(model, config, p, b, 3, jax.random.key(7)))
   loss, _, grads = fn(params, batch)
   return float(loss), jax.tree.map(np.asarray, grads)
 
 
 def _max_relative_error(grads, reference) -> float:
-  errors = [np.abs(g - r).max() / (np.abs(r).max() + 1e-12)
-            for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(reference), strict=True)]
+  errors = [
+    np.abs(g - r).max() / (np.abs(r).max() + 1e-12)
+    for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(reference), strict=True)
+  ]
   return max(errors)
 
 
@@ -84,7 +85,8 @@ def test_dropout_is_active_in_the_comparison():
   model = joint.build_model(joint.JointModelSpec.from_config(config))
   params = joint.init_params(model, jax.random.key(0), schema.dummy_batch(config, 2))
   batch = {k: v for k, v in _random_batch(config).items() if k not in ('label', 'present')}
-  embed = lambda rng: model.apply({'params': params}, batch, train=True, rngs={'dropout': rng},
-                                  method='embed')
+  embed = lambda rng: model.apply(
+    {'params': params}, batch, train=True, rngs={'dropout': rng}, method='embed'
+  )
   a, b = embed(jax.random.key(1)), embed(jax.random.key(2))
   assert not np.allclose(a['imu'], b['imu'])

@@ -17,8 +17,9 @@ from mujo_jax.models import joint
 
 
 def test_variants_parse_with_types():
-  config = pretrain.get_config('size=tiny,batch_size=8,strategy=round_robin,loss=siglip,'
-                               'modalities=imu+text')
+  config = pretrain.get_config(
+    'size=tiny,batch_size=8,strategy=round_robin,loss=siglip,modalities=imu+text'
+  )
   assert config.model.size == 'tiny'
   assert config.batch_size == 8
   assert config.multitask.strategy == 'round_robin'
@@ -42,7 +43,9 @@ def test_badly_typed_variant_rejected():
     pretrain.get_config('batch_size=many')
 
 
-@pytest.mark.parametrize('key, value, message', [
+@pytest.mark.parametrize(
+  'key, value, message',
+  [
     ('multitask.strategy', 'everything', 'multitask.strategy'),
     ('loss.type', 'triplet', 'loss.type'),
     ('model.size', 'huge', 'model.size'),
@@ -50,7 +53,8 @@ def test_badly_typed_variant_rejected():
     ('accum_steps', 3, 'not divisible by accum_steps'),
     ('accum_mode', 'lazy', 'accum_mode'),
     ('window_s', 4.3, 'not a multiple of the model patch'),
-])
+  ],
+)
 def test_invalid_values_rejected(key, value, message):
   config = pretrain.get_config('size=tiny,batch_size=8')
   section, _, leaf = key.rpartition('.')
@@ -70,15 +74,25 @@ def test_unknown_site_and_modality_rejected():
 
 def test_site_ids_resolved():
   from mujo_jax.facts import sites as sites_lib
+
   config = config_validation.resolve_pretrain_config(pretrain.get_config('size=tiny'))
   assert [sites_lib.SITES[i] for i in config.data.imu_site_ids] == list(config.data.imu_sites)
 
 
 def test_main_rejects_unknown_override_before_compute(tmp_path):
   result = subprocess.run(
-      [sys.executable, '-m', 'mujo_jax.main', '--config=configs/pretrain.py:runlocal',
-       f'--workdir={tmp_path}', '--config.no_such_key=1'],
-      capture_output=True, text=True, timeout=120)
+    [
+      sys.executable,
+      '-m',
+      'mujo_jax.main',
+      '--config=configs/pretrain.py:runlocal',
+      f'--workdir={tmp_path}',
+      '--config.no_such_key=1',
+    ],
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert result.returncode != 0
   assert 'no_such_key' in result.stderr
   assert not (tmp_path / 'checkpoints').exists()
@@ -87,18 +101,25 @@ def test_main_rejects_unknown_override_before_compute(tmp_path):
 def test_model_loss_multitask_defaults_are_the_dataclasses():
   config = pretrain.get_config('size=tiny,loss=siglip,strategy=round_robin')
   assert config.model.to_dict() == dataclasses.asdict(
-      model_config.ModelConfig(size='tiny', video_input='frames'))
+    model_config.ModelConfig(size='tiny', video_input='frames')
+  )
   assert config.model.video_tubelet == (5, 16, 16)
   assert config.loss.to_dict() == dataclasses.asdict(model_config.LossConfig(type='siglip'))
   assert config.multitask.to_dict() == dataclasses.asdict(
-      multitask.MultitaskConfig(strategy='round_robin'))
+    multitask.MultitaskConfig(strategy='round_robin')
+  )
   spec = joint.JointModelSpec.from_config(config_validation.resolve_pretrain_config(config))
   assert spec.model == model_config.ModelConfig(size='tiny')
 
 
 def test_preset_fields_stay_overridable_from_the_command_line():
-  argv = ['prog', '--config=configs/pretrain.py:size=tiny', '--config.model.width=64',
-          '--config.model.dropout_rate=0.2', '--config.model.video_tubelet=(5,8,8)']
+  argv = [
+    'prog',
+    '--config=configs/pretrain.py:size=tiny',
+    '--config.model.width=64',
+    '--config.model.dropout_rate=0.2',
+    '--config.model.video_tubelet=(5,8,8)',
+  ]
   flag_values = flags.FlagValues()
   config_flags.DEFINE_config_file('config', flag_values=flag_values, sys_argv=argv)
   flag_values(argv)

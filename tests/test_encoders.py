@@ -25,15 +25,16 @@ TUBELET = (5, 8, 8)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-  return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+  return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
 
 
 def _build(module, x):
   variables = jax.jit(functools.partial(module.init, train=False))(jax.random.key(0), x)
   variables = jax.tree.map(np.asarray, variables)
   apply = jax.jit(lambda v, x: module.apply(v, x, train=False))
-  intermediates = jax.jit(lambda v, x: module.apply(v, x, train=False,
-                                                    capture_intermediates=True)[1]['intermediates'])
+  intermediates = jax.jit(
+    lambda v, x: module.apply(v, x, train=False, capture_intermediates=True)[1]['intermediates']
+  )
   return variables, apply, intermediates
 
 
@@ -66,13 +67,18 @@ def test_pose_tokens_are_frame_embeddings_concatenated_per_patch(pose_model):
   params = variables['params']
   frames = pose.reshape(BATCH, 20, 17 * 3)
   joint = _gelu(frames @ params['joint_embed']['kernel'] + params['joint_embed']['bias'])
-  tokens = np.stack([
+  tokens = np.stack(
+    [
       np.concatenate([joint[:, p * PATCH + k] for k in range(PATCH)], axis=-1)
-      for p in range(20 // PATCH)], axis=1)
+      for p in range(20 // PATCH)
+    ],
+    axis=1,
+  )
   expected = tokens @ params['patch_embed']['kernel'] + params['patch_embed']['bias']
   (got,) = intermediates(variables, pose)['patch_embed']['__call__']
-  np.testing.assert_allclose(np.asarray(got).reshape(expected.shape), expected, rtol=1e-4,
-                             atol=1e-4)
+  np.testing.assert_allclose(
+    np.asarray(got).reshape(expected.shape), expected, rtol=1e-4, atol=1e-4
+  )
 
 
 def test_pose_patch_order_matters_only_through_the_time_embedding(pose_model):
@@ -124,28 +130,33 @@ def test_video_tubelets_equal_a_hand_written_reshape_and_dense(video_model):
   for t in range(nt):
     for i in range(nh):
       for j in range(nw):
-        tube = scaled[:, t * tt:(t + 1) * tt, i * th:(i + 1) * th, j * tw:(j + 1) * tw]
-        expected[:, t, i * nw + j] = (tube.reshape(BATCH, -1) @ params['kernel']
-                                      + params['bias'])
+        tube = scaled[:, t * tt : (t + 1) * tt, i * th : (i + 1) * th, j * tw : (j + 1) * tw]
+        expected[:, t, i * nw + j] = tube.reshape(BATCH, -1) @ params['kernel'] + params['bias']
   (got,) = intermediates(variables, video)['tubelet_embed']['__call__']
-  np.testing.assert_allclose(np.asarray(got).reshape(expected.shape), expected, rtol=1e-4,
-                             atol=1e-4)
+  np.testing.assert_allclose(
+    np.asarray(got).reshape(expected.shape), expected, rtol=1e-4, atol=1e-4
+  )
   assert variables['params']['space_embed'].shape == (nh * nw, TINY.width)
 
 
 def test_video_order_matters_only_through_time_and_space_embeddings(video_model):
   video, variables, apply, _ = video_model
   params = variables['params']
-  zeros = _with(variables, time_embed=np.zeros_like(params['time_embed']),
-                space_embed=np.zeros_like(params['space_embed']))
+  zeros = _with(
+    variables,
+    time_embed=np.zeros_like(params['time_embed']),
+    space_embed=np.zeros_like(params['space_embed']),
+  )
   time_swapped = np.concatenate([video[:, 5:], video[:, :5]], axis=1)
   columns_swapped = np.concatenate([video[..., 16:, :], video[..., :16, :]], axis=3)
   for reordered in (time_swapped, columns_swapped):
     np.testing.assert_allclose(apply(zeros, reordered), apply(zeros, video), atol=1e-5)
   timed = _with(zeros, time_embed=_scaled_random(params['time_embed'], 0))
   placed = _with(zeros, space_embed=_scaled_random(params['space_embed'], 1))
-  for tables, reordered, unchanged in ((timed, time_swapped, columns_swapped),
-                                       (placed, columns_swapped, time_swapped)):
+  for tables, reordered, unchanged in (
+    (timed, time_swapped, columns_swapped),
+    (placed, columns_swapped, time_swapped),
+  ):
     moved = np.abs(np.asarray(apply(tables, reordered)) - np.asarray(apply(tables, video)))
     assert moved.max(axis=1).min() > 1e-2
     # The other table alone does not see this reordering.
@@ -170,12 +181,16 @@ def test_video_features_are_a_dense_plus_time_embedding():
   params = variables['params']['feature_embed']
   (got,) = intermediates(variables, features)['feature_embed']['__call__']
   expected = features @ params['kernel'] + params['bias']
-  np.testing.assert_allclose(np.asarray(got).reshape(expected.shape), expected, rtol=1e-4,
-                             atol=1e-4)
+  np.testing.assert_allclose(
+    np.asarray(got).reshape(expected.shape), expected, rtol=1e-4, atol=1e-4
+  )
   table = variables['params']['time_embed']
   no_time = _with(variables, time_embed=np.zeros_like(table))
-  np.testing.assert_allclose(apply(no_time, features[:, ::-1]), apply(no_time, features),
-                             atol=1e-5)
+  np.testing.assert_allclose(apply(no_time, features[:, ::-1]), apply(no_time, features), atol=1e-5)
   timed = _with(variables, time_embed=_scaled_random(table, 0))
-  assert np.abs(np.asarray(apply(timed, features[:, ::-1]))
-                - np.asarray(apply(timed, features))).max(axis=1).min() > 1e-2
+  assert (
+    np.abs(np.asarray(apply(timed, features[:, ::-1])) - np.asarray(apply(timed, features)))
+    .max(axis=1)
+    .min()
+    > 1e-2
+  )

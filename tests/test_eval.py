@@ -75,7 +75,7 @@ def test_csv_schema_and_rows(probe_run):
   arrays = np.load(workdir / 'probe_windows.npz')
   num_test = len(arrays['synthetic/test/label'])
   for row in rows:
-    fit = arrays[f"synthetic/fit_indices/fraction={float(row['fraction']):g}/seed={row['seed']}"]
+    fit = arrays[f'synthetic/fit_indices/fraction={float(row["fraction"]):g}/seed={row["seed"]}']
     if row['modality_set'] != 'imu:left_wrist':  # Every window has all of these inputs.
       assert int(row['num_train']) == len(fit) and int(row['num_eval']) == num_test, row
     if row['model'] != 'supervised':
@@ -83,8 +83,11 @@ def test_csv_schema_and_rows(probe_run):
   # At 100 % labels every seed fits the same windows, and the probe is deterministic.
   for model in ('pretrained', 'random_init'):
     for modality_set in MODALITY_SETS:
-      full = {(r['macro_f1'], r['accuracy'], r['c']) for r in rows if r['model'] == model
-              and r['modality_set'] == modality_set and float(r['fraction']) == 1.0}
+      full = {
+        (r['macro_f1'], r['accuracy'], r['c'])
+        for r in rows
+        if r['model'] == model and r['modality_set'] == modality_set and float(r['fraction']) == 1.0
+      }
       assert len(full) == 1, (model, modality_set, full)
   # Each (set, fraction, seed, model) appears exactly once.
   keys = [(r['modality_set'], r['fraction'], r['seed'], r['model']) for r in rows]
@@ -117,15 +120,27 @@ def test_fractions_are_stratified_nested_and_subject_disjoint(probe_run):
 
 def test_results_reproducible_for_a_fixed_seed(probe_run, pretrained_workdir, tmp_path):
   _, _, rows = probe_run
-  config = _probe_config(pretrained_workdir, modality_sets=('imu',), zero_shot=False,
-                         retrieval=False, robustness=False, plots=False)
+  config = _probe_config(
+    pretrained_workdir,
+    modality_sets=('imu',),
+    zero_shot=False,
+    retrieval=False,
+    robustness=False,
+    plots=False,
+  )
   config.baselines.random_init = False
   config.baselines.supervised = False
   again = linear_probe.run(config, tmp_path)['probe_rows']
-  first = {(r['modality_set'], float(r['fraction']), int(r['seed'])): float(r['macro_f1'])
-           for r in rows if r['model'] == 'pretrained' and r['modality_set'] == 'imu'}
-  second = {(r['modality_set'], r['fraction'], r['seed']): r['macro_f1'] for r in again
-            if r['model'] == 'pretrained'}
+  first = {
+    (r['modality_set'], float(r['fraction']), int(r['seed'])): float(r['macro_f1'])
+    for r in rows
+    if r['model'] == 'pretrained' and r['modality_set'] == 'imu'
+  }
+  second = {
+    (r['modality_set'], r['fraction'], r['seed']): r['macro_f1']
+    for r in again
+    if r['model'] == 'pretrained'
+  }
   assert first.keys() == second.keys()
   for key, value in first.items():
     assert second[key] == pytest.approx(value, abs=1e-6), key
@@ -133,8 +148,11 @@ def test_results_reproducible_for_a_fixed_seed(probe_run, pretrained_workdir, tm
 
 def test_plots_and_tables_written(probe_run):
   workdir, summary, _ = probe_run
-  for name in ('f1_vs_fraction_synthetic_test.png', 'confusion_synthetic_test.png',
-               'joint_space_synthetic_test.png'):
+  for name in (
+    'f1_vs_fraction_synthetic_test.png',
+    'confusion_synthetic_test.png',
+    'joint_space_synthetic_test.png',
+  ):
     path = workdir / name
     assert path.exists() and path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n', name
     assert name in summary['plots']
@@ -150,14 +168,17 @@ def test_plots_and_tables_written(probe_run):
   assert ('imu', 'text') in pairs and ('text', 'imu') in pairs
 
 
-@pytest.mark.parametrize('override, message', [
+@pytest.mark.parametrize(
+  'override, message',
+  [
     ({'datasets': ('kinetics',)}, 'datasets'),
     ({'datasets': ('mmfit',)}, 'mmfit_data_dir'),
     ({'modality_sets': ('imu+gps',)}, 'unknown modality'),
     ({'modality_sets': ('imu:left_elbow',)}, 'sites'),
     ({'fractions': (0.0, 1.0)}, 'fractions'),
     ({'map_method': 'umap'}, 'map_method'),
-])
+  ],
+)
 def test_bad_config_rejected_before_compute(pretrained_workdir, tmp_path, override, message):
   with pytest.raises(ValueError, match=message):
     linear_probe.run(_probe_config(pretrained_workdir, **override), tmp_path)
@@ -175,8 +196,10 @@ def test_missing_checkpoint_rejected(tmp_path):
 
 def test_modality_sets_expand_and_skip():
   sets, skipped = probe.expand_modality_sets(
-      ('imu:each', 'imu+pose', 'video', 'imu:left_wrist/head/right_wrist'), ('imu', 'pose'),
-      ('left_wrist', 'right_wrist', 'head'))
+    ('imu:each', 'imu+pose', 'video', 'imu:left_wrist/head/right_wrist'),
+    ('imu', 'pose'),
+    ('left_wrist', 'right_wrist', 'head'),
+  )
   names = [s.name for s in sets]
   assert names == ['imu:left_wrist', 'imu:right_wrist', 'imu:head', 'imu+pose', 'imu']
   assert skipped == [('video', 'no video in the dataset (or the checkpoint)')]
@@ -192,10 +215,13 @@ def test_retrieval_ties_count_against_the_query():
 
 
 def test_fused_embedding_ignores_absent_inputs():
-  embeddings = {'imu': np.array([[1.0, 0.0], [1.0, 0.0]]), 'pose': np.array([[0.0, 1.0]] * 2),
-                'valid/imu': np.array([True, False])}
+  embeddings = {
+    'imu': np.array([[1.0, 0.0], [1.0, 0.0]]),
+    'pose': np.array([[0.0, 1.0]] * 2),
+    'valid/imu': np.array([True, False]),
+  }
   fused, valid = robustness.fuse(embeddings, ('imu', 'pose'))
-  np.testing.assert_allclose(fused[0], [2 ** -0.5, 2 ** -0.5], rtol=1e-6)
+  np.testing.assert_allclose(fused[0], [2**-0.5, 2**-0.5], rtol=1e-6)
   np.testing.assert_allclose(fused[1], [0.0, 1.0])
   assert valid.all()
   _, valid = robustness.fuse(embeddings, ('imu',))

@@ -31,8 +31,9 @@ SHARED_FIMAD = Path(__file__).resolve().parents[2] / 'shared/data/fimad'
 REAL_SPLIT_FILE = SHARED_FIMAD / 'train_val_split.json'
 
 pytestmark = pytest.mark.skipif(
-    not REAL_SPLIT_FILE.is_file(),
-    reason=f'the real FiMAD split file is not at {REAL_SPLIT_FILE} (shared data folder absent)')
+  not REAL_SPLIT_FILE.is_file(),
+  reason=f'the real FiMAD split file is not at {REAL_SPLIT_FILE} (shared data folder absent)',
+)
 
 NUM_WRITTEN = 6
 EVENT_S = 3.05  # Peak angular speed of the forearm flick.
@@ -45,18 +46,29 @@ EVENT_IMU_SITES = ('right_wrist', 'head', 'right_forearm', 'left_thigh', 'pelvis
 BRIGHT_S = (3.0, 3.2)
 
 
-def _config(builder_config: str = 'features', data_dir: str | None = None,
-            modalities=('imu', 'pose', 'text', 'video'), window_s: float = 5.0,
-            imu_sites=('left_wrist', 'right_wrist', 'left_thigh', 'right_thigh', 'head'),
-            ) -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict({
+def _config(
+  builder_config: str = 'features',
+  data_dir: str | None = None,
+  modalities=('imu', 'pose', 'text', 'video'),
+  window_s: float = 5.0,
+  imu_sites=('left_wrist', 'right_wrist', 'left_thigh', 'right_thigh', 'head'),
+) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(
+    {
       'window_s': window_s,
       'modalities': tuple(modalities),
-      'data': {'name': 'fimad', 'tfds_data_dir': data_dir, 'builder_config': builder_config,
-               'imu_sites': tuple(imu_sites), 'imu_rate_hz': 50.0, 'pose_fps': 30.0,
-               'video_fps': 10.0},
+      'data': {
+        'name': 'fimad',
+        'tfds_data_dir': data_dir,
+        'builder_config': builder_config,
+        'imu_sites': tuple(imu_sites),
+        'imu_rate_hz': 50.0,
+        'pose_fps': 30.0,
+        'video_fps': 10.0,
+      },
       'model': {'text_max_len': 64, 'video_input': builder_config},
-  })
+    }
+  )
 
 
 def _flick_pose(duration_s: float, fps: float) -> np.ndarray:
@@ -73,10 +85,20 @@ def _flick_pose(duration_s: float, fps: float) -> np.ndarray:
   return skeleton.forward_kinematics(rotations, skeleton.rest_offsets(), root).astype(np.float32)
 
 
-def _write_clip(root: Path, clip_id: str, *, pose: np.ndarray, pose_fps: float,
-                features: np.ndarray, feature_rate_hz: float, frames: np.ndarray,
-                frame_fps: float, imu: np.ndarray | None = None, imu_rate_hz: float = 0.0,
-                imu_sites=None) -> None:
+def _write_clip(
+  root: Path,
+  clip_id: str,
+  *,
+  pose: np.ndarray,
+  pose_fps: float,
+  features: np.ndarray,
+  feature_rate_hz: float,
+  frames: np.ndarray,
+  frame_fps: float,
+  imu: np.ndarray | None = None,
+  imu_rate_hz: float = 0.0,
+  imu_sites=None,
+) -> None:
   paths = layout.clip_paths(root, clip_id)
   np.save(paths.pose, pose)
   np.save(paths.video_features, features)
@@ -96,9 +118,22 @@ def _tfds_build(manual: Path, data_dir: Path, *extra: str) -> subprocess.Complet
   tfds_cli = Path(sys.executable).with_name('tfds')
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=str(REPO))
   return subprocess.run(
-      [str(tfds_cli), 'build', str(REPO / 'tfds_builders/fimad'), f'--manual_dir={manual}',
-       f'--data_dir={data_dir}', '--file_format=array_record', *extra],
-      capture_output=True, text=True, cwd=REPO, env=env, check=False, timeout=300)
+    [
+      str(tfds_cli),
+      'build',
+      str(REPO / 'tfds_builders/fimad'),
+      f'--manual_dir={manual}',
+      f'--data_dir={data_dir}',
+      '--file_format=array_record',
+      *extra,
+    ],
+    capture_output=True,
+    text=True,
+    cwd=REPO,
+    env=env,
+    check=False,
+    timeout=300,
+  )
 
 
 @pytest.fixture(scope='module')
@@ -107,8 +142,9 @@ def corpus(tmp_path_factory):
   tmp = tmp_path_factory.mktemp('fimad')
   manual, data_dir = tmp / 'manual', tmp / 'tfds'
   real = layout.read_split_file(REAL_SPLIT_FILE)
-  chosen = fimad_writer.write_fimad(manual, NUM_WRITTEN, REAL_SPLIT_FILE, seed=3,
-                                    video_form='both', drop_imu_fraction=0.34)
+  chosen = fimad_writer.write_fimad(
+    manual, NUM_WRITTEN, REAL_SPLIT_FILE, seed=3, video_form='both', drop_imu_fraction=0.34
+  )
   taken = set(chosen['train']) | set(chosen['validation'])
   event_id = _unused_id(real['train'], taken, 0)
   short_id = _unused_id(real['validation'], taken, 0)
@@ -121,23 +157,56 @@ def corpus(tmp_path_factory):
   frames = np.full((len(frame_times), 48, 64, 3), 10, np.uint8)  # 4:3 RGB, cropped to square.
   bright = (frame_times >= BRIGHT_S[0] - 1e-9) & (frame_times < BRIGHT_S[1] - 1e-9)
   frames[bright, 16:32, 24:40] = 250
-  _write_clip(manual, event_id, pose=pose, pose_fps=EVENT_POSE_FPS, features=features,
-              feature_rate_hz=EVENT_FEATURE_RATE_HZ, frames=frames, frame_fps=EVENT_FRAME_FPS,
-              imu=imu, imu_rate_hz=EVENT_IMU_RATE_HZ, imu_sites=EVENT_IMU_SITES)
+  _write_clip(
+    manual,
+    event_id,
+    pose=pose,
+    pose_fps=EVENT_POSE_FPS,
+    features=features,
+    feature_rate_hz=EVENT_FEATURE_RATE_HZ,
+    frames=frames,
+    frame_fps=EVENT_FRAME_FPS,
+    imu=imu,
+    imu_rate_hz=EVENT_IMU_RATE_HZ,
+    imu_sites=EVENT_IMU_SITES,
+  )
   language = json.loads((manual / layout.LANGUAGE_FILE).read_text())
   language[event_id] = {'chapter': 'Arm Flick', 'normalized_chapters': ['arm flick']}
   (manual / layout.LANGUAGE_FILE).write_text(json.dumps(language))
 
   still = _flick_pose(3.0, 30.0)
-  _write_clip(manual, short_id, pose=still, pose_fps=30.0, features=features[:6],
-              feature_rate_hz=2.0, frames=np.zeros((30, 32, 32), np.uint8), frame_fps=10.0)
-  _write_clip(manual, 'notInAnySplit___0', pose=pose, pose_fps=EVENT_POSE_FPS, features=features,
-              feature_rate_hz=EVENT_FEATURE_RATE_HZ, frames=frames, frame_fps=EVENT_FRAME_FPS)
+  _write_clip(
+    manual,
+    short_id,
+    pose=still,
+    pose_fps=30.0,
+    features=features[:6],
+    feature_rate_hz=2.0,
+    frames=np.zeros((30, 32, 32), np.uint8),
+    frame_fps=10.0,
+  )
+  _write_clip(
+    manual,
+    'notInAnySplit___0',
+    pose=pose,
+    pose_fps=EVENT_POSE_FPS,
+    features=features,
+    feature_rate_hz=EVENT_FEATURE_RATE_HZ,
+    frames=frames,
+    frame_fps=EVENT_FRAME_FPS,
+  )
 
   result = _tfds_build(manual, data_dir)  # No --config: builds `features` and `frames`.
   assert result.returncode == 0, result.stderr[-4000:]
-  return {'manual': manual, 'data_dir': data_dir, 'chosen': chosen, 'real': real,
-          'event_id': event_id, 'short_id': short_id, 'language': language}
+  return {
+    'manual': manual,
+    'data_dir': data_dir,
+    'chosen': chosen,
+    'real': real,
+    'event_id': event_id,
+    'short_id': short_id,
+    'language': language,
+  }
 
 
 def _records(corpus, builder_config: str, split: str) -> dict[str, dict]:
@@ -148,6 +217,7 @@ def _records(corpus, builder_config: str, split: str) -> dict[str, dict]:
 
 def test_splits_follow_the_real_split_file(corpus):
   import tensorflow_datasets as tfds
+
   for builder_config in ('features', 'frames'):
     train = _records(corpus, builder_config, 'train')
     validation = _records(corpus, builder_config, 'validation')
@@ -161,8 +231,9 @@ def test_splits_follow_the_real_split_file(corpus):
   on_disk_train = len(corpus['chosen']['train']) + 1
   on_disk_val = len(corpus['chosen']['validation']) + 1
   assert metadata['clips_missing_on_disk'] == {
-      'train': len(corpus['real']['train']) - on_disk_train,
-      'validation': len(corpus['real']['validation']) - on_disk_val}
+    'train': len(corpus['real']['train']) - on_disk_train,
+    'validation': len(corpus['real']['validation']) - on_disk_val,
+  }
   assert metadata['clips_not_in_split'] == 1
   assert metadata['counts_validation']['shorter_than_min_clip_s'] == 1
   assert metadata['video_feature_dim'] == fimad_writer.FEATURE_DIM
@@ -181,7 +252,8 @@ def test_text_fields_match_language_data(corpus):
   # Entries written as strings, lists and with missing fields all arrive.
   raw = [corpus['language'][c] for c in records]
   assert any(isinstance(e.get('descriptions'), str) for e in raw) or any(
-      'subtitles' not in e for e in raw)
+    'subtitles' not in e for e in raw
+  )
   event = records[corpus['event_id']]
   assert fimad._texts(event['descriptions']) == [] and fimad.candidate_texts(event) == ['arm flick']
   written = records[corpus['chosen']['train'][0]]
@@ -201,15 +273,17 @@ def test_imu_is_synthesised_from_pose_when_its_file_is_absent(corpus):
     synthesised += 1
     assert record['imu_synthesized'] and record['imu_sites'].all()
     assert float(record['imu_rate_hz']) == 50.0
-    expected = virtual_imu.from_pose(pose_file, float(record['pose_fps']), FIMAD_SITES,
-                                     out_rate_hz=50.0)
+    expected = virtual_imu.from_pose(
+      pose_file, float(record['pose_fps']), FIMAD_SITES, out_rate_hz=50.0
+    )
     np.testing.assert_allclose(record['imu'], expected, rtol=1e-5, atol=1e-5)
   assert synthesised >= 2
   # A file with a subset of the sites: those sites present, the others masked, values in place.
   event = records[corpus['event_id']]
   sites = list(FIMAD_SITES)
   assert [sites[i] for i in np.flatnonzero(event['imu_sites'])] == sorted(
-      EVENT_IMU_SITES, key=sites.index)
+    EVENT_IMU_SITES, key=sites.index
+  )
   imu_file = np.load(layout.clip_paths(corpus['manual'], corpus['event_id']).imu)
   np.testing.assert_array_equal(event['imu'][:, sites.index('head')], imu_file[:, 1])
 
@@ -244,13 +318,12 @@ def test_windows_align_modalities_in_time(corpus, builder_config):
   centre = fimad.make_window(record, None, config)
   # The streams last 7 s (the resampled 25 Hz IMU covers the duration of its samples), so the
   # centred 5 s window starts at 1.0 s.
-  assert abs(_event_times(centre)["pose"] - (EVENT_S - 1.0)) < 0.05
+  assert abs(_event_times(centre)['pose'] - (EVENT_S - 1.0)) < 0.05
 
 
 def test_window_schema_presence_and_text(corpus):
   records = _records(corpus, 'frames', 'train')
-  clip_id = next(c for c in corpus['chosen']['train']
-                 if len(fimad.candidate_texts(records[c])) > 1)
+  clip_id = next(c for c in corpus['chosen']['train'] if len(fimad.candidate_texts(records[c])) > 1)
   record = records[clip_id]
   config = _config('frames', str(corpus['data_dir']))
   tokenizer = ByteTokenizer(config.model.text_max_len)
@@ -268,7 +341,8 @@ def test_window_schema_presence_and_text(corpus):
   only = fimad.make_window(record, None, _config('frames', modalities=('imu', 'text')))
   assert set(only) == {'imu', 'imu_sites', 'text', 'label', 'present'}
   assert tokenizer.decode(only['text']) == tokenizer.decode(
-      tokenizer.encode(fimad.candidate_texts(record)[0]))
+    tokenizer.encode(fimad.candidate_texts(record)[0])
+  )
   no_text = dict(record, descriptions=np.array([], object), chapter=b'', normalized_chapter=b'')
   window = fimad.make_window(no_text, None, config)
   assert window['present'].tolist() == [True, True, False, True] and not window['text'].any()
@@ -313,6 +387,7 @@ def test_corrupt_files_name_clip_and_file(corpus, tmp_path, kind):
   clip_id = corpus['event_id']  # Has every file, IMU included.
   broken = _break(manual, clip_id, kind)
   from tfds_builders.fimad import fimad_dataset_builder
+
   builder = fimad_dataset_builder.Builder(config='features', data_dir=str(tmp_path / 'out'))
   with pytest.raises(layout.CorruptClipError) as error:
     builder._read_clip(manual, clip_id, {})
@@ -339,23 +414,33 @@ def test_writer_refuses_bad_input_before_writing(corpus, tmp_path):
     fimad_writer.write_fimad(tmp_path / 'out', 1, REAL_SPLIT_FILE)
   assert not (tmp_path / 'out').exists()
   # Same seed, same corpus.
-  again = fimad_writer.write_fimad(tmp_path / 'again', NUM_WRITTEN, REAL_SPLIT_FILE, seed=3,
-                                   video_form='both', drop_imu_fraction=0.34)
+  again = fimad_writer.write_fimad(
+    tmp_path / 'again',
+    NUM_WRITTEN,
+    REAL_SPLIT_FILE,
+    seed=3,
+    video_form='both',
+    drop_imu_fraction=0.34,
+  )
   assert again == corpus['chosen']
   clip_id = again['train'][0]
   for folder in (layout.POSE_DIR, layout.VIDEO_FEATURES_DIR):
-    np.testing.assert_array_equal(np.load(tmp_path / 'again' / folder / f'{clip_id}.npy'),
-                                  np.load(corpus['manual'] / folder / f'{clip_id}.npy'))
+    np.testing.assert_array_equal(
+      np.load(tmp_path / 'again' / folder / f'{clip_id}.npy'),
+      np.load(corpus['manual'] / folder / f'{clip_id}.npy'),
+    )
 
 
 def test_pretrain_on_built_fimad_trains_a_few_steps(corpus, tmp_path):
   """`configs/pretrain.py:data=fimad,size=tiny` runs end to end on the built corpus."""
   from configs import pretrain
   from mujo_jax import train
+
   for builder_config in ('features', 'frames'):
     # The video encoder's input path is what differs between the two builder configs.
-    config = pretrain.get_config('data=fimad,size=tiny,runlocal,batch_size=4,'
-                                 'modalities=imu+video+text')
+    config = pretrain.get_config(
+      'data=fimad,size=tiny,runlocal,batch_size=4,modalities=imu+video+text'
+    )
     config.data.tfds_data_dir = str(corpus['data_dir'])
     config.data.builder_config = builder_config
     config.model.video_input = builder_config

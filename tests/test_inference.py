@@ -30,13 +30,14 @@ def checkpoint(synthetic_data_dir, tmp_path_factory):
   (workdir / 'config.json').write_text(config.to_json_best_effort(indent=2))
   model = joint.build_model(joint.JointModelSpec.from_config(config))
   params = jax.jit(lambda rng: joint.init_params(model, rng, schema.dummy_batch(config, 2)))(
-      jax.random.key(3))
+    jax.random.key(3)
+  )
   tx = train.make_optimizer(config)
-  state = train.TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                           opt_state=tx.init(params))
+  state = train.TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
   with checkpoint_lib.checkpoint_manager(workdir, config) as manager:
-    manager.save(1, args=train.ocp.args.Composite(state=train.ocp.args.StandardSave(state)),
-                 force=True)
+    manager.save(
+      1, args=train.ocp.args.Composite(state=train.ocp.args.StandardSave(state)), force=True
+    )
     manager.wait_until_finished()
   return workdir
 
@@ -67,9 +68,9 @@ def test_embedder_matches_the_evaluation_path(embedder, eval_windows):
   for index, window in enumerate(windows):
     assert window['imu_sites'].all()
     got = {
-        'imu': embedder.embed_imu(window['imu'], 50.0, SITES, pool=None),
-        'pose': embedder.embed_pose(window['pose'], 30.0, pool=None),
-        'video': embedder.embed_video(window['video'], 10.0, pool=None),
+      'imu': embedder.embed_imu(window['imu'], 50.0, SITES, pool=None),
+      'pose': embedder.embed_pose(window['pose'], 30.0, pool=None),
+      'video': embedder.embed_video(window['video'], 10.0, pool=None),
     }
     for modality, value in got.items():
       assert value.shape == (1, embedder.embed_dim), modality
@@ -103,18 +104,26 @@ def test_nan_site_is_absent_like_a_site_not_given(embedder, eval_windows):
   np.testing.assert_allclose(with_nan, without, atol=2e-5)
 
 
-@pytest.mark.parametrize('transform, sites, message', [
+@pytest.mark.parametrize(
+  'transform, sites, message',
+  [
     (lambda x: x / 9.81, SITES, 'units of g'),
     # 2 rad/s about one axis (an ordinary exercise) given in deg/s.
-    (lambda x: np.concatenate([x[..., :3], np.full_like(x[..., 3:], 2.0 * 180 / np.pi / 3**0.5)],
-                              -1), SITES, 'deg/s'),
+    (
+      lambda x: np.concatenate(
+        [x[..., :3], np.full_like(x[..., 3:], 2.0 * 180 / np.pi / 3**0.5)], -1
+      ),
+      SITES,
+      'deg/s',
+    ),
     (lambda x: np.concatenate([x[..., :3] * 0.0, x[..., 3:]], -1), SITES, 'gravity'),
     (lambda x: x[:, :3], SITES, r'expected \(T, 5, 6\)'),
     (lambda x: x, SITES[:4] + ('left_elbow',), 'sites='),
     (lambda x: x[:100], SITES, 'shorter than one 5 s window'),
     (lambda x: np.full_like(x, np.nan), SITES, 'all NaN'),
     (lambda x: np.where(np.arange(len(x))[:, None, None] == 3, np.inf, x), SITES, 'inf'),
-])
+  ],
+)
 def test_bad_imu_rejected(embedder, eval_windows, transform, sites, message):
   imu = eval_windows[0][0]['imu']
   with pytest.raises(ValueError, match=message):
@@ -147,12 +156,12 @@ def test_evaluation_path_equals_joint_model_embed(checkpoint, eval_windows):
   windows, expected = eval_windows
   pretrained = checkpoint_lib.load_pretrained(checkpoint)
   model = joint.build_model(joint.JointModelSpec.from_config(pretrained.config))
-  batch = {k: np.stack([w[k] for w in windows]) for k in ('imu', 'imu_sites', 'pose', 'video',
-                                                           'text')}
+  batch = {
+    k: np.stack([w[k] for w in windows]) for k in ('imu', 'imu_sites', 'pose', 'video', 'text')
+  }
   reference = model.apply({'params': pretrained.params}, batch, train=False, method='embed')
   for modality, value in reference.items():
-    np.testing.assert_allclose(expected[modality], np.asarray(value), atol=2e-5,
-                               err_msg=modality)
+    np.testing.assert_allclose(expected[modality], np.asarray(value), atol=2e-5, err_msg=modality)
 
 
 def test_exported_weights_round_trip_and_embed_the_same(checkpoint, tmp_path, eval_windows):
@@ -165,8 +174,9 @@ def test_exported_weights_round_trip_and_embed_the_same(checkpoint, tmp_path, ev
   windows, _ = eval_windows
   imu = np.concatenate([w['imu'] for w in windows[:2]])
   sites = pretrained.config.data.imu_sites
-  np.testing.assert_array_equal(Embedder(pretrained).embed_imu(imu, rate_hz=50, sites=sites),
-                                Embedder(loaded).embed_imu(imu, rate_hz=50, sites=sites))
+  np.testing.assert_array_equal(
+    Embedder(pretrained).embed_imu(imu, rate_hz=50, sites=sites),
+    Embedder(loaded).embed_imu(imu, rate_hz=50, sites=sites),
+  )
   with pytest.raises(FileNotFoundError, match='params.npz'):
     checkpoint_lib.load_exported(tmp_path)
-

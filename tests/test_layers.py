@@ -22,6 +22,7 @@ PACKAGES = ('mujo_jax', 'tfds_builders', 'configs')  # Top-level names of projec
 @dataclasses.dataclass(frozen=True)
 class Layer:
   """Modules named by `prefixes` (a module or a package and everything under it)."""
+
   prefixes: tuple[str, ...]
   may_import: tuple[str, ...]  # Other layers; a layer may always import itself.
 
@@ -29,52 +30,82 @@ class Layer:
 # Lowest first. A module belongs to the layer with its longest matching prefix; an import is
 # allowed only into the importer's own layer or one it lists. Every project module needs a layer.
 LAYERS: dict[str, Layer] = {
-    # The package root only runs the XLA flag defaults before any backend starts.
-    'root': Layer(('mujo_jax', 'mujo_jax.xla_flags'), ()),
-    # Dependency-light facts: activities, joints, sites, file layouts, the one resampler.
-    'facts': Layer(('mujo_jax.facts',), ()),
-    # The procedural corpus generator.
-    'synthesis': Layer(('mujo_jax.synthesis',), ('facts',)),
-    # TFDS builders: read through `tfds.builder` / `tfds.data_source`, never imported by data.
-    'builders': Layer(('tfds_builders',), ('facts', 'synthesis')),
-    # What a batch is: what models, losses and evaluation may know of the data layer.
-    'schema': Layer(('mujo_jax.data.schema', 'mujo_jax.data.tokenizer'), ('facts',)),
-    # Input pipelines.
-    'data': Layer(('mujo_jax.data',), ('facts', 'synthesis', 'schema')),
-    # Device-level utilities shared by the trainer and evaluation.
-    'utilities': Layer(('mujo_jax.distributed', 'mujo_jax.sharding', 'mujo_jax.accumulation'),
-                       ('root',)),
-    # Encoders, the joint model, its losses.
-    'models': Layer(('mujo_jax.models', 'mujo_jax.losses', 'mujo_jax.multitask'),
-                    ('facts', 'schema')),
-    # A pretraining config resolved and checked across sections (the typed sections are the
-    # models layer's dataclasses).
-    'config': Layer(('mujo_jax.config_validation',), ('facts', 'schema', 'models')),
-    # Save/restore, the run's config stored with it, loading pretrained weights.
-    'checkpoint': Layer(('mujo_jax.checkpoint', 'mujo_jax.pretrained'),
-                        ('facts', 'schema', 'config', 'utilities', 'models')),
-    # Evaluators and serving: built from a checkpoint, never from the trainer.
-    'eval': Layer(('mujo_jax.eval', 'mujo_jax.inference'),
-                  ('facts', 'synthesis', 'schema', 'data', 'config', 'utilities', 'models',
-                   'checkpoint')),
-    # The training loop (runs the evaluators).
-    'train': Layer(('mujo_jax.train',),
-                   ('root', 'facts', 'synthesis', 'schema', 'data', 'config', 'utilities',
-                    'models', 'checkpoint', 'eval')),
-    # The entry point: the only importer of the trainer.
-    'main': Layer(('mujo_jax.main',),
-                  ('root', 'facts', 'synthesis', 'schema', 'data', 'config', 'utilities',
-                   'models', 'checkpoint', 'eval', 'train', 'configs')),
-    # ml_collections config files.
-    'configs': Layer(('configs',), ('facts', 'schema', 'config', 'models', 'utilities')),
+  # The package root only runs the XLA flag defaults before any backend starts.
+  'root': Layer(('mujo_jax', 'mujo_jax.xla_flags'), ()),
+  # Dependency-light facts: activities, joints, sites, file layouts, the one resampler.
+  'facts': Layer(('mujo_jax.facts',), ()),
+  # The procedural corpus generator.
+  'synthesis': Layer(('mujo_jax.synthesis',), ('facts',)),
+  # TFDS builders: read through `tfds.builder` / `tfds.data_source`, never imported by data.
+  'builders': Layer(('tfds_builders',), ('facts', 'synthesis')),
+  # What a batch is: what models, losses and evaluation may know of the data layer.
+  'schema': Layer(('mujo_jax.data.schema', 'mujo_jax.data.tokenizer'), ('facts',)),
+  # Input pipelines.
+  'data': Layer(('mujo_jax.data',), ('facts', 'synthesis', 'schema')),
+  # Device-level utilities shared by the trainer and evaluation.
+  'utilities': Layer(
+    ('mujo_jax.distributed', 'mujo_jax.sharding', 'mujo_jax.accumulation'), ('root',)
+  ),
+  # Encoders, the joint model, its losses.
+  'models': Layer(
+    ('mujo_jax.models', 'mujo_jax.losses', 'mujo_jax.multitask'), ('facts', 'schema')
+  ),
+  # A pretraining config resolved and checked across sections (the typed sections are the
+  # models layer's dataclasses).
+  'config': Layer(('mujo_jax.config_validation',), ('facts', 'schema', 'models')),
+  # Save/restore, the run's config stored with it, loading pretrained weights.
+  'checkpoint': Layer(
+    ('mujo_jax.checkpoint', 'mujo_jax.pretrained'),
+    ('facts', 'schema', 'config', 'utilities', 'models'),
+  ),
+  # Evaluators and serving: built from a checkpoint, never from the trainer.
+  'eval': Layer(
+    ('mujo_jax.eval', 'mujo_jax.inference'),
+    ('facts', 'synthesis', 'schema', 'data', 'config', 'utilities', 'models', 'checkpoint'),
+  ),
+  # The training loop (runs the evaluators).
+  'train': Layer(
+    ('mujo_jax.train',),
+    (
+      'root',
+      'facts',
+      'synthesis',
+      'schema',
+      'data',
+      'config',
+      'utilities',
+      'models',
+      'checkpoint',
+      'eval',
+    ),
+  ),
+  # The entry point: the only importer of the trainer.
+  'main': Layer(
+    ('mujo_jax.main',),
+    (
+      'root',
+      'facts',
+      'synthesis',
+      'schema',
+      'data',
+      'config',
+      'utilities',
+      'models',
+      'checkpoint',
+      'eval',
+      'train',
+      'configs',
+    ),
+  ),
+  # ml_collections config files.
+  'configs': Layer(('configs',), ('facts', 'schema', 'config', 'models', 'utilities')),
 }
 
 
 # The one import of a builder by the data layer: building the synthetic corpus on first use
 # needs its class registered with TFDS (ARCHITECTURE.md). Reads go through TFDS by name.
 REGISTRATION_IMPORTS = {
-    ('mujo_jax.data.synthetic_source',
-     'tfds_builders.mujo_synthetic.mujo_synthetic_dataset_builder'),
+  ('mujo_jax.data.synthetic_source', 'tfds_builders.mujo_synthetic.mujo_synthetic_dataset_builder'),
 }
 
 
@@ -116,7 +147,6 @@ def _resolve(name: str, modules: set[str]) -> str | None:
 
 
 class _Collector(ast.NodeVisitor):
-
   def __init__(self, module: str, is_package: bool, modules: set[str]):
     self.module = module
     self.package = module if is_package else module.rpartition('.')[0]
@@ -146,7 +176,7 @@ class _Collector(ast.NodeVisitor):
   def visit_ImportFrom(self, node: ast.ImportFrom) -> None:  # noqa: N802
     if node.level:
       base = self.package.split('.')
-      base = base[:len(base) - (node.level - 1)]
+      base = base[: len(base) - (node.level - 1)]
       source = '.'.join(base + ([node.module] if node.module else []))
     else:
       source = node.module
@@ -270,8 +300,8 @@ def project_imports() -> list[Import]:
 def test_no_import_cycle(project_imports):
   cycles = find_cycles(project_imports)
   assert not cycles, 'import cycles:\n' + '\n'.join(
-      f'{" -> ".join(path)} (modules in the cycle: {", ".join(members)})'
-      for members, path in cycles)
+    f'{" -> ".join(path)} (modules in the cycle: {", ".join(members)})' for members, path in cycles
+  )
 
 
 def test_no_function_level_import_of_a_project_module(project_imports):
@@ -290,8 +320,11 @@ def test_no_upward_import(project_imports):
 
 
 def test_only_main_imports_the_trainer(project_imports):
-  bad = [e.where() for e in project_imports
-         if e.imported == 'mujo_jax.train' and e.importer != 'mujo_jax.main']
+  bad = [
+    e.where()
+    for e in project_imports
+    if e.imported == 'mujo_jax.train' and e.importer != 'mujo_jax.main'
+  ]
   assert not bad, '\n'.join(bad)
 
 
@@ -306,38 +339,46 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 
 def test_checker_sees_relative_function_level_and_cyclic_imports(tmp_path):
-  _write(tmp_path, {
+  _write(
+    tmp_path,
+    {
       'mujo_jax/__init__.py': '',
       'mujo_jax/facts/__init__.py': '',
       'mujo_jax/facts/sites.py': 'import numpy\nfrom . import layout\n',
       'mujo_jax/facts/layout.py': 'from mujo_jax.facts.sites import SITES\n',
       'mujo_jax/models/__init__.py': '',
-      'mujo_jax/models/joint.py': ('import mujo_jax.facts.sites\n'
-                                   'def build():\n  from ..eval import probe\n'),
+      'mujo_jax/models/joint.py': (
+        'import mujo_jax.facts.sites\ndef build():\n  from ..eval import probe\n'
+      ),
       'mujo_jax/eval/__init__.py': '',
       'mujo_jax/eval/probe.py': 'from mujo_jax import train\n',
       'mujo_jax/train.py': 'from mujo_jax.models import joint as joint_lib\n',
-  })
+    },
+  )
   imports = import_graph(tmp_path, ('mujo_jax',))
   edges = {(e.importer, e.imported, e.in_function) for e in imports}
   assert edges == {
-      ('mujo_jax.facts.sites', 'mujo_jax.facts.layout', False),
-      ('mujo_jax.facts.layout', 'mujo_jax.facts.sites', False),
-      ('mujo_jax.models.joint', 'mujo_jax.facts.sites', False),
-      ('mujo_jax.models.joint', 'mujo_jax.eval.probe', True),
-      ('mujo_jax.eval.probe', 'mujo_jax.train', False),
-      ('mujo_jax.train', 'mujo_jax.models.joint', False),
+    ('mujo_jax.facts.sites', 'mujo_jax.facts.layout', False),
+    ('mujo_jax.facts.layout', 'mujo_jax.facts.sites', False),
+    ('mujo_jax.models.joint', 'mujo_jax.facts.sites', False),
+    ('mujo_jax.models.joint', 'mujo_jax.eval.probe', True),
+    ('mujo_jax.eval.probe', 'mujo_jax.train', False),
+    ('mujo_jax.train', 'mujo_jax.models.joint', False),
   }
   loop = ['mujo_jax.eval.probe', 'mujo_jax.models.joint', 'mujo_jax.train']
   assert find_cycles(imports) == [
-      (loop, ['mujo_jax.eval.probe', 'mujo_jax.train', 'mujo_jax.models.joint',
-              'mujo_jax.eval.probe']),
-      (['mujo_jax.facts.layout', 'mujo_jax.facts.sites'],
-       ['mujo_jax.facts.layout', 'mujo_jax.facts.sites', 'mujo_jax.facts.layout']),
+    (
+      loop,
+      ['mujo_jax.eval.probe', 'mujo_jax.train', 'mujo_jax.models.joint', 'mujo_jax.eval.probe'],
+    ),
+    (
+      ['mujo_jax.facts.layout', 'mujo_jax.facts.sites'],
+      ['mujo_jax.facts.layout', 'mujo_jax.facts.sites', 'mujo_jax.facts.layout'],
+    ),
   ]
   assert sorted(upward_imports(imports)) == [
-      'mujo_jax.eval.probe:1 imports mujo_jax.train (eval -> train)',
-      'mujo_jax.models.joint:3 imports mujo_jax.eval.probe (models -> eval)',
+    'mujo_jax.eval.probe:1 imports mujo_jax.train (eval -> train)',
+    'mujo_jax.models.joint:3 imports mujo_jax.eval.probe (models -> eval)',
   ]
 
 

@@ -57,8 +57,12 @@ def test_clip_loss_matches_reference(mask, logit_scale):
   rng = np.random.default_rng(0)
   z_a, z_b = _normalised(rng), _normalised(rng)
   expected = clip_reference(z_a, z_b, logit_scale, mask)
-  got = clip_loss(jnp.asarray(z_a, jnp.float32), jnp.asarray(z_b, jnp.float32),
-                  jnp.float32(logit_scale), None if mask is None else jnp.asarray(mask))
+  got = clip_loss(
+    jnp.asarray(z_a, jnp.float32),
+    jnp.asarray(z_b, jnp.float32),
+    jnp.float32(logit_scale),
+    None if mask is None else jnp.asarray(mask),
+  )
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -68,8 +72,13 @@ def test_siglip_loss_matches_reference(mask):
   z_a, z_b = _normalised(rng), _normalised(rng)
   t, b = math.log(10.0), -3.0
   expected = siglip_reference(z_a, z_b, t, b, mask)
-  got = siglip_loss(jnp.asarray(z_a, jnp.float32), jnp.asarray(z_b, jnp.float32),
-                    jnp.float32(t), jnp.float32(b), None if mask is None else jnp.asarray(mask))
+  got = siglip_loss(
+    jnp.asarray(z_a, jnp.float32),
+    jnp.asarray(z_b, jnp.float32),
+    jnp.float32(t),
+    jnp.float32(b),
+    None if mask is None else jnp.asarray(mask),
+  )
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -81,8 +90,9 @@ def test_masked_examples_are_neither_rows_nor_negatives():
   changed_b = z_b.copy()
   changed_b[[2, 5]] = z_a[[0, 1]]  # A masked example that would be a hard negative.
   np.testing.assert_allclose(clip_loss(z_a, changed_b, 2.0, mask), base, rtol=1e-6)
-  np.testing.assert_allclose(siglip_loss(z_a, changed_b, 2.0, -5.0, mask),
-                             siglip_loss(z_a, z_b, 2.0, -5.0, mask), rtol=1e-6)
+  np.testing.assert_allclose(
+    siglip_loss(z_a, changed_b, 2.0, -5.0, mask), siglip_loss(z_a, z_b, 2.0, -5.0, mask), rtol=1e-6
+  )
   assert abs(float(clip_loss(z_a, changed_b, 2.0)) - float(clip_loss(z_a, z_b, 2.0))) > 1e-3
 
 

@@ -28,8 +28,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # two-line wrapper around this module's `launch_cli`).
 TFDS = (sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main')
 SPLIT_SIZES = {'train': 10, 'validation': 3, 'test': 3, 'unseen_test': 5}
-SINE_HZ = 1.7          # written into w09 sw_l_acc x
-PHONE_SINE_HZ = 2.3    # written into w09 sp_r_acc y, plus a 60 Hz tone that must not alias
+SINE_HZ = 1.7  # written into w09 sw_l_acc x
+PHONE_SINE_HZ = 2.3  # written into w09 sp_r_acc y, plus a 60 Hz tone that must not alias
 GAP_MS = (4000.0, 6000.0)  # rows removed from w10 eb_l_acc (relative to its first timestamp)
 
 
@@ -39,10 +39,20 @@ def _npy(root, workout, modality):
 
 def _tfds_build(manual_dir: str, data_dir: str) -> subprocess.Popen:
   return subprocess.Popen(
-      [*TFDS, 'build', os.path.join(REPO, 'tfds_builders', 'mmfit'), f'--manual_dir={manual_dir}',
-       f'--data_dir={data_dir}', '--file_format=array_record'],
-      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES=''))
+    [
+      *TFDS,
+      'build',
+      os.path.join(REPO, 'tfds_builders', 'mmfit'),
+      f'--manual_dir={manual_dir}',
+      f'--data_dir={data_dir}',
+      '--file_format=array_record',
+    ],
+    cwd=REPO,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES=''),
+  )
 
 
 def _finish(process: subprocess.Popen) -> str:
@@ -68,8 +78,7 @@ def built(tmp_path_factory):
   np.save(_npy(manual, 'w09', 'sp_r_acc'), phone)
   earbud = np.load(_npy(manual, 'w10', 'eb_l_acc'))
   relative = earbud[:, 1] - earbud[0, 1]
-  np.save(_npy(manual, 'w10', 'eb_l_acc'),
-          earbud[(relative < GAP_MS[0]) | (relative >= GAP_MS[1])])
+  np.save(_npy(manual, 'w10', 'eb_l_acc'), earbud[(relative < GAP_MS[0]) | (relative >= GAP_MS[1])])
 
   zipped = root / 'zipped'
   zipped.mkdir()
@@ -89,17 +98,24 @@ def built(tmp_path_factory):
   bad_build = _tfds_build(str(bad), str(root / 'tfds_bad'))
   log = _finish(folder_build)
   _finish(zip_build)
-  return {'manual': str(manual), 'data_dir': str(root / 'tfds'),
-          'zip_data_dir': str(root / 'tfds_zip'), 'log': log, 'bad_build': bad_build}
+  return {
+    'manual': str(manual),
+    'data_dir': str(root / 'tfds'),
+    'zip_data_dir': str(root / 'tfds_zip'),
+    'log': log,
+    'bad_build': bad_build,
+  }
 
 
 def _source(data_dir, split):
   import tensorflow_datasets as tfds
+
   return tfds.data_source('mmfit', split=split, data_dir=data_dir)
 
 
 def test_split_sizes_and_build_log(built):
   import tensorflow_datasets as tfds
+
   info = tfds.builder('mmfit', data_dir=built['data_dir']).info
   assert {s: info.splits[s].num_examples for s in SPLIT_SIZES} == SPLIT_SIZES
   info = tfds.builder('mmfit', data_dir=built['zip_data_dir']).info
@@ -112,8 +128,10 @@ def test_split_sizes_and_build_log(built):
 
 
 def test_zip_form_equals_folder_form(built):
-  folder, zipped = _source(built['data_dir'], 'validation'), _source(built['zip_data_dir'],
-                                                                     'validation')
+  folder, zipped = (
+    _source(built['data_dir'], 'validation'),
+    _source(built['zip_data_dir'], 'validation'),
+  )
   for index in range(len(folder)):
     a, b = folder[index], zipped[index]
     assert a['workout'] == b['workout']
@@ -159,8 +177,9 @@ def test_eval_window_labels_match_reference(built, split):
 def test_split_stride_origin_matches_concat_sampler(built):
   windows = mmfit.eval_windows(built['data_dir'], 'unseen_test', stride_origin='split')
   got = [(int(w['workout']), int(w['start_frame']), int(w['label'])) for w in windows]
-  assert got == _reference_windows(built['manual'], mmfit_layout.SPLITS['unseen_test'],
-                                   origin='split')
+  assert got == _reference_windows(
+    built['manual'], mmfit_layout.SPLITS['unseen_test'], origin='split'
+  )
 
 
 def test_window_schema_and_pose(built):
@@ -179,8 +198,11 @@ def test_window_schema_and_pose(built):
   joints = np.transpose(pose_3d[:, 18:168, 1:], (1, 2, 0)) / 1000.0
   np.testing.assert_allclose(raw['pose'], joints - joints[:, :1], atol=1e-5)
   # 'z_up' is a rotation of it: (x, y, z) -> (x, z, -y).
-  np.testing.assert_allclose(window['pose'], np.stack(
-      [raw['pose'][..., 0], raw['pose'][..., 2], -raw['pose'][..., 1]], -1), atol=1e-6)
+  np.testing.assert_allclose(
+    window['pose'],
+    np.stack([raw['pose'][..., 0], raw['pose'][..., 2], -raw['pose'][..., 1]], -1),
+    atol=1e-6,
+  )
   assert np.all(window['pose'][:, 0] == 0)
 
 
@@ -222,8 +244,7 @@ def test_presence_masks(built):
       number = int(example['workout'][1:])
       has_sp_l = number in mmfit_layout.SP_L_WORKOUTS
       assert bool(example['present']['sp_l_acc']) == has_sp_l
-      assert example['imu']['sp_l'].shape[0] == (example['imu']['sw_l'].shape[0] if has_sp_l
-                                                 else 0)
+      assert example['imu']['sp_l'].shape[0] == (example['imu']['sw_l'].shape[0] if has_sp_l else 0)
       for watch in ('sw_l', 'sw_r'):
         has_hr = watch not in mmfit_writer.HR_MISSING.get(number, ())
         assert bool(example['present'][f'{watch}_hr']) == has_hr
@@ -267,8 +288,10 @@ def test_gap_in_a_stream_masks_the_windows_that_overlap_it(built):
 def test_train_windows(built):
   train = mmfit.train_windows(built['data_dir'], 'validation', seed=4)
   again = mmfit.train_windows(built['data_dir'], 'validation', seed=4)
-  lengths = [np.load(_npy(built['manual'], w, 'pose_3d')).shape[1] - 180
-             for w in mmfit_layout.SPLITS['validation']]
+  lengths = [
+    np.load(_npy(built['manual'], w, 'pose_3d')).shape[1] - 180
+    for w in mmfit_layout.SPLITS['validation']
+  ]
   assert len(train) == sum(lengths)
   first = [(int(train[i]['workout']), int(train[i]['start_frame'])) for i in range(20)]
   assert first == [(int(again[i]['workout']), int(again[i]['start_frame'])) for i in range(20)]
@@ -297,10 +320,13 @@ def test_clean_copy_reads(workout_copy):
   assert not report.repairs and example['pose_3d'].shape[1:] == (17, 3)
 
 
-@pytest.mark.parametrize('modality,error,match', [
+@pytest.mark.parametrize(
+  'modality,error,match',
+  [
     ('pose_3d', FileNotFoundError, r'w09: .*w09_pose_3d\.npy is missing; pose_3d is required'),
     ('labels', FileNotFoundError, r'w09: labels file .*w09_labels\.csv is missing'),
-])
+  ],
+)
 def test_missing_required_file(workout_copy, modality, error, match):
   suffix = 'labels.csv' if modality == 'labels' else f'{modality}.npy'
   os.remove(workout_copy / 'w09' / f'w09_{suffix}')
@@ -312,8 +338,11 @@ def test_truncated_npy(workout_copy):
   path = workout_copy / 'w09' / 'w09_sw_r_gyr.npy'
   data = path.read_bytes()
   path.write_bytes(data[:-100])
-  with pytest.raises(ValueError, match=r'w09: .*w09_sw_r_gyr\.npy is truncated: its header '
-                     r'promises shape \(\d+, 5\) float64 \(\d+ bytes.*\) but the file has \d+'):
+  with pytest.raises(
+    ValueError,
+    match=r'w09: .*w09_sw_r_gyr\.npy is truncated: its header '
+    r'promises shape \(\d+, 5\) float64 \(\d+ bytes.*\) but the file has \d+',
+  ):
     _read(workout_copy)
 
 
@@ -331,18 +360,32 @@ def test_truncated_npy_inside_zip(workout_copy):
     reader.read_workout(source, 'w09')
 
 
-@pytest.mark.parametrize('modality,transform,match', [
-    ('pose_3d', lambda a: a[:, :, :17], r'pose_3d\.npy has shape \(3, \d+, 17\); expected '
-     r'\(3, N, 18\)'),
+@pytest.mark.parametrize(
+  'modality,transform,match',
+  [
+    (
+      'pose_3d',
+      lambda a: a[:, :, :17],
+      r'pose_3d\.npy has shape \(3, \d+, 17\); expected '
+      r'\(3, N, 18\)',
+    ),
     ('pose_2d', lambda a: a[:, :, :, None], r'pose_2d\.npy has shape .*; expected \(2, N, 19\)'),
     ('sp_r_acc', lambda a: a[:, :4], r'sp_r_acc\.npy has shape \(\d+, 4\); expected \(N, 5\)'),
-    ('sw_l_hr', lambda a: np.concatenate([a, a[:, :2]], 1),
-     r'sw_l_hr\.npy has shape \(\d+, 5\); expected \(N, 3\) \(frame, timestamp ms, bpm\)'),
-    ('pose_2d', lambda a: a[:, 1:], r'pose_2d\.npy has \d+ frames .*expected the \d+ frames of '
-     'pose_3d'),
+    (
+      'sw_l_hr',
+      lambda a: np.concatenate([a, a[:, :2]], 1),
+      r'sw_l_hr\.npy has shape \(\d+, 5\); expected \(N, 3\) \(frame, timestamp ms, bpm\)',
+    ),
+    (
+      'pose_2d',
+      lambda a: a[:, 1:],
+      r'pose_2d\.npy has \d+ frames .*expected the \d+ frames of '
+      'pose_3d',
+    ),
     ('pose_3d', lambda a: a[:, ::-1], r'pose_3d\.npy frame numbers are not increasing'),
     ('sw_l_acc', lambda a: a.astype(np.complex64), r'sw_l_acc\.npy holds dtype complex64'),
-])
+  ],
+)
 def test_wrong_shapes_and_values(workout_copy, modality, transform, match):
   path = _npy(workout_copy, 'w09', modality)
   np.save(path, transform(np.load(path)))
@@ -374,18 +417,24 @@ def test_short_nan_stretches_are_repaired_and_counted(workout_copy):
 def test_long_nan_stretches_are_errors(workout_copy):
   path = _npy(workout_copy, 'w09', 'eb_l_gyr')
   data = np.load(path)
-  data[100:100 + len(data) // 10, 4] = np.nan
+  data[100 : 100 + len(data) // 10, 4] = np.nan
   np.save(path, data)
-  with pytest.raises(ValueError, match=r'w09: .*eb_l_gyr\.npy has \d+ of \d+ rows with '
-                     r'non-finite values \(longest stretch \d+ rows from row 100\)'):
+  with pytest.raises(
+    ValueError,
+    match=r'w09: .*eb_l_gyr\.npy has \d+ of \d+ rows with '
+    r'non-finite values \(longest stretch \d+ rows from row 100\)',
+  ):
     _read(workout_copy)
   shutil.copy(_npy(workout_copy, 'w09', 'eb_l_acc'), path)  # restore a valid file
   pose_path = _npy(workout_copy, 'w09', 'pose_3d')
   pose = np.load(pose_path)
   pose[:, 300:340, 7] = np.nan
   np.save(pose_path, pose)
-  with pytest.raises(ValueError, match=r'w09: .*pose_3d\.npy has 40 consecutive frames with '
-                     r'non-finite joints .*at most 15'):
+  with pytest.raises(
+    ValueError,
+    match=r'w09: .*pose_3d\.npy has 40 consecutive frames with '
+    r'non-finite joints .*at most 15',
+  ):
     _read(workout_copy)
 
 
@@ -401,19 +450,25 @@ def test_out_of_order_timestamps(workout_copy):
   np.testing.assert_array_equal(example['imu']['sw_l'], clean['imu']['sw_l'])
   rng = np.random.default_rng(0)
   np.save(path, data[rng.permutation(len(data))])
-  with pytest.raises(ValueError, match=r'w09: .*sw_l_gyr\.npy timestamps decrease at \d+ of \d+ '
-                     r'rows .*expected increasing timestamps'):
+  with pytest.raises(
+    ValueError,
+    match=r'w09: .*sw_l_gyr\.npy timestamps decrease at \d+ of \d+ '
+    r'rows .*expected increasing timestamps',
+  ):
     _read(workout_copy)
 
 
-@pytest.mark.parametrize('line,match', [
+@pytest.mark.parametrize(
+  'line,match',
+  [
     ('10,20,5,squats', r'row \d+ spans frames 10\.\.20, outside the pose frame range'),
     ('{start},{end_plus},5,squats', r'outside the pose frame range'),
     ('{start},{end},5,burpees', r"unknown activity 'burpees'"),
     ('{start},{end},5', r'has 3 fields'),
     ('{end},{start},5,squats', r'expected start < end'),
     ('{start},{end},five,squats', r'are not integers'),
-])
+  ],
+)
 def test_bad_label_rows(workout_copy, line, match):
   frames = np.load(_npy(workout_copy, 'w09', 'pose_3d'))[0, :, 0]
   start, end = int(frames[10]), int(frames[100])
@@ -447,16 +502,16 @@ def test_no_mmfit_in_manual_dir(tmp_path):
 def test_cli_build_reports_bad_input(built):
   output, _ = built['bad_build'].communicate(timeout=300)
   assert built['bad_build'].returncode != 0
-  assert "w11: " in output and "unknown activity 'burpees'" in output
+  assert 'w11: ' in output and "unknown activity 'burpees'" in output
 
 
 def test_label_of_window_rule():
   """Centre f + 75 strictly inside (start, end); first matching row wins."""
   starts, ends, labels = np.array([100, 400, 350]), np.array([300, 600, 700]), np.array([2, 7, 4])
-  assert mmfit.window_label(24, starts, ends, labels) == NON_ACTIVITY   # centre 99
-  assert mmfit.window_label(25, starts, ends, labels) == NON_ACTIVITY   # centre 100 = start
+  assert mmfit.window_label(24, starts, ends, labels) == NON_ACTIVITY  # centre 99
+  assert mmfit.window_label(25, starts, ends, labels) == NON_ACTIVITY  # centre 100 = start
   assert mmfit.window_label(26, starts, ends, labels) == 2
-  assert mmfit.window_label(224, starts, ends, labels) == 2             # centre 299
+  assert mmfit.window_label(224, starts, ends, labels) == 2  # centre 299
   assert mmfit.window_label(225, starts, ends, labels) == NON_ACTIVITY  # centre 300 = end
-  assert mmfit.window_label(300, starts, ends, labels) == 4             # only the third row
-  assert mmfit.window_label(326, starts, ends, labels) == 7             # both: the first wins
+  assert mmfit.window_label(300, starts, ends, labels) == 4  # only the third row
+  assert mmfit.window_label(326, starts, ends, labels) == 7  # both: the first wins

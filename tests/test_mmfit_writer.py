@@ -18,8 +18,20 @@ from mujo_jax.synthesis import mmfit_writer
 
 NUM_WORKOUTS = 21
 MINUTES = 0.4
-SENSOR_FILES = ('sw_l_acc', 'sw_l_gyr', 'sw_r_acc', 'sw_r_gyr', 'sp_l_acc', 'sp_l_gyr',
-                'sp_l_mag', 'sp_r_acc', 'sp_r_gyr', 'sp_r_mag', 'eb_l_acc', 'eb_l_gyr')
+SENSOR_FILES = (
+  'sw_l_acc',
+  'sw_l_gyr',
+  'sw_r_acc',
+  'sw_r_gyr',
+  'sp_l_acc',
+  'sp_l_gyr',
+  'sp_l_mag',
+  'sp_r_acc',
+  'sp_r_gyr',
+  'sp_r_mag',
+  'eb_l_acc',
+  'eb_l_gyr',
+)
 
 
 @pytest.fixture(scope='module')
@@ -95,10 +107,10 @@ def test_sensor_arrays(mmfit_dir):
         continue
       data = np.load(path)
       assert data.ndim == 2 and data.shape[1] == 5 and data.dtype == np.float64, modality
-      assert np.all(np.diff(data[:, 1]) > 0), modality          # timestamps (ms) increase
-      assert np.all(np.diff(data[:, 0]) >= 0), modality         # frames never go back
+      assert np.all(np.diff(data[:, 1]) > 0), modality  # timestamps (ms) increase
+      assert np.all(np.diff(data[:, 0]) >= 0), modality  # frames never go back
       assert frames[0] <= data[0, 0] and data[-1, 0] <= frames[-1], modality
-      assert data[0, 1] > 1e12                                  # synchronised epoch ms
+      assert data[0, 1] > 1e12  # synchronised epoch ms
       rate = 1000.0 * (len(data) - 1) / (data[-1, 1] - data[0, 1])
       key = modality[:4] if modality[:4] in nominal else modality[:2]
       if modality.endswith('_mag'):
@@ -159,7 +171,7 @@ def test_reference_sensor_window_fits(mmfit_dir):
     for index in range(0, length, 30):
       frame = pose_3d[0, index, 0]
       start = np.searchsorted(data[:, 0], frame, 'left')
-      interval_s = (data[start + 1:, 1] - data[start, 1]) / 1000
+      interval_s = (data[start + 1 :, 1] - data[start, 1]) / 1000
       end = np.searchsorted(interval_s, 5, 'left') + start + 1
       assert end < data.shape[0]
       rate = {'sw': 100, 'sp_l': 500, 'sp_r': 210, 'eb': 90}
@@ -172,8 +184,10 @@ def test_deterministic_and_refuses_to_overwrite(tmp_path):
   mmfit_writer.write_mmfit(tmp_path / 'a', 1, seed=5, settings=settings, workouts=[9])
   mmfit_writer.write_mmfit(tmp_path / 'b', 1, seed=5, settings=settings, workouts=[9])
   for name in os.listdir(tmp_path / 'a' / 'w09'):
-    with open(tmp_path / 'a' / 'w09' / name, 'rb') as a, open(tmp_path / 'b' / 'w09' / name,
-                                                              'rb') as b:
+    with (
+      open(tmp_path / 'a' / 'w09' / name, 'rb') as a,
+      open(tmp_path / 'b' / 'w09' / name, 'rb') as b,
+    ):
       assert a.read() == b.read(), name
   with pytest.raises(FileExistsError, match='not empty'):
     mmfit_writer.write_mmfit(tmp_path / 'a', 1, seed=5, settings=settings)

@@ -27,7 +27,8 @@ BATCH = 3
 def _init_apply(module, *args, train=False, rngs=None, **kwargs):
   """Jitted init + apply (eager flax init is slower than compiling these tiny graphs)."""
   variables = jax.jit(functools.partial(module.init, train=False, **kwargs))(
-      jax.random.key(0), *args)
+    jax.random.key(0), *args
+  )
   return variables, jax.jit(functools.partial(module.apply, train=train, rngs=rngs, **kwargs))
 
 
@@ -100,7 +101,8 @@ def test_imu_encoder_rejects_bad_inputs():
     encoder.init(jax.random.key(0), _imu(sites=3), np.ones((BATCH, 3), bool), train=False)
   with pytest.raises(ValueError, match='num_site_ids'):
     ImuEncoder(TINY, site_ids=(0, 1, 2, 99), patch_len=10, num_site_ids=64).init(
-        jax.random.key(0), _imu(), np.ones((BATCH, 4), bool), train=False)
+      jax.random.key(0), _imu(), np.ones((BATCH, 4), bool), train=False
+    )
 
 
 def test_pose_encoder_shape():
@@ -150,27 +152,41 @@ def test_text_encoder_ignores_padding():
 def _config(**model_overrides) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.modalities = ('imu', 'pose', 'text', 'video')
-  config.model = ml_collections.ConfigDict(dict(
-      size='tiny', width=None, depth=None, num_heads=None, mlp_dim=None, embed_dim=None,
-      dropout_rate=None, dtype='float32', imu_patch=10, pose_patch=5, video_tubelet=(5, 8, 8),
-      video_input='frames', text_max_len=16))
+  config.model = ml_collections.ConfigDict(
+    dict(
+      size='tiny',
+      width=None,
+      depth=None,
+      num_heads=None,
+      mlp_dim=None,
+      embed_dim=None,
+      dropout_rate=None,
+      dtype='float32',
+      imu_patch=10,
+      pose_patch=5,
+      video_tubelet=(5, 8, 8),
+      video_input='frames',
+      text_max_len=16,
+    )
+  )
   config.model.update(model_overrides)
   config.data = ml_collections.ConfigDict(dict(imu_site_ids=(0, 1, 2)))
   config.loss = ml_collections.ConfigDict(dict(type='clip'))
-  config.multitask = ml_collections.ConfigDict(dict(strategy='joint', pairs='all',
-                                                    pair_weights=None, anchor=''))
+  config.multitask = ml_collections.ConfigDict(
+    dict(strategy='joint', pairs='all', pair_weights=None, anchor='')
+  )
   return config
 
 
 def _batch(seed=0, batch=4):
   rng = np.random.default_rng(seed)
   return {
-      'imu': rng.normal(size=(batch, 20, 3, 6)).astype(np.float32),
-      'imu_sites': np.ones((batch, 3), bool),
-      'pose': rng.normal(size=(batch, 10, 17, 3)).astype(np.float32),
-      'video': rng.integers(0, 256, (batch, 10, 16, 16, 1)).astype(np.uint8),
-      'text': ByteTokenizer(16).encode_batch([f'activity {i}' for i in range(batch)]),
-      'present': np.ones((batch, 4), bool),
+    'imu': rng.normal(size=(batch, 20, 3, 6)).astype(np.float32),
+    'imu_sites': np.ones((batch, 3), bool),
+    'pose': rng.normal(size=(batch, 10, 17, 3)).astype(np.float32),
+    'video': rng.integers(0, 256, (batch, 10, 16, 16, 1)).astype(np.uint8),
+    'text': ByteTokenizer(16).encode_batch([f'activity {i}' for i in range(batch)]),
+    'present': np.ones((batch, 4), bool),
   }
 
 
@@ -178,11 +194,15 @@ def _batch(seed=0, batch=4):
 def dropout_model():
   model = joint.build_model(joint.JointModelSpec.from_config(_config(dropout_rate=0.5)))
   batch = _batch()
-  variables = {'params': jax.jit(lambda rng: joint.init_params(model, rng, batch))(
-      jax.random.key(0))}
-  embed = jax.jit(lambda v, b, train, rng, ids=None: model.apply(
-      v, b, train=train, example_ids=ids, rngs={'dropout': rng}, method='embed'),
-                  static_argnums=2)
+  variables = {
+    'params': jax.jit(lambda rng: joint.init_params(model, rng, batch))(jax.random.key(0))
+  }
+  embed = jax.jit(
+    lambda v, b, train, rng, ids=None: model.apply(
+      v, b, train=train, example_ids=ids, rngs={'dropout': rng}, method='embed'
+    ),
+    static_argnums=2,
+  )
   return model, variables, embed, batch
 
 
@@ -227,25 +247,30 @@ def test_joint_loss_metrics_and_bfloat16():
   config.loss.type = 'siglip'
   model = joint.build_model(joint.JointModelSpec.from_config(config))
   batch = _batch()
-  variables = {'params': jax.jit(lambda rng: joint.init_params(model, rng, batch))(
-      jax.random.key(0))}
+  variables = {
+    'params': jax.jit(lambda rng: joint.init_params(model, rng, batch))(jax.random.key(0))
+  }
   assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables))
   assert set(variables['params']['loss_head']) == {'t', 'b'}
-  total, metrics = jax.jit(lambda v, b: model.apply(
-      v, model.apply(v, b, method='embed'), b['present'], method='loss'))(variables, batch)
+  total, metrics = jax.jit(
+    lambda v, b: model.apply(v, model.apply(v, b, method='embed'), b['present'], method='loss')
+  )(variables, batch)
   pair_losses = [metrics[f'loss/{name}'] for name in model.pair_names]
   assert len(pair_losses) == 6 and np.isfinite(total)
   np.testing.assert_allclose(total, sum(pair_losses), rtol=1e-5)
   assert metrics['siglip_bias'] == -10.0
 
 
-@pytest.mark.parametrize('key,value,message', [
+@pytest.mark.parametrize(
+  'key,value,message',
+  [
     ('size', 'huge', 'model.size'),
     ('dtype', 'float16', 'model dtype'),
     ('video_input', 'pixels', 'video_input'),
     ('num_heads', 5, 'not divisible'),
     ('video_tubelet', (5, 8), 'video_tubelet'),
-])
+  ],
+)
 def test_build_model_rejects_bad_config(key, value, message):
   with pytest.raises(ValueError, match=message):
     joint.build_model(joint.JointModelSpec.from_config(_config(**{key: value})))
@@ -256,6 +281,7 @@ def test_build_model_maps_site_names():
   del config.data['imu_site_ids']
   config.data.imu_sites = ('head', 'left_wrist')
   from mujo_jax.facts import sites as sites_lib
+
   model = joint.build_model(joint.JointModelSpec.from_config(config))
   assert model.imu_site_ids == (sites_lib.SITES.index('head'), 0)
   config.data.imu_sites = ('left_elbow_typo',)
@@ -268,8 +294,14 @@ def test_embed_of_some_modalities_equals_the_full_embed(dropout_model):
   imu_only = {k: batch[k] for k in ('imu', 'imu_sites')}
   for train in (False, True):  # Dropout masks too: they depend on (rng, example, layer) only.
     full = embed(variables, batch, train, jax.random.key(4))
-    subset = model.apply(variables, imu_only, train=train, modalities=('imu',),
-                         rngs={'dropout': jax.random.key(4)}, method='embed')
+    subset = model.apply(
+      variables,
+      imu_only,
+      train=train,
+      modalities=('imu',),
+      rngs={'dropout': jax.random.key(4)},
+      method='embed',
+    )
     assert set(subset) == {'imu'}
     np.testing.assert_allclose(subset['imu'], full['imu'], rtol=1e-6, atol=1e-6)
   pair = model.apply(variables, batch, modalities=('text', 'pose'), method='embed')
@@ -285,36 +317,65 @@ def test_embed_of_some_modalities_equals_the_full_embed(dropout_model):
 # transformer stacks (path, shape), then the one layout every encoder's stack has. A change here
 # breaks every saved checkpoint.
 _ENCODER_LEAVES = {
-    'imu_encoder': {'patch_embed/bias': (32,), 'patch_embed/kernel': (60, 32),
-                    'site_embed/embedding': (64, 32), 'time_embed': (64, 32)},
-    'pose_encoder': {'joint_embed/bias': (32,), 'joint_embed/kernel': (51, 32),
-                     'patch_embed/bias': (32,), 'patch_embed/kernel': (160, 32),
-                     'time_embed': (64, 32)},
-    'text_encoder': {'position_embed': (16, 32), 'token_embed/embedding': (259, 32)},
-    'video_encoder': {'space_embed': (4, 32), 'time_embed': (64, 32),
-                      'tubelet_embed/bias': (32,), 'tubelet_embed/kernel': (320, 32)},
+  'imu_encoder': {
+    'patch_embed/bias': (32,),
+    'patch_embed/kernel': (60, 32),
+    'site_embed/embedding': (64, 32),
+    'time_embed': (64, 32),
+  },
+  'pose_encoder': {
+    'joint_embed/bias': (32,),
+    'joint_embed/kernel': (51, 32),
+    'patch_embed/bias': (32,),
+    'patch_embed/kernel': (160, 32),
+    'time_embed': (64, 32),
+  },
+  'text_encoder': {'position_embed': (16, 32), 'token_embed/embedding': (259, 32)},
+  'video_encoder': {
+    'space_embed': (4, 32),
+    'time_embed': (64, 32),
+    'tubelet_embed/bias': (32,),
+    'tubelet_embed/kernel': (320, 32),
+  },
 }
 _STACK_LEAVES = {
-    'block_0/attn_norm/bias': (32,), 'block_0/attn_norm/scale': (32,),
-    'block_0/attn_out/bias': (32,), 'block_0/attn_out/kernel': (32, 32),
-    'block_0/mlp_in/bias': (64,), 'block_0/mlp_in/kernel': (32, 64),
-    'block_0/mlp_norm/bias': (32,), 'block_0/mlp_norm/scale': (32,),
-    'block_0/mlp_out/bias': (32,), 'block_0/mlp_out/kernel': (64, 32),
-    'block_0/qkv/bias': (96,), 'block_0/qkv/kernel': (32, 96),
-    'final_norm/bias': (32,), 'final_norm/scale': (32,),
+  'block_0/attn_norm/bias': (32,),
+  'block_0/attn_norm/scale': (32,),
+  'block_0/attn_out/bias': (32,),
+  'block_0/attn_out/kernel': (32, 32),
+  'block_0/mlp_in/bias': (64,),
+  'block_0/mlp_in/kernel': (32, 64),
+  'block_0/mlp_norm/bias': (32,),
+  'block_0/mlp_norm/scale': (32,),
+  'block_0/mlp_out/bias': (32,),
+  'block_0/mlp_out/kernel': (64, 32),
+  'block_0/qkv/bias': (96,),
+  'block_0/qkv/kernel': (32, 96),
+  'final_norm/bias': (32,),
+  'final_norm/scale': (32,),
 }
 # Σ x² of each top-level module's initial values from key(0): the initialisation's random
 # streams are unchanged too (the evaluation's random-init baseline depends on them).
-_SUM_OF_SQUARES = {'imu_encoder': 350.6073, 'imu_head': 33.3809, 'loss_head': 7.0717,
-                   'pose_encoder': 382.982, 'pose_head': 33.5484, 'text_encoder': 318.3598,
-                   'text_head': 34.2848, 'video_encoder': 357.7234, 'video_head': 31.4545}
+_SUM_OF_SQUARES = {
+  'imu_encoder': 350.6073,
+  'imu_head': 33.3809,
+  'loss_head': 7.0717,
+  'pose_encoder': 382.982,
+  'pose_head': 33.5484,
+  'text_encoder': 318.3598,
+  'text_head': 34.2848,
+  'video_encoder': 357.7234,
+  'video_head': 31.4545,
+}
 
 
 def test_init_params_tree_is_the_checkpoint_layout():
   model = joint.build_model(joint.JointModelSpec.from_config(_config()))
   params = jax.jit(lambda rng: joint.init_params(model, rng, _batch()))(jax.random.key(0))
-  leaves = {'/'.join(str(k.key) for k in path): tuple(leaf.shape)
-            for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]}
+  leaves = {
+    '/'.join(str(k.key) for k in path): tuple(leaf.shape)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
+  }
   expected = {'loss_head/logit_scale': ()}
   for encoder, own in _ENCODER_LEAVES.items():
     expected.update({f'{encoder}/{k}': v for k, v in own.items()})
@@ -322,8 +383,10 @@ def test_init_params_tree_is_the_checkpoint_layout():
     head = encoder.replace('_encoder', '_head')
     expected.update({f'{head}/bias': (32,), f'{head}/kernel': (32, 32)})
   assert leaves == expected
-  sums = {name: float(sum(np.sum(np.square(np.asarray(x, np.float64)))
-                          for x in jax.tree.leaves(tree))) for name, tree in params.items()}
+  sums = {
+    name: float(sum(np.sum(np.square(np.asarray(x, np.float64))) for x in jax.tree.leaves(tree)))
+    for name, tree in params.items()
+  }
   assert sums == pytest.approx(_SUM_OF_SQUARES, rel=1e-4)
 
 
@@ -331,9 +394,18 @@ def test_spec_from_config_and_typed_spec_build_the_same_model():
   config = _config(width=64, num_heads=4)
   from_config = joint.JointModelSpec.from_config(config)
   typed = joint.JointModelSpec(
-      modalities=('imu', 'pose', 'text', 'video'), imu_site_ids=(0, 1, 2),
-      model=model_config.ModelConfig(size='tiny', width=64, num_heads=4, imu_patch=10,
-                                     pose_patch=5, video_tubelet=(5, 8, 8), text_max_len=16))
+    modalities=('imu', 'pose', 'text', 'video'),
+    imu_site_ids=(0, 1, 2),
+    model=model_config.ModelConfig(
+      size='tiny',
+      width=64,
+      num_heads=4,
+      imu_patch=10,
+      pose_patch=5,
+      video_tubelet=(5, 8, 8),
+      text_max_len=16,
+    ),
+  )
   assert from_config == typed
   model = joint.build_model(typed)
   assert model.transformer.width == 64 and model.transformer.num_heads == 4
@@ -355,6 +427,7 @@ def test_spec_from_config_and_typed_spec_build_the_same_model():
 
 def test_remat_transformer_matches_plain():
   from mujo_jax.models.transformer import Transformer
+
   tokens = np.random.default_rng(5).normal(size=(2, 6, 16)).astype(np.float32)
   mask = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], bool)
   config = TransformerConfig(width=16, depth=2, num_heads=2, mlp_dim=32, dropout_rate=0.2)
@@ -375,12 +448,15 @@ def test_remat_transformer_matches_plain():
 
 def test_einsum_attention_matches_dot_product_attention():
   from mujo_jax.models.transformer import attention
+
   rng = np.random.default_rng(7)
   query, key, value = (rng.normal(size=(3, 5, 2, 4)).astype(np.float32) for _ in range(3))
   mask = np.array([[1, 1, 0, 1, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]], bool)  # Row 2: no key.
   for key_mask in (mask, None):
+
     def loss(q, k, v, impl, key_mask=key_mask):
       return jnp.sum(attention(q, k, v, key_mask, impl) * value)
+
     expected = jax.value_and_grad(loss, argnums=(0, 1, 2))(query, key, value, 'xla')
     got = jax.value_and_grad(loss, argnums=(0, 1, 2))(query, key, value, 'einsum')
     for e, g in zip(jax.tree.leaves(expected), jax.tree.leaves(got), strict=True):
@@ -389,6 +465,7 @@ def test_einsum_attention_matches_dot_product_attention():
 
 def _reference_block(params, x, mask, num_heads):
   """The block written out on (B, N, width) with the (…, 3, H, D) QKV layout: the plain maths."""
+
   def layer_norm(y, p):
     mean = y.mean(-1, keepdims=True)
     var = ((y - mean) ** 2).mean(-1, keepdims=True)
@@ -400,11 +477,11 @@ def _reference_block(params, x, mask, num_heads):
   batch, length, width = x.shape
   qkv = dense(layer_norm(x, params['attn_norm']), params['qkv'])
   qkv = qkv.reshape(batch, length, 3, num_heads, width // num_heads)
-  attended = jax.nn.dot_product_attention(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2],
-                                          mask=mask[:, None, None, :])
+  attended = jax.nn.dot_product_attention(
+    qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], mask=mask[:, None, None, :]
+  )
   x = x + dense(attended.reshape(batch, length, width), params['attn_out'])
-  hidden = jax.nn.gelu(dense(layer_norm(x, params['mlp_norm']), params['mlp_in']),
-                       approximate=True)
+  hidden = jax.nn.gelu(dense(layer_norm(x, params['mlp_norm']), params['mlp_in']), approximate=True)
   return x + dense(hidden, params['mlp_out'])
 
 
@@ -412,6 +489,7 @@ def test_block_matches_reference_maths():
   # The block runs its token-wise layers on flattened tokens and splits the fused QKV: the
   # same values and gradients as the textbook (B, N, width) formulation with the same params.
   from mujo_jax.models.transformer import Block
+
   rng = np.random.default_rng(8)
   tokens = rng.normal(size=(3, 7, 16)).astype(np.float32)
   mask = np.array([[1] * 7, [1] * 4 + [0] * 3, [1, 0, 1, 0, 1, 0, 1]], bool)
@@ -420,7 +498,8 @@ def test_block_matches_reference_maths():
   ids = jnp.arange(3)
   variables = block.init(jax.random.key(1), tokens, mask, ids, False)
   variables = jax.tree.map(  # Non-trivial LayerNorm and bias values.
-      lambda p: p + 0.1 * rng.normal(size=p.shape).astype(np.float32), variables)
+    lambda p: p + 0.1 * rng.normal(size=p.shape).astype(np.float32), variables
+  )
   target = rng.normal(size=tokens.shape).astype(np.float32)
 
   def value_and_grads(apply):

@@ -34,14 +34,19 @@ def test_pairs_parse_and_validate():
   assert mt.pairs == (('imu', 'pose'), ('imu', 'text'))
   assert mt.pair_indices == ((0, 1), (0, 2))
   assert _build('imu+text', pairs='imu-text').pairs == (('imu', 'text'),)
-  for bad, message in [('imu-audio', 'not one of modalities'), ('imu-imu', 'two different'),
-                       ('imu_text', 'expected "<modality>-<modality>"'),
-                       (('imu-text', 'text-imu'), 'listed twice')]:
+  for bad, message in [
+    ('imu-audio', 'not one of modalities'),
+    ('imu-imu', 'two different'),
+    ('imu_text', 'expected "<modality>-<modality>"'),
+    (('imu-text', 'text-imu'), 'listed twice'),
+  ]:
     with pytest.raises(ValueError, match=message):
       _build(MODALITIES, pairs=bad)
 
 
-@pytest.mark.parametrize('kwargs,message', [
+@pytest.mark.parametrize(
+  'kwargs,message',
+  [
     (dict(strategy='ensemble'), 'multitask.strategy'),
     (dict(strategy='anchored'), 'multitask.anchor=None'),
     (dict(strategy='anchored', anchor='audio'), 'anchor'),
@@ -51,7 +56,8 @@ def test_pairs_parse_and_validate():
     (dict(pairs='imu-text', pair_weights={'imu-pose': 1.0}), 'not one of the selected pairs'),
     (dict(pair_weights={'imu-text': -1.0}), 'expected a weight >= 0'),
     (dict(pairs='imu-text', pair_weights={'text-imu': 0.0}), 'weight 0'),
-])
+  ],
+)
 def test_bad_settings_raise_at_build_time(kwargs, message):
   with pytest.raises(ValueError, match=message):
     _build(MODALITIES, **kwargs)
@@ -65,8 +71,7 @@ def test_joint_uses_every_pair_with_its_weight_every_step():
 
 
 def test_round_robin_cycles_through_the_active_pairs():
-  mt = _build(MODALITIES, strategy='round_robin',
-                                 pair_weights={'pose-video': 0.0})
+  mt = _build(MODALITIES, strategy='round_robin', pair_weights={'pose-video': 0.0})
   weights = _weights_over_steps(mt, 15)
   chosen = weights.argmax(axis=1)
   assert ((weights > 0).sum(axis=1) == 1).all()
@@ -95,8 +100,7 @@ def test_anchored_trains_only_pairs_with_the_anchor(anchor):
 
 
 def test_uncertainty_weighting_and_invalid_pairs():
-  mt = _build(MODALITIES, pairs='imu-text,imu-pose,pose-text',
-                                 strategy='uncertainty')
+  mt = _build(MODALITIES, pairs='imu-text,imu-pose,pose-text', strategy='uncertainty')
   losses = jnp.array([2.0, 3.0, 5.0])
   log_vars = jnp.array([0.5, -0.2, 1.0])
   valid = jnp.array([True, True, False])
@@ -105,25 +109,29 @@ def test_uncertainty_weighting_and_invalid_pairs():
   np.testing.assert_allclose(total, expected, rtol=1e-6)
   np.testing.assert_allclose(weights, [np.exp(-0.5), np.exp(0.2), 0.0], rtol=1e-6)
   grad = jax.grad(lambda s: multitask.combine(mt, losses, valid, 3, None, s)[0])(log_vars)
-  np.testing.assert_allclose(grad, [1 - np.exp(-0.5) * 2.0, 1 - np.exp(0.2) * 3.0, 0.0],
-                             rtol=1e-6)
+  np.testing.assert_allclose(grad, [1 - np.exp(-0.5) * 2.0, 1 - np.exp(0.2) * 3.0, 0.0], rtol=1e-6)
 
 
 def _config(strategy: str, loss_type: str = 'clip') -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict(dict(
+  return ml_collections.ConfigDict(
+    dict(
       modalities=('imu', 'text'),
       model=dict(size='tiny', imu_patch=10, text_max_len=8, dtype='float32'),
       data=dict(imu_site_ids=(0, 1)),
       loss=dict(type=loss_type),
-      multitask=dict(strategy=strategy, pairs='all', pair_weights=None, anchor='')))
+      multitask=dict(strategy=strategy, pairs='all', pair_weights=None, anchor=''),
+    )
+  )
 
 
 def _batch(batch=4):
   rng = np.random.default_rng(0)
-  return {'imu': rng.normal(size=(batch, 20, 2, 6)).astype(np.float32),
-          'imu_sites': np.ones((batch, 2), bool),
-          'text': rng.integers(3, 259, (batch, 8)).astype(np.int32),
-          'present': np.array([[1, 1], [1, 1], [1, 0], [1, 1]], bool)}
+  return {
+    'imu': rng.normal(size=(batch, 20, 2, 6)).astype(np.float32),
+    'imu_sites': np.ones((batch, 2), bool),
+    'text': rng.integers(3, 259, (batch, 8)).astype(np.int32),
+    'present': np.array([[1, 1], [1, 1], [1, 0], [1, 1]], bool),
+  }
 
 
 @pytest.mark.parametrize('loss_type', ['clip', 'siglip'])

@@ -35,23 +35,27 @@ def _nuisance_task(count: int, rng: np.random.Generator, coupled: bool):
 @pytest.fixture(scope='module')
 def nuisance_splits():
   rng = np.random.default_rng(0)
-  return {'train': _nuisance_task(200, rng, coupled=True),
-          'coupled': _nuisance_task(400, rng, coupled=True),
-          'decoupled': _nuisance_task(400, rng, coupled=False)}
+  return {
+    'train': _nuisance_task(200, rng, coupled=True),
+    'coupled': _nuisance_task(400, rng, coupled=True),
+    'decoupled': _nuisance_task(400, rng, coupled=False),
+  }
 
 
 @pytest.mark.parametrize('validation, expected_c', [('coupled', 10.0), ('decoupled', 0.001)])
-def test_probe_c_is_the_one_the_validation_split_prefers(nuisance_splits, validation,
-                                                         expected_c):
+def test_probe_c_is_the_one_the_validation_split_prefers(nuisance_splits, validation, expected_c):
   train_x, train_y = nuisance_splits['train']
   val_x, val_y = nuisance_splits[validation]
   settings = probe.ProbeSettings(c_grid=C_GRID, max_iter=2000)
   fitted = probe.fit_probe(train_x, train_y, val_x, val_y, settings)
   assert fitted.c == expected_c
   # Each C alone, scored on validation: the chosen one is the best by a clear margin.
-  single = {c: probe.fit_probe(train_x, train_y, val_x, val_y,
-                               probe.ProbeSettings(c_grid=(c,), max_iter=2000))
-            for c in C_GRID}
+  single = {
+    c: probe.fit_probe(
+      train_x, train_y, val_x, val_y, probe.ProbeSettings(c_grid=(c,), max_iter=2000)
+    )
+    for c in C_GRID
+  }
   f1 = {c: probe.scores(val_y, p.predict(val_x))[0] for c, p in single.items()}
   assert f1[expected_c] == max(f1.values()) and f1[expected_c] > 0.85
   other_end = C_GRID[0] if expected_c == C_GRID[-1] else C_GRID[-1]
@@ -69,20 +73,28 @@ def test_probe_c_is_never_chosen_on_the_test_split(nuisance_splits):
   subsets = {(0, everything): np.arange(len(train_y))}
   settings = probe.ProbeSettings(c_grid=C_GRID, max_iter=2000)
   rows = probe.score_modality_set(
-      'imu', (train_x, train_y), nuisance_splits['coupled'],
-      {'test': nuisance_splits['decoupled'], 'validation': nuisance_splits['coupled']},
-      subsets, (everything,), (0,), settings)
+    'imu',
+    (train_x, train_y),
+    nuisance_splits['coupled'],
+    {'test': nuisance_splits['decoupled'], 'validation': nuisance_splits['coupled']},
+    subsets,
+    (everything,),
+    (0,),
+    settings,
+  )
   by_split = {row['split']: row for row in rows}
   # The test split prefers C = 0.001 (see above); the validation split decides: C = 10.
   assert {row['c'] for row in rows} == {10.0}
   assert by_split['validation']['macro_f1'] > 0.95
   assert by_split['test']['macro_f1'] < 0.8
   assert by_split['test']['validation_macro_f1'] == pytest.approx(
-      by_split['validation']['macro_f1'])
+    by_split['validation']['macro_f1']
+  )
 
 
-def _clusters(count: int, rng: np.random.Generator, classes: int = 4, dim: int = 8,
-              distance: float = 4.0):
+def _clusters(
+  count: int, rng: np.random.Generator, classes: int = 4, dim: int = 8, distance: float = 4.0
+):
   labels = np.arange(count) % classes
   centres = distance * np.eye(dim)[:classes]
   return centres[labels] + rng.normal(size=(count, dim)), labels
@@ -90,14 +102,14 @@ def _clusters(count: int, rng: np.random.Generator, classes: int = 4, dim: int =
 
 def test_probe_f1_is_near_one_when_separable_and_chance_when_labels_are_shuffled():
   rng = np.random.default_rng(1)
-  (train_x, train_y), (val_x, val_y), (test_x, test_y) = (
-      _clusters(n, rng) for n in (80, 80, 800))
+  (train_x, train_y), (val_x, val_y), (test_x, test_y) = (_clusters(n, rng) for n in (80, 80, 800))
   settings = probe.ProbeSettings()
   fitted = probe.fit_probe(train_x, train_y, val_x, val_y, settings)
   f1, accuracy = probe.scores(test_y, fitted.predict(test_x))
   assert f1 > 0.98 and accuracy > 0.98
-  shuffled = probe.fit_probe(train_x, rng.permutation(train_y), val_x, rng.permutation(val_y),
-                             settings)
+  shuffled = probe.fit_probe(
+    train_x, rng.permutation(train_y), val_x, rng.permutation(val_y), settings
+  )
   f1, accuracy = probe.scores(test_y, shuffled.predict(test_x))
   assert f1 < 0.4 and accuracy < 0.4  # Chance is 0.25 for four balanced classes.
 
@@ -139,16 +151,20 @@ def test_zero_shot_on_embeddings_that_match_the_prototypes():
   np.testing.assert_array_equal(zero_shot.classify(embeddings, prototypes), labels)
   # Prototypes listed in another order: class j now means prototype perm[j].
   perm = rng.permutation(classes)
-  np.testing.assert_array_equal(zero_shot.classify(embeddings, prototypes[perm]),
-                                np.argsort(perm)[labels])
+  np.testing.assert_array_equal(
+    zero_shot.classify(embeddings, prototypes[perm]), np.argsort(perm)[labels]
+  )
   # Rows over keys, restricted to each key's valid windows.
   valid = np.arange(len(labels)) % 3 != 0
   broken = embeddings.copy()
   broken[~valid] = prototypes[(labels[~valid] + 1) % classes]  # Wrong, but invalid.
-  rows = zero_shot.evaluate({'imu': broken, 'valid/imu': valid, 'pose': embeddings},
-                            labels, prototypes, ('imu', 'pose'))
+  rows = zero_shot.evaluate(
+    {'imu': broken, 'valid/imu': valid, 'pose': embeddings}, labels, prototypes, ('imu', 'pose')
+  )
   assert [(r['modality'], r['num_windows'], r['accuracy'], r['macro_f1']) for r in rows] == [
-      ('imu', int(valid.sum()), 1.0, 1.0), ('pose', len(labels), 1.0, 1.0)]
+    ('imu', int(valid.sum()), 1.0, 1.0),
+    ('pose', len(labels), 1.0, 1.0),
+  ]
   rows = zero_shot.evaluate({'imu': broken}, labels, prototypes, ('imu',))
   assert rows[0]['accuracy'] == pytest.approx(valid.mean())
 
@@ -171,8 +187,7 @@ def test_zero_shot_prototypes_are_the_mean_prompt_embedding_of_each_class():
   assert prototypes.shape == (len(names), 16) and prototypes.dtype == np.float32
   np.testing.assert_allclose(np.linalg.norm(prototypes, axis=1), 1.0, rtol=1e-5)
   # Each prototype points at its own class direction, in class-id order.
-  np.testing.assert_array_equal(np.argmax(prototypes @ directions.T, axis=1),
-                                np.arange(len(names)))
+  np.testing.assert_array_equal(np.argmax(prototypes @ directions.T, axis=1), np.arange(len(names)))
   labels = np.repeat(np.arange(len(names)), 5)
   predicted = zero_shot.classify(_matching_embeddings(directions, labels, rng), prototypes)
   assert probe.scores(labels, predicted)[1] > 0.95
@@ -190,8 +205,13 @@ def _imu_windows(count: int, num_sites: int, rng: np.random.Generator, classes: 
     phase = rng.uniform(0, 2 * np.pi, size=(1, num_sites, 6))
     wave = np.sin(2 * np.pi * (0.5 + label) * time[:, None, None] + phase)
     imu = wave + (label - 1.0) + 0.3 * rng.normal(size=(len(time), num_sites, 6))
-    windows.append({'imu': imu.astype(np.float32), 'imu_sites': np.ones(num_sites, bool),
-                    'label': np.int32(label)})
+    windows.append(
+      {
+        'imu': imu.astype(np.float32),
+        'imu_sites': np.ones(num_sites, bool),
+        'label': np.int32(label),
+      }
+    )
   return windows
 
 
@@ -199,8 +219,7 @@ def test_from_scratch_baseline_beats_chance_on_a_separable_task():
   config = pretrain.get_config('runlocal,modalities=imu+text')
   sites = tuple(config.data.imu_sites)
   rng = np.random.default_rng(0)
-  train_windows, test_windows = _imu_windows(48, len(sites), rng), _imu_windows(60, len(sites),
-                                                                                rng)
+  train_windows, test_windows = _imu_windows(48, len(sites), rng), _imu_windows(60, len(sites), rng)
   modality_set = probe.ModalitySet(name='imu', terms=(probe.Term(modality='imu'),))
   settings = supervised.SupervisedSettings(steps=40, batch_size=24, learning_rate=3e-3)
   baseline = supervised.FromScratch(config, modality_set, sites, 3, settings)

@@ -23,8 +23,9 @@ def _signal(t: np.ndarray) -> np.ndarray:
 
 def _fit_sine(t: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
   """(amplitude, phase, offset) of the least-squares sine at FREQ_HZ."""
-  basis = np.stack([np.sin(2 * np.pi * FREQ_HZ * t), np.cos(2 * np.pi * FREQ_HZ * t),
-                    np.ones_like(t)], axis=1)
+  basis = np.stack(
+    [np.sin(2 * np.pi * FREQ_HZ * t), np.cos(2 * np.pi * FREQ_HZ * t), np.ones_like(t)], axis=1
+  )
   (s, c, dc), *_ = np.linalg.lstsq(basis, y, rcond=None)
   return float(np.hypot(s, c)), float(np.arctan2(c, s)), float(dc)
 
@@ -43,8 +44,9 @@ def test_sine_keeps_amplitude_and_phase(rate_in_hz):
   np.testing.assert_allclose(out[inner], _signal(t_out[inner]), atol=0.01)
 
 
-@pytest.mark.parametrize('rate_in_hz, rate_out_hz', [(30.0, 50.0), (100.0, 50.0), (50.0, 30.0),
-                                                     (210.0, 50.0)])
+@pytest.mark.parametrize(
+  'rate_in_hz, rate_out_hz', [(30.0, 50.0), (100.0, 50.0), (50.0, 30.0), (210.0, 50.0)]
+)
 def test_gravity_does_not_ring_at_the_edges(rate_in_hz, rate_out_hz):
   still = np.full((int(4 * rate_in_hz), 2, 3), GRAVITY, np.float32)
   out = rs.resample(still, rate_in_hz, rate_out_hz)
@@ -92,5 +94,4 @@ def test_identity_lengths_and_cubic_kind():
 
 def test_hold_indices_hold_the_frame_covering_each_time():
   np.testing.assert_array_equal(rs.hold_indices(10, 10.0, 5.0), [0, 2, 4, 6, 8])
-  np.testing.assert_array_equal(rs.hold_indices(4, 10.0, 25.0),
-                                [0, 0, 0, 1, 1, 2, 2, 2, 3, 3])
+  np.testing.assert_array_equal(rs.hold_indices(4, 10.0, 25.0), [0, 0, 0, 1, 1, 2, 2, 2, 3, 3])

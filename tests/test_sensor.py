@@ -57,13 +57,15 @@ def test_defaults_are_float32_finite_and_deterministic():
 
 def test_still_sensor_white_noise_level_and_flat_spectrum():
   acc_density_ug, gyr_density_dps = 150.0, 0.006
-  model = SensorModel.off(acc_noise_ug_per_sqrt_hz=acc_density_ug,
-                          gyr_noise_dps_per_sqrt_hz=gyr_density_dps)
+  model = SensorModel.off(
+    acc_noise_ug_per_sqrt_hz=acc_density_ug, gyr_noise_dps_per_sqrt_hz=gyr_density_dps
+  )
   imu = _still(60_000, 2)
   out, _ = _apply(imu, model)
   noise = out.astype(np.float64) - imu
-  density = np.repeat([acc_density_ug * 1e-6 * STANDARD_GRAVITY,
-                       gyr_density_dps * math.pi / 180], 3)
+  density = np.repeat(
+    [acc_density_ug * 1e-6 * STANDARD_GRAVITY, gyr_density_dps * math.pi / 180], 3
+  )
   sigma = density * math.sqrt(RATE / 2)  # White up to Nyquist.
   np.testing.assert_allclose(noise.std(axis=0), np.broadcast_to(sigma, (2, 6)), rtol=0.03)
   freqs, psd = signal.welch(noise, fs=RATE, nperseg=256, axis=0)
@@ -74,15 +76,21 @@ def test_still_sensor_white_noise_level_and_flat_spectrum():
 
 
 def test_still_sensor_mean_is_the_drawn_bias():
-  model = SensorModel.off(acc_bias_mg=30.0, gyr_bias_dps=2.0, acc_noise_ug_per_sqrt_hz=150.0,
-                          gyr_noise_dps_per_sqrt_hz=0.006)
+  model = SensorModel.off(
+    acc_bias_mg=30.0,
+    gyr_bias_dps=2.0,
+    acc_noise_ug_per_sqrt_hz=150.0,
+    gyr_noise_dps_per_sqrt_hz=0.006,
+  )
   imu = _still(5_000, 5)
   out, info = _apply(imu, model)
   drawn = np.concatenate([info['acc_bias'], info['gyr_bias']], axis=1)
   np.testing.assert_allclose(out.mean(axis=0), GRAVITY_UP + drawn, atol=3e-4)
   # The draws have the configured spread (many devices).
-  biases = [_apply(_still(2, 5), SensorModel.off(acc_bias_mg=30.0, gyr_bias_dps=2.0), seed=s)[1]
-            for s in range(40)]
+  biases = [
+    _apply(_still(2, 5), SensorModel.off(acc_bias_mg=30.0, gyr_bias_dps=2.0), seed=s)[1]
+    for s in range(40)
+  ]
   acc = np.concatenate([b['acc_bias'].ravel() for b in biases]) / (1e-3 * STANDARD_GRAVITY)
   gyr = np.concatenate([b['gyr_bias'].ravel() for b in biases]) / (math.pi / 180)
   assert abs(acc.std() / 30.0 - 1) < 0.1 and abs(gyr.std() / 2.0 - 1) < 0.1
@@ -94,8 +102,9 @@ def test_drift_variance_grows_linearly_with_time():
   num_steps = int(60 * RATE)
   runs = [_apply(_still(num_steps, 5), model, seed=s) for s in range(60)]
   drift = np.concatenate([out.astype(np.float64) - GRAVITY_UP for out, _ in runs], axis=1)
-  reported = np.concatenate([np.concatenate([i['acc_drift'], i['gyr_drift']], -1)
-                             for _, i in runs], axis=0)
+  reported = np.concatenate(
+    [np.concatenate([i['acc_drift'], i['gyr_drift']], -1) for _, i in runs], axis=0
+  )
   np.testing.assert_allclose(drift, np.swapaxes(reported, 0, 1), atol=1e-6)
   steady = np.repeat([acc_mg * 1e-3 * STANDARD_GRAVITY, gyr_dps * math.pi / 180], 3)
   for seconds in (10, 20, 40):
@@ -122,8 +131,9 @@ def test_saturation_clips_exactly_at_the_range():
       acc_range, gyr_range = info['acc_range'][s], info['gyr_range'][s]
       drawn.add(round(acc_range / STANDARD_GRAVITY))
       assert np.isclose(gyr_range, 2000 * math.pi / 180)
-      np.testing.assert_array_equal(out[:, s, :3], np.clip(imu[:, s, :3], -acc_range, acc_range)
-                                    .astype(np.float32))
+      np.testing.assert_array_equal(
+        out[:, s, :3], np.clip(imu[:, s, :3], -acc_range, acc_range).astype(np.float32)
+      )
       assert out[:, s, :3].max() == np.float32(acc_range)
       assert out[:, s, 3:].min() == np.float32(-gyr_range)
       assert 0 < info['saturated_fraction'][s] < 1
@@ -156,12 +166,17 @@ def test_quantisation_steps_are_range_over_32768():
 
 def test_orientation_changes_axes_not_norms():
   imu = _moving(400, 5)
-  model = SensorModel.off(watch_face_down_prob=0.5, watch_roll_deg=30.0,
-                          pocket_any_orientation=True, mount_tilt_deg=10.0)
+  model = SensorModel.off(
+    watch_face_down_prob=0.5, watch_roll_deg=30.0, pocket_any_orientation=True, mount_tilt_deg=10.0
+  )
   out, info = _apply(imu, model)
   for block in (slice(0, 3), slice(3, 6)):
-    np.testing.assert_allclose(np.linalg.norm(out[..., block], axis=-1),
-                               np.linalg.norm(imu[..., block], axis=-1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+      np.linalg.norm(out[..., block], axis=-1),
+      np.linalg.norm(imu[..., block], axis=-1),
+      rtol=1e-5,
+      atol=1e-5,
+    )
   assert np.all(np.abs(out - imu).max(axis=(0, 2)) > 0.1)  # Every site's axes moved.
   # The reported rotation is what was applied: v_device = R^T v_site.
   for s in range(5):
@@ -190,10 +205,12 @@ def test_strap_slip_turns_slowly_and_adds_its_rate_to_the_gyro():
   out, info = _apply(imu, SensorModel.off(strap_slip_deg_per_sqrt_s=5.0))
   slip = info['slip_deg']
   assert np.all(slip[:, 0] == 0) and np.all(np.abs(slip).max(axis=1) > 0.5)
-  np.testing.assert_allclose(np.linalg.norm(out[..., :3], axis=-1),
-                             np.linalg.norm(imu[..., :3], axis=-1), rtol=1e-5)
+  np.testing.assert_allclose(
+    np.linalg.norm(out[..., :3], axis=-1), np.linalg.norm(imu[..., :3], axis=-1), rtol=1e-5
+  )
   # Gyro = slipped site rate + the slip's own rate about its axis (numerical derivative).
   from scipy.spatial.transform import Rotation
+
   for s in range(5):
     axis, angle = info['slip_axis'][s], np.radians(slip[s])
     frames = Rotation.from_rotvec(angle[:, None] * axis).as_matrix()
@@ -206,8 +223,14 @@ def test_gain_matrix_scales_the_signal_not_the_bias():
   rate = np.array([0.8, -0.5, 0.3])
   imu = _still(100, 5)
   imu[..., 3:] = rate
-  model = SensorModel.off(acc_gain_pct=5.0, acc_cross_axis_pct=5.0, gyr_gain_pct=5.0,
-                          gyr_cross_axis_pct=5.0, acc_bias_mg=50.0, gyr_bias_dps=5.0)
+  model = SensorModel.off(
+    acc_gain_pct=5.0,
+    acc_cross_axis_pct=5.0,
+    gyr_gain_pct=5.0,
+    gyr_cross_axis_pct=5.0,
+    acc_bias_mg=50.0,
+    gyr_bias_dps=5.0,
+  )
   out, info = _apply(imu, model)
   for s in range(5):
     acc_m, gyr_m = info['acc_matrix'][s], info['gyr_matrix'][s]
@@ -241,8 +264,11 @@ def test_clock_offset_shifts_a_sinusoid_by_the_drawn_lag():
     # Sample k of device s holds the signal at true time k / rate + offset_s.
     expected = np.sin(2 * np.pi * freq * (t + offsets[s]))
     np.testing.assert_allclose(out[inner, s, 0], expected, atol=2e-3)
-    fit = np.linalg.lstsq(np.stack([np.sin(2 * np.pi * freq * t), np.cos(2 * np.pi * freq * t)],
-                                   1), out[inner, s, 0], rcond=None)[0]
+    fit = np.linalg.lstsq(
+      np.stack([np.sin(2 * np.pi * freq * t), np.cos(2 * np.pi * freq * t)], 1),
+      out[inner, s, 0],
+      rcond=None,
+    )[0]
     phases.append(math.atan2(fit[1], fit[0]))
   lag_s = (phases[0] - phases[1]) / (2 * np.pi * freq)
   assert abs(lag_s - (offsets[0] - offsets[1])) < 2e-4

@@ -24,29 +24,28 @@ from mujo_jax import sharding
 
 # name -> shape of representative leaves (the joint model's parameter tree and its optimiser).
 LEAVES = {
-    'params/imu_encoder/transformer/block_0/attn/qkv/kernel': (32, 96),
-    'params/imu_encoder/transformer/block_0/attn/qkv/bias': (96,),
-    'params/imu_encoder/site_embed': (64, 32),
-    'params/imu_encoder/patch_embed/kernel': (150, 32),  # 150 % 4 != 0: the next axis.
-    'params/pose_encoder/joint_embed/kernel': (51, 30),  # Neither axis divisible.
-    'params/video_encoder/space_embed': (4, 32),  # The larger axis, not the first.
-    'params/text_encoder/token_embed': (259, 32),
-    'params/imu_head/kernel': (32, 32),
-    'params/imu_head/bias': (3,),  # Smaller than the fsdp size.
-    'params/loss_head/logit_scale': (),
-    'opt_state/0/mu/imu_encoder/site_embed': (64, 32),
+  'params/imu_encoder/transformer/block_0/attn/qkv/kernel': (32, 96),
+  'params/imu_encoder/transformer/block_0/attn/qkv/bias': (96,),
+  'params/imu_encoder/site_embed': (64, 32),
+  'params/imu_encoder/patch_embed/kernel': (150, 32),  # 150 % 4 != 0: the next axis.
+  'params/pose_encoder/joint_embed/kernel': (51, 30),  # Neither axis divisible.
+  'params/video_encoder/space_embed': (4, 32),  # The larger axis, not the first.
+  'params/text_encoder/token_embed': (259, 32),
+  'params/imu_head/kernel': (32, 32),
+  'params/imu_head/bias': (3,),  # Smaller than the fsdp size.
+  'params/loss_head/logit_scale': (),
+  'opt_state/0/mu/imu_encoder/site_embed': (64, 32),
 }
 
 RULE_SETS = {
-    'default': (('.*', 'fsdp'),),
-    'first_match_wins': (('.*site_embed', None), ('.*encoder/.*', 'fsdp'),
-                         ('.*', 'replicate')),
-    'reversed': (('.*encoder/.*', 'fsdp'), ('.*site_embed', None), ('.*', 'replicate')),
-    'searched_unanchored': (('imu_encoder', 'fsdp'),),
-    'unmatched_replicate': (('text_encoder/token_embed$', 'fsdp'),),
+  'default': (('.*', 'fsdp'),),
+  'first_match_wins': (('.*site_embed', None), ('.*encoder/.*', 'fsdp'), ('.*', 'replicate')),
+  'reversed': (('.*encoder/.*', 'fsdp'), ('.*site_embed', None), ('.*', 'replicate')),
+  'searched_unanchored': (('imu_encoder', 'fsdp'),),
+  'unmatched_replicate': (('text_encoder/token_embed$', 'fsdp'),),
 }
 
-_SPECS = r'''
+_SPECS = r"""
 import json, sys
 import jax, numpy as np
 from mujo_jax import sharding
@@ -77,36 +76,40 @@ for fsdp in (4, 8, 1):
       specs[key] = [list(p) if isinstance(p, tuple) else p for p in value.spec]
     out[f'{fsdp}/{rules_name}'] = specs
 print('SPECS' + json.dumps(out))
-'''
+"""
 
 
 @pytest.fixture(scope='module')
 def specs() -> dict[str, dict[str, list]]:
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
-             JAX_PLATFORMS='cpu')
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8', JAX_PLATFORMS='cpu')
   result = subprocess.run(
-      [sys.executable, '-c', _SPECS, json.dumps(LEAVES), json.dumps(RULE_SETS)],
-      capture_output=True, text=True, timeout=300, env=env, cwd=Path(__file__).parents[1])
+    [sys.executable, '-c', _SPECS, json.dumps(LEAVES), json.dumps(RULE_SETS)],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=env,
+    cwd=Path(__file__).parents[1],
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   line = next(t for t in result.stdout.splitlines() if t.startswith('SPECS'))
-  return json.loads(line[len('SPECS'):])
+  return json.loads(line[len('SPECS') :])
 
 
 R = []  # Replicated: PartitionSpec().
 ROW, COL = ['fsdp', None], [None, 'fsdp']
 
 FSDP4_DEFAULT = {
-    'params/imu_encoder/transformer/block_0/attn/qkv/kernel': COL,
-    'params/imu_encoder/transformer/block_0/attn/qkv/bias': ['fsdp'],
-    'params/imu_encoder/site_embed': ROW,
-    'params/imu_encoder/patch_embed/kernel': COL,
-    'params/pose_encoder/joint_embed/kernel': R,
-    'params/video_encoder/space_embed': COL,
-    'params/text_encoder/token_embed': COL,  # 259 is odd, 32 % 4 == 0: the next axis.
-    'params/imu_head/kernel': COL,
-    'params/imu_head/bias': R,
-    'params/loss_head/logit_scale': R,
-    'opt_state/0/mu/imu_encoder/site_embed': ROW,
+  'params/imu_encoder/transformer/block_0/attn/qkv/kernel': COL,
+  'params/imu_encoder/transformer/block_0/attn/qkv/bias': ['fsdp'],
+  'params/imu_encoder/site_embed': ROW,
+  'params/imu_encoder/patch_embed/kernel': COL,
+  'params/pose_encoder/joint_embed/kernel': R,
+  'params/video_encoder/space_embed': COL,
+  'params/text_encoder/token_embed': COL,  # 259 is odd, 32 % 4 == 0: the next axis.
+  'params/imu_head/kernel': COL,
+  'params/imu_head/bias': R,
+  'params/loss_head/logit_scale': R,
+  'opt_state/0/mu/imu_encoder/site_embed': ROW,
 }
 
 
@@ -148,7 +151,9 @@ def test_rules_are_searched_in_the_path_and_unmatched_leaves_replicate(specs):
   assert {n for n, s in unmatched.items() if s != R} == {'params/text_encoder/token_embed'}
 
 
-@pytest.mark.parametrize('shape, fsdp, expected', [
+@pytest.mark.parametrize(
+  'shape, fsdp, expected',
+  [
     ((32, 96), 4, (None, 'fsdp')),
     ((96, 32), 4, ('fsdp', None)),
     ((150, 32), 4, (None, 'fsdp')),
@@ -157,7 +162,8 @@ def test_rules_are_searched_in_the_path_and_unmatched_leaves_replicate(specs):
     ((3,), 4, ()),
     ((), 4, ()),
     ((32, 96), 1, ()),
-])
+  ],
+)
 def test_fsdp_spec_of_one_shape(shape, fsdp, expected):
   assert tuple(sharding._fsdp_spec(shape, fsdp)) == expected  # noqa: SLF001
 

@@ -78,15 +78,21 @@ def test_resume_is_exact(tiny_config, tmp_path, monkeypatch):
   state_b = sorted((tmp_path / 'resumed/checkpoints/6/data_iter').glob('*.json'))
   assert state_a and [p.read_text() for p in state_a] == [p.read_text() for p in state_b]
   summary = json.loads((tmp_path / 'resumed/summary.json').read_text())
-  for key in ('steps', 'final_loss', 'per_pair_loss', 'params_global_norm', 'wall_seconds',
-              'probe/synthetic/test/imu/per_class=2/pretrained',
-              'probe/synthetic/test/imu/per_class=2/random_init',
-              'probe/synthetic/test/imu/fraction=1/pretrained'):
+  for key in (
+    'steps',
+    'final_loss',
+    'per_pair_loss',
+    'params_global_norm',
+    'wall_seconds',
+    'probe/synthetic/test/imu/per_class=2/pretrained',
+    'probe/synthetic/test/imu/per_class=2/random_init',
+    'probe/synthetic/test/imu/fraction=1/pretrained',
+  ):
     assert key in summary
   assert list((tmp_path / 'resumed').glob('events.out.tfevents*'))
 
 
-_DEVICE_EQUALITY = textwrap.dedent('''
+_DEVICE_EQUALITY = textwrap.dedent("""
     import os, sys, json
     import jax, numpy as np
     jax.config.update('jax_disable_most_optimizations', True)
@@ -136,15 +142,19 @@ _DEVICE_EQUALITY = textwrap.dedent('''
     for a, b in zip(jax.tree.leaves(new_params), jax.tree.leaves(ref_params)):
       np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     print('OK', len(jax.devices()))
-''')
+""")
 
 
 @pytest.mark.slow
 def test_four_devices_equal_one(synthetic_data_dir):
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4',
-             JAX_PLATFORMS='cpu')
-  result = subprocess.run([sys.executable, '-c', _DEVICE_EQUALITY, synthetic_data_dir],
-                          capture_output=True, text=True, timeout=300, env=env,
-                          cwd=Path(__file__).parents[1])
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4', JAX_PLATFORMS='cpu')
+  result = subprocess.run(
+    [sys.executable, '-c', _DEVICE_EQUALITY, synthetic_data_dir],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=env,
+    cwd=Path(__file__).parents[1],
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'OK 4' in result.stdout

@@ -104,7 +104,7 @@ def test_walking_cadence_and_stance_feet_do_not_slide(clips):
       speed = np.linalg.norm(np.diff(ankles[..., :2], axis=0), axis=-1) * FPS
       if stance is None:  # Stairs: stance is where the ankle does not move up or down.
         vertical = np.abs(np.diff(ankles[..., 2], axis=0)) * FPS
-        still = (vertical < 1e-6)
+        still = vertical < 1e-6
       else:
         still = stance[1:] & stance[:-1]
       assert still.mean() > 0.1, name
@@ -229,10 +229,19 @@ def test_wearables_tiny_builds_with_the_new_class_names(tmp_path):
   env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL='3')
   result = subprocess.run(
     [
-      str(pathlib.Path(sys.executable).with_name('tfds')), 'build', 'tfds_builders/mujo_synthetic',
-      '--config=wearables_tiny', f'--data_dir={tmp_path}', '--file_format=array_record',
+      str(pathlib.Path(sys.executable).with_name('tfds')),
+      'build',
+      'tfds_builders/mujo_synthetic',
+      '--config=wearables_tiny',
+      f'--data_dir={tmp_path}',
+      '--file_format=array_record',
     ],
-    cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False, env=env,
+    cwd=REPO_ROOT,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+    env=env,
   )
   assert result.returncode == 0, result.stderr[-4000:]
   info_dir = tmp_path / 'mujo_synthetic' / 'wearables_tiny' / '1.0.0'

@@ -13,7 +13,8 @@ RATES = {'imu': 50.0, 'pose': 30.0, 'video': 10.0}
 def _clip(seconds: float = 6.0) -> dict[str, np.ndarray]:
   # Each stream holds its own timestamps, so alignment is checkable after a crop.
   return {key: np.arange(int(seconds * rate)) / rate for key, rate in RATES.items()} | {
-      'label': np.int32(3)}
+    'label': np.int32(3)
+  }
 
 
 def test_random_windows_aligned_and_inside():
@@ -74,7 +75,7 @@ def test_modality_dropout_rate_matches_the_configured_probability(rate):
   # Each present modality drops with probability `rate`, except that when all six drop
   # (probability rate ** 6) one of them, drawn uniformly, is restored. 4.5 sigma over the draws.
   drop_rate = 1.0 - kept[:, present].mean(0)
-  np.testing.assert_allclose(drop_rate, rate - rate ** 6 / 6, atol=0.015)
+  np.testing.assert_allclose(drop_rate, rate - rate**6 / 6, atol=0.015)
   if rate == 0.0:
     assert kept[:, present].all()
   # Independent per modality: the pairwise correlation of the drops is ~0.
@@ -102,7 +103,7 @@ def test_site_dropout_rate_and_minimum():
   present = np.array([True, True, True, False, True, True])
   kept = _drop_statistics(augment.drop_sites, present, 0.4)
   assert not kept[:, ~present].any() and (kept.sum(1) >= 1).all()
-  np.testing.assert_allclose(1.0 - kept[:, present].mean(0), 0.4 - 0.4 ** 5 / 5, atol=0.015)
+  np.testing.assert_allclose(1.0 - kept[:, present].mean(0), 0.4 - 0.4**5 / 5, atol=0.015)
   kept = _drop_statistics(augment.drop_sites, present, 0.999, draws=3000)
   assert (kept.sum(1) == 1).all()
   np.testing.assert_allclose(kept[:, present].mean(0), 1 / 5, atol=0.04)

@@ -49,8 +49,9 @@ def _probe(xla_flags_env: str | None) -> str:
   env = {k: v for k, v in os.environ.items() if k not in ('XLA_FLAGS', 'MUJO_XLA_DEFAULTS')}
   if xla_flags_env is not None:
     env['XLA_FLAGS'] = xla_flags_env
-  result = subprocess.run([sys.executable, '-c', _PROBE], env=env, capture_output=True,
-                          text=True, check=True, timeout=120)
+  result = subprocess.run(
+    [sys.executable, '-c', _PROBE], env=env, capture_output=True, text=True, check=True, timeout=120
+  )
   return result.stdout.split('\n')[-2]
 
 

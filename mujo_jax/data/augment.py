@@ -25,8 +25,9 @@ def random_rotations(rng: np.random.Generator, count: int, max_angle_rad: float)
   return np.eye(3) + np.sin(angles) * cross + (1 - np.cos(angles)) * cross @ cross
 
 
-def augment_imu(imu: np.ndarray, rng: np.random.Generator, max_rotation_deg: float,
-                scale_jitter: float) -> np.ndarray:
+def augment_imu(
+  imu: np.ndarray, rng: np.random.Generator, max_rotation_deg: float, scale_jitter: float
+) -> np.ndarray:
   """Rotates each site's sensor frame and jitters its gain.
 
   The same rotation applies to the accelerometer and the gyroscope of a site, as a sensor
@@ -64,8 +65,9 @@ def keep_one_site(imu_sites: np.ndarray, rng: np.random.Generator, rate: float) 
   return keep
 
 
-def drop_modalities(present: np.ndarray, rng: np.random.Generator, rate: float,
-                    min_present: int = 2) -> np.ndarray:
+def drop_modalities(
+  present: np.ndarray, rng: np.random.Generator, rate: float, min_present: int = 2
+) -> np.ndarray:
   """Marks modalities absent with probability `rate`, keeping `min_present` so a pair remains."""
   keep = present & (rng.uniform(size=present.shape) >= rate)
   shortfall = min(min_present, int(present.sum())) - int(keep.sum())

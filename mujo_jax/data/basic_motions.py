@@ -84,8 +84,13 @@ def to_project_units(stored: np.ndarray, restore_gravity: bool = True) -> np.nda
   return out
 
 
-def windows(window_s: float = 5.0, hop_s: float = 2.5, imu_rate_hz: float = IMU_RATE_HZ,
-            pose_fps: float = 30.0, restore_gravity: bool = True) -> dict[str, object]:
+def windows(
+  window_s: float = 5.0,
+  hop_s: float = 2.5,
+  imu_rate_hz: float = IMU_RATE_HZ,
+  pose_fps: float = 30.0,
+  restore_gravity: bool = True,
+) -> dict[str, object]:
   """Every recording's windows in the batch schema (IMU only: there is no pose).
 
   Args:
@@ -100,8 +105,9 @@ def windows(window_s: float = 5.0, hop_s: float = 2.5, imu_rate_hz: float = IMU_
   """
   del pose_fps
   if not 0 < window_s <= RECORDING_S or hop_s <= 0:
-    raise ValueError(f'window_s must be in (0, {RECORDING_S}] and hop_s > 0, got '
-                     f'{window_s}, {hop_s}')
+    raise ValueError(
+      f'window_s must be in (0, {RECORDING_S}] and hop_s > 0, got {window_s}, {hop_s}'
+    )
   x, y = recordings()
   length = round(window_s * imu_rate_hz)
   imu, label, group = [], [], []
@@ -110,7 +116,7 @@ def windows(window_s: float = 5.0, hop_s: float = 2.5, imu_rate_hz: float = IMU_
     start = 0.0
     while round(start * imu_rate_hz) + length <= len(stream):
       first = round(start * imu_rate_hz)
-      imu.append(stream[first:first + length, None, :])
+      imu.append(stream[first : first + length, None, :])
       label.append(y[index])
       group.append(index)
       start += hop_s

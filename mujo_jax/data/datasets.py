@@ -22,8 +22,8 @@ from mujo_jax.synthesis import corpus
 
 # name → module implementing `source` and `make_window`.
 _MODULES = {
-    'synthetic': 'mujo_jax.data.datasets',
-    'fimad': 'mujo_jax.data.fimad',
+  'synthetic': 'mujo_jax.data.datasets',
+  'fimad': 'mujo_jax.data.fimad',
 }
 
 
@@ -35,8 +35,11 @@ def get(name: str) -> ModuleType:
 
 def timed_rates(config: ml_collections.ConfigDict) -> dict[str, float]:
   """Sampling rate of each timed stream of the batch schema."""
-  return {'imu': config.data.imu_rate_hz, 'pose': config.data.pose_fps,
-          'video': config.data.video_fps}
+  return {
+    'imu': config.data.imu_rate_hz,
+    'pose': config.data.pose_fps,
+    'video': config.data.video_fps,
+  }
 
 
 # ---------------------------------------------------------------- the synthetic corpus
@@ -46,8 +49,9 @@ def corpus_config(config: ml_collections.ConfigDict) -> corpus.CorpusConfig:
   """What the synthetic builder config `data.builder_config` stores (sites, classes, video)."""
   name = config.data.builder_config
   if name not in corpus.CONFIGS:
-    raise ValueError(f'config.data.builder_config={name!r}: expected one of '
-                     f'{sorted(corpus.CONFIGS)}')
+    raise ValueError(
+      f'config.data.builder_config={name!r}: expected one of {sorted(corpus.CONFIGS)}'
+    )
   return corpus.CONFIGS[name]
 
 
@@ -55,8 +59,10 @@ def source(config: ml_collections.ConfigDict, split: str) -> Any:
   """The synthetic corpus, built with TFDS on first use when absent."""
   stored = corpus_config(config)
   if 'video' in config.modalities and not stored.video:
-    raise ValueError(f'config.modalities has video, but the synthetic corpus '
-                     f'{config.data.builder_config!r} stores none: drop video from modalities')
+    raise ValueError(
+      f'config.modalities has video, but the synthetic corpus '
+      f'{config.data.builder_config!r} stores none: drop video from modalities'
+    )
   _site_indices(stored.imu_sites, tuple(config.data.imu_sites))
   return synthetic_source.data_source(config.data.builder_config, split, config.data.tfds_data_dir)
 
@@ -64,13 +70,16 @@ def source(config: ml_collections.ConfigDict, split: str) -> Any:
 def _site_indices(stored_sites: tuple[str, ...], wanted_sites: tuple[str, ...]) -> np.ndarray:
   missing = [s for s in wanted_sites if s not in stored_sites]
   if missing:
-    raise ValueError(f'config.data.imu_sites asks for {missing}, which the corpus does not '
-                     f'have; it has {list(stored_sites)}')
+    raise ValueError(
+      f'config.data.imu_sites asks for {missing}, which the corpus does not '
+      f'have; it has {list(stored_sites)}'
+    )
   return np.array([stored_sites.index(s) for s in wanted_sites])
 
 
-def make_window(record: dict[str, Any], rng: np.random.Generator | None,
-                config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+def make_window(
+  record: dict[str, Any], rng: np.random.Generator | None, config: ml_collections.ConfigDict
+) -> dict[str, np.ndarray]:
   """A 5 s window (random start in training, centred in evaluation) of a synthetic clip."""
   rates = timed_rates(config)
   if rng is None:
@@ -89,6 +98,7 @@ def make_window(record: dict[str, Any], rng: np.random.Generator | None,
   if 'text' in config.modalities:
     text = record['text']
     out['text'] = ByteTokenizer(config.model.text_max_len).encode(
-        text.decode('utf-8') if isinstance(text, bytes) else str(text))
+      text.decode('utf-8') if isinstance(text, bytes) else str(text)
+    )
   out['present'] = augment.modality_presence(config.modalities, config.modalities)
   return out

@@ -153,8 +153,9 @@ def load_clip(name: str) -> tuple[np.ndarray, float, bool]:
   data = json.loads(clip_path(name).read_text())
   frames = np.asarray(data['Frames'], np.float64)
   if frames.ndim != 2 or frames.shape[1] != FRAME_SIZE:
-    raise ValueError(f'{clip_path(name)}: expected frames of {FRAME_SIZE} values, got '
-                     f'{frames.shape}')
+    raise ValueError(
+      f'{clip_path(name)}: expected frames of {FRAME_SIZE} values, got {frames.shape}'
+    )
   fps = 1.0 / float(np.median(frames[:-1, 0]))
   return frames, fps, data.get('Loop') == 'wrap'
 
@@ -163,19 +164,22 @@ def _quat_matrix(q: np.ndarray) -> np.ndarray:
   """(..., 4) w-first quaternions -> (..., 3, 3) rotation matrices (normalised first)."""
   q = q / np.linalg.norm(q, axis=-1, keepdims=True)
   w, x, y, z = np.moveaxis(q, -1, 0)
-  return np.stack([
-    np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-    np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-    np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-  ], -2)
+  return np.stack(
+    [
+      np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+      np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+      np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ],
+    -2,
+  )
 
 
 def _z_rotation(angle: np.ndarray) -> np.ndarray:
   c, s = np.cos(angle), np.sin(angle)
   zero, one = np.zeros_like(angle), np.ones_like(angle)
-  return np.stack([
-    np.stack([c, -s, zero], -1), np.stack([s, c, zero], -1), np.stack([zero, zero, one], -1)
-  ], -2)
+  return np.stack(
+    [np.stack([c, -s, zero], -1), np.stack([s, c, zero], -1), np.stack([zero, zero, one], -1)], -2
+  )
 
 
 def forward_kinematics(frames: np.ndarray) -> np.ndarray:
@@ -185,7 +189,7 @@ def forward_kinematics(frames: np.ndarray) -> np.ndarray:
   positions = {'root': frames[:, 1:4]}
   local, column = {}, 8
   for name, size in _FRAME_JOINTS:
-    values = frames[:, column:column + size]
+    values = frames[:, column : column + size]
     local[name] = _quat_matrix(values) if size == 4 else _z_rotation(values[:, 0])
     column += size
   pending = [name for name in joints]
@@ -241,9 +245,14 @@ def clip_pose(name: str, duration_s: float | None = None, fps: float = POSE_FPS)
   return resample(pose, clip_fps, fps).astype(np.float32)
 
 
-def windows(window_s: float = 5.0, hop_s: float | None = None, imu_rate_hz: float = IMU_RATE_HZ,
-            pose_fps: float = POSE_FPS, clips: tuple[str, ...] = CLIPS,
-            sites: tuple[str, ...] = IMU_SITES) -> dict[str, object]:
+def windows(
+  window_s: float = 5.0,
+  hop_s: float | None = None,
+  imu_rate_hz: float = IMU_RATE_HZ,
+  pose_fps: float = POSE_FPS,
+  clips: tuple[str, ...] = CLIPS,
+  sites: tuple[str, ...] = IMU_SITES,
+) -> dict[str, object]:
   """Every clip's windows in the batch schema, with the virtual IMU of the same motion.
 
   Each clip is tiled or padded to max(window_s, its length) seconds and cut into windows of
@@ -269,10 +278,10 @@ def windows(window_s: float = 5.0, hop_s: float | None = None, imu_rate_hz: floa
     start = 0.0
     while round(start * pose_fps) + pose_len <= len(pose):
       p0, i0 = round(start * pose_fps), round(start * imu_rate_hz)
-      window_pose = pose[p0:p0 + pose_len]
+      window_pose = pose[p0 : p0 + pose_len]
       pelvis = window_pose[:, skeleton.joint_index('pelvis')][:, None]
       out['pose'].append(window_pose - pelvis)
-      out['imu'].append(imu[i0:i0 + imu_len])
+      out['imu'].append(imu[i0 : i0 + imu_len])
       out['label'].append(CLASS_NAMES.index(CLIP_ACTIVITIES[name]))
       out['group'].append(group)
       out['clip'].append(name)

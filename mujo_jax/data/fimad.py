@@ -41,16 +41,22 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   """Rejects a config this dataset cannot serve, before any data is read."""
   data = config.data
   if data.builder_config not in VIDEO_FORMS:
-    raise ValueError(f'config.data.builder_config={data.builder_config!r}: FiMAD has the builder '
-                     f'configs {VIDEO_FORMS}')
+    raise ValueError(
+      f'config.data.builder_config={data.builder_config!r}: FiMAD has the builder '
+      f'configs {VIDEO_FORMS}'
+    )
   if 'video' in config.modalities and config.model.video_input != data.builder_config:
-    raise ValueError(f'config.model.video_input={config.model.video_input!r} does not match '
-                     f'config.data.builder_config={data.builder_config!r}: '
-                     f'FiMAD/{data.builder_config} gives video as {data.builder_config}')
+    raise ValueError(
+      f'config.model.video_input={config.model.video_input!r} does not match '
+      f'config.data.builder_config={data.builder_config!r}: '
+      f'FiMAD/{data.builder_config} gives video as {data.builder_config}'
+    )
   unknown = [site for site in data.imu_sites if site not in FIMAD_SITES]
   if unknown or not len(data.imu_sites):
-    raise ValueError(f'config.data.imu_sites={tuple(data.imu_sites)}: FiMAD has the sites '
-                     f'{FIMAD_SITES}; unknown: {unknown}')
+    raise ValueError(
+      f'config.data.imu_sites={tuple(data.imu_sites)}: FiMAD has the sites '
+      f'{FIMAD_SITES}; unknown: {unknown}'
+    )
   for key in ('imu_rate_hz', 'pose_fps', 'video_fps'):
     if not data[key] > 0:
       raise ValueError(f'config.data.{key}={data[key]!r}: expected a positive rate')
@@ -80,29 +86,39 @@ def source(config: ml_collections.ConfigDict, split: str) -> Any:
   if not prepared:
     shown = data_dir or tfds.core.constants.DATA_DIR
     raise FileNotFoundError(
-        f'FiMAD is not built: no {name} under data_dir={shown!s}. FiMAD is manual '
-        'data (given on request, see tfds_builders/fimad/README.md); build it with\n'
-        f'  tfds build tfds_builders/fimad --config={config.data.builder_config} '
-        f'--manual_dir=<your FiMAD dir> --data_dir={shown!s} '
-        '--file_format=array_record')
+      f'FiMAD is not built: no {name} under data_dir={shown!s}. FiMAD is manual '
+      'data (given on request, see tfds_builders/fimad/README.md); build it with\n'
+      f'  tfds build tfds_builders/fimad --config={config.data.builder_config} '
+      f'--manual_dir=<your FiMAD dir> --data_dir={shown!s} '
+      '--file_format=array_record'
+    )
   metadata = builder.info.metadata or {}
   min_clip_s = metadata.get('min_clip_s')
   if min_clip_s is not None and config.window_s > min_clip_s + 1e-6:
-    raise ValueError(f'config.window_s={config.window_s} s is longer than the shortest clip kept '
-                     f'when {name} was built (min_clip_s={min_clip_s} s); lower window_s or '
-                     'rebuild with a larger min_clip_s (tfds build --config=\'{"name": ..., '
-                     '"min_clip_s": ...}\')')
+    raise ValueError(
+      f'config.window_s={config.window_s} s is longer than the shortest clip kept '
+      f'when {name} was built (min_clip_s={min_clip_s} s); lower window_s or '
+      'rebuild with a larger min_clip_s (tfds build --config=\'{"name": ..., '
+      '"min_clip_s": ...}\')'
+    )
   feature_dim = config.data.get('video_feature_dim')
-  if (config.data.builder_config == 'features' and feature_dim is not None
-      and metadata.get('video_feature_dim') not in (None, feature_dim)):
-    raise ValueError(f'config.data.video_feature_dim={feature_dim} but {name} was built with '
-                     f'{metadata["video_feature_dim"]} features per step')
+  if (
+    config.data.builder_config == 'features'
+    and feature_dim is not None
+    and metadata.get('video_feature_dim') not in (None, feature_dim)
+  ):
+    raise ValueError(
+      f'config.data.video_feature_dim={feature_dim} but {name} was built with '
+      f'{metadata["video_feature_dim"]} features per step'
+    )
   frame_size = config.data.get('video_size')
-  built_size = builder.info.features['video'].shape[1] if (
-      config.data.builder_config == 'frames') else None
+  built_size = (
+    builder.info.features['video'].shape[1] if (config.data.builder_config == 'frames') else None
+  )
   if built_size is not None and frame_size is not None and frame_size != built_size:
-    raise ValueError(f'config.data.video_size={frame_size} but {name} stores {built_size}x'
-                     f'{built_size} frames')
+    raise ValueError(
+      f'config.data.video_size={frame_size} but {name} stores {built_size}x{built_size} frames'
+    )
   if split not in builder.info.splits:
     raise ValueError(f'{name} has no split {split!r}; it has {sorted(builder.info.splits)}')
   return builder.as_data_source(split=split)
@@ -134,14 +150,15 @@ def label_id(record: Mapping[str, Any]) -> int:
   return activities.ACTIVITIES.index(label) if label in activities.ACTIVITIES else -1
 
 
-def _resample_streams(record: Mapping[str, Any],
-                      config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+def _resample_streams(
+  record: Mapping[str, Any], config: ml_collections.ConfigDict
+) -> dict[str, np.ndarray]:
   """pose / imu / video of `record` at the batch schema's rates (same duration as stored)."""
   streams = {}
   for key, rate_key, target_hz, signal in (
-      ('pose', 'pose_fps', config.data.pose_fps, True),
-      ('imu', 'imu_rate_hz', config.data.imu_rate_hz, True),
-      ('video', 'video_rate_hz', config.data.video_fps, False),
+    ('pose', 'pose_fps', config.data.pose_fps, True),
+    ('imu', 'imu_rate_hz', config.data.imu_rate_hz, True),
+    ('video', 'video_rate_hz', config.data.video_fps, False),
   ):
     stream = np.asarray(record[key])
     rate_hz = float(record[rate_key])
@@ -152,8 +169,9 @@ def _resample_streams(record: Mapping[str, Any],
   return streams
 
 
-def make_window(record: Mapping[str, Any], rng: np.random.Generator | None,
-                config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+def make_window(
+  record: Mapping[str, Any], rng: np.random.Generator | None, config: ml_collections.ConfigDict
+) -> dict[str, np.ndarray]:
   """One window of a FiMAD clip in the batch schema (random in training, centred in eval).
 
   Args:
@@ -165,13 +183,18 @@ def make_window(record: Mapping[str, Any], rng: np.random.Generator | None,
     Keys of the modalities in `config.modalities` (`imu` + `imu_sites`, `pose`, `video`,
     `text`) plus `label` int32 and `present` `(M,)` bool in the order of `config.modalities`.
   """
-  rates = {'imu': config.data.imu_rate_hz, 'pose': config.data.pose_fps,
-           'video': config.data.video_fps}
+  rates = {
+    'imu': config.data.imu_rate_hz,
+    'pose': config.data.pose_fps,
+    'video': config.data.video_fps,
+  }
   streams = _resample_streams(record, config)
   duration_s = windows.stream_seconds(streams, rates)
   if duration_s + 1e-6 < config.window_s:
-    raise ValueError(f'FiMAD clip {_text(record.get("clip_id", b"?"))!r} lasts {duration_s:.3f} s,'
-                     f' shorter than config.window_s={config.window_s} s')
+    raise ValueError(
+      f'FiMAD clip {_text(record.get("clip_id", b"?"))!r} lasts {duration_s:.3f} s,'
+      f' shorter than config.window_s={config.window_s} s'
+    )
   if rng is None:
     window = windows.centre_window(streams, config.window_s, rates)
   else:

@@ -57,6 +57,7 @@ PoseAxes = Literal['z_up', 'file']
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class WindowSpec:
   """How windows are cut; the defaults are the reference's."""
+
   window_s: float = WINDOW_S
   sites: tuple[str, ...] = DEFAULT_SITES
   modalities: tuple[str, ...] | None = None
@@ -73,8 +74,7 @@ class WindowSpec:
     if self.modalities is not None:
       unknown = [m for m in self.modalities if m not in _KNOWN_MODALITIES]
       if unknown:
-        raise ValueError(f'unknown modalities {unknown}; expected names from '
-                         f'{_KNOWN_MODALITIES}')
+        raise ValueError(f'unknown modalities {unknown}; expected names from {_KNOWN_MODALITIES}')
     if self.pose_axes not in ('z_up', 'file'):
       raise ValueError(f"pose_axes must be 'z_up' or 'file', got {self.pose_axes!r}")
 
@@ -87,8 +87,13 @@ class WindowSpec:
     return num_samples(self.window_s, IMU_RATE_HZ)
 
 
-def window_label(frame: int, set_start: np.ndarray, set_end: np.ndarray, set_label: np.ndarray,
-                 pose_frames: int = 150) -> int:
+def window_label(
+  frame: int,
+  set_start: np.ndarray,
+  set_end: np.ndarray,
+  set_label: np.ndarray,
+  pose_frames: int = 150,
+) -> int:
   """The reference label of a window starting at `frame`: first set with start < centre < end.
 
   The centre is `frame + pose_frames / 2` (f + 75 for 5 s), compared strictly on both sides.
@@ -111,12 +116,13 @@ def _to_z_up(pose: np.ndarray) -> np.ndarray:
 @dataclasses.dataclass
 class _Workout:
   """The arrays of one workout that windows need (pose already pelvis-relative)."""
+
   number: int
   subject: int
-  frame: np.ndarray          # (N,) int64
-  pose_time_s: np.ndarray    # (N,) float64
-  pose: np.ndarray           # (N, 17, 3) float32
-  imu: np.ndarray            # (K, S, 6) float32, NaN where not measured
+  frame: np.ndarray  # (N,) int64
+  pose_time_s: np.ndarray  # (N,) float64
+  pose: np.ndarray  # (N, 17, 3) float32
+  imu: np.ndarray  # (K, S, 6) float32, NaN where not measured
   sets: tuple[np.ndarray, np.ndarray, np.ndarray]  # start, end, label
 
 
@@ -129,14 +135,21 @@ def _load_workout(record: dict[str, Any], spec: WindowSpec) -> _Workout:
   imu = np.full((num_samples, len(spec.sites), 6), np.nan, np.float32)
   for column, device in enumerate(spec.sites):
     stream = np.asarray(record['imu'][device], np.float32)
-    imu[:stream.shape[0], column] = stream
+    imu[: stream.shape[0], column] = stream
   sets = record['sets']
   return _Workout(
-      number=mmfit_layout.workout_number(record['workout']), subject=int(record['subject']),
-      frame=np.asarray(record['frame'], np.int64),
-      pose_time_s=np.asarray(record['pose_time_s'], np.float64), pose=pose, imu=imu,
-      sets=(np.asarray(sets['start_frame']), np.asarray(sets['end_frame']),
-            np.asarray(sets['label'])))
+    number=mmfit_layout.workout_number(record['workout']),
+    subject=int(record['subject']),
+    frame=np.asarray(record['frame'], np.int64),
+    pose_time_s=np.asarray(record['pose_time_s'], np.float64),
+    pose=pose,
+    imu=imu,
+    sets=(
+      np.asarray(sets['start_frame']),
+      np.asarray(sets['end_frame']),
+      np.asarray(sets['label']),
+    ),
+  )
 
 
 class WindowSource:
@@ -147,8 +160,7 @@ class WindowSource:
   cache; each worker decodes what it needs.
   """
 
-  def __init__(self, data_dir: str | None, split: str, spec: WindowSpec,
-               starts_fn: Any):
+  def __init__(self, data_dir: str | None, split: str, spec: WindowSpec, starts_fn: Any):
     if split not in SPLITS:
       raise ValueError(f'unknown MM-Fit split {split!r}; expected one of {SPLITS}')
     self._data_dir = data_dir
@@ -179,34 +191,38 @@ class WindowSource:
     return cut_window(self._workout(workout_index), pose_index, self._spec)
 
   def __repr__(self) -> str:
-    return (f'mmfit.WindowSource(split={self._split!r}, windows={len(self)}, '
-            f'sites={self._spec.sites})')
+    return (
+      f'mmfit.WindowSource(split={self._split!r}, windows={len(self)}, sites={self._spec.sites})'
+    )
 
 
 def cut_window(workout: _Workout, pose_index: int, spec: WindowSpec) -> dict[str, np.ndarray]:
   """One window in the batch schema (no batch axis)."""
   pose_frames, imu_samples = spec.pose_frames, spec.imu_samples
   frame = int(workout.frame[pose_index])
-  pose = workout.pose[pose_index:pose_index + pose_frames]
+  pose = workout.pose[pose_index : pose_index + pose_frames]
   if pose.shape[0] != pose_frames:
-    raise ValueError(f'w{workout.number:02d}: pose index {pose_index} leaves '
-                     f'{pose.shape[0]} < {pose_frames} frames')
+    raise ValueError(
+      f'w{workout.number:02d}: pose index {pose_index} leaves '
+      f'{pose.shape[0]} < {pose_frames} frames'
+    )
   # First 50 Hz sample at or after the time of frame f.
   start = int(math.ceil(workout.pose_time_s[pose_index] * IMU_RATE_HZ - 1e-6))
-  imu = workout.imu[start:start + imu_samples]
+  imu = workout.imu[start : start + imu_samples]
   if imu.shape[0] < imu_samples:
     imu = np.concatenate(
-        [imu, np.full((imu_samples - imu.shape[0],) + imu.shape[1:], np.nan, np.float32)])
+      [imu, np.full((imu_samples - imu.shape[0],) + imu.shape[1:], np.nan, np.float32)]
+    )
   sites = np.all(np.isfinite(imu), axis=(0, 2))
   imu = np.where(sites[None, :, None], imu, 0.0).astype(np.float32)
   window = {
-      'pose': np.ascontiguousarray(pose, np.float32),
-      'imu': imu,
-      'imu_sites': sites,
-      'label': np.int32(window_label(frame, *workout.sets, pose_frames=pose_frames)),
-      'workout': np.int32(workout.number),
-      'subject': np.int32(workout.subject),
-      'start_frame': np.int32(frame),
+    'pose': np.ascontiguousarray(pose, np.float32),
+    'imu': imu,
+    'imu_sites': sites,
+    'label': np.int32(window_label(frame, *workout.sets, pose_frames=pose_frames)),
+    'workout': np.int32(workout.number),
+    'subject': np.int32(workout.subject),
+    'start_frame': np.int32(frame),
   }
   if spec.modalities is not None:
     has = {'imu': bool(sites.any()), 'pose': True, 'video': False, 'text': False}
@@ -230,6 +246,7 @@ def _strided_starts(stride_frames: int, origin: str):
       rows.append(np.stack([np.full_like(indices, workout_index), indices], axis=1))
       offset += count
     return np.concatenate(rows) if rows else np.zeros((0, 2), np.int64)
+
   return starts
 
 
@@ -237,10 +254,16 @@ def _all_starts(lengths: Sequence[int], spec: WindowSpec) -> np.ndarray:
   return _strided_starts(1, 'workout')(lengths, spec)
 
 
-def eval_windows(data_dir: str | None, split: str, window_s: float = WINDOW_S,
-                 stride_s: float = EVAL_STRIDE_S, sites: Sequence[str] = DEFAULT_SITES,
-                 modalities: Sequence[str] | None = None, pose_axes: PoseAxes = 'z_up',
-                 stride_origin: Literal['workout', 'split'] = 'workout') -> grain.MapDataset:
+def eval_windows(
+  data_dir: str | None,
+  split: str,
+  window_s: float = WINDOW_S,
+  stride_s: float = EVAL_STRIDE_S,
+  sites: Sequence[str] = DEFAULT_SITES,
+  modalities: Sequence[str] | None = None,
+  pose_axes: PoseAxes = 'z_up',
+  stride_origin: Literal['workout', 'split'] = 'workout',
+) -> grain.MapDataset:
   """Evaluation windows of an MM-Fit split, in order, at a fixed stride.
 
   Args:
@@ -258,9 +281,12 @@ def eval_windows(data_dir: str | None, split: str, window_s: float = WINDOW_S,
     A MapDataset of dicts: pose (T30,17,3) f32 pelvis-relative metres, imu (T50,S,6) f32,
     imu_sites (S,) bool, label/workout/subject/start_frame int32 [, present (M,) bool].
   """
-  spec = WindowSpec(window_s=window_s, sites=tuple(sites),
-                    modalities=None if modalities is None else tuple(modalities),
-                    pose_axes=pose_axes)
+  spec = WindowSpec(
+    window_s=window_s,
+    sites=tuple(sites),
+    modalities=None if modalities is None else tuple(modalities),
+    pose_axes=pose_axes,
+  )
   stride_frames = int(round(stride_s * POSE_FPS))
   if stride_frames < 1:
     raise ValueError(f'stride_s={stride_s} is less than one pose frame')
@@ -270,16 +296,25 @@ def eval_windows(data_dir: str | None, split: str, window_s: float = WINDOW_S,
   return grain.MapDataset.source(source)
 
 
-def train_windows(data_dir: str | None, split: str, seed: int, window_s: float = WINDOW_S,
-                  sites: Sequence[str] = DEFAULT_SITES, modalities: Sequence[str] | None = None,
-                  pose_axes: PoseAxes = 'z_up') -> grain.MapDataset:
+def train_windows(
+  data_dir: str | None,
+  split: str,
+  seed: int,
+  window_s: float = WINDOW_S,
+  sites: Sequence[str] = DEFAULT_SITES,
+  modalities: Sequence[str] | None = None,
+  pose_axes: PoseAxes = 'z_up',
+) -> grain.MapDataset:
   """Training windows at random offsets: every valid start index once per epoch, shuffled.
 
   This is the reference's `RandomSampler` over all indices of the concatenated split. Elements
   have the keys of `eval_windows`. Call `.repeat()` for more than one epoch.
   """
-  spec = WindowSpec(window_s=window_s, sites=tuple(sites),
-                    modalities=None if modalities is None else tuple(modalities),
-                    pose_axes=pose_axes)
+  spec = WindowSpec(
+    window_s=window_s,
+    sites=tuple(sites),
+    modalities=None if modalities is None else tuple(modalities),
+    pose_axes=pose_axes,
+  )
   source = WindowSource(data_dir, split, spec, _all_starts)
   return grain.MapDataset.source(source).shuffle(seed=seed)

@@ -27,14 +27,18 @@ class TrainWindow(grain.transforms.RandomMap):
     config = self._config
     window = self._dataset.make_window(record, rng, config)
     if 'imu' in window:
-      window['imu'] = augment.augment_imu(window['imu'], rng, config.augment.imu_rotation_deg,
-                                          config.augment.imu_scale)
-      window['imu_sites'] = augment.drop_sites(window['imu_sites'], rng,
-                                               config.augment.site_dropout)
-      window['imu_sites'] = augment.keep_one_site(window['imu_sites'], rng,
-                                                  config.augment.single_site)
-    window['present'] = augment.drop_modalities(window['present'], rng,
-                                                config.augment.modality_dropout)
+      window['imu'] = augment.augment_imu(
+        window['imu'], rng, config.augment.imu_rotation_deg, config.augment.imu_scale
+      )
+      window['imu_sites'] = augment.drop_sites(
+        window['imu_sites'], rng, config.augment.site_dropout
+      )
+      window['imu_sites'] = augment.keep_one_site(
+        window['imu_sites'], rng, config.augment.single_site
+      )
+    window['present'] = augment.drop_modalities(
+      window['present'], rng, config.augment.modality_dropout
+    )
     return window
 
 
@@ -51,13 +55,15 @@ class EvalWindow(grain.transforms.Map):
 
 def per_process_batch_size(config: ml_collections.ConfigDict, process_count: int) -> int:
   if config.batch_size % process_count:
-    raise ValueError(f'config.batch_size={config.batch_size} is not divisible by the '
-                     f'{process_count} processes')
+    raise ValueError(
+      f'config.batch_size={config.batch_size} is not divisible by the {process_count} processes'
+    )
   return config.batch_size // process_count
 
 
-def train_dataset(config: ml_collections.ConfigDict, process_index: int,
-                  process_count: int) -> grain.IterDataset:
+def train_dataset(
+  config: ml_collections.ConfigDict, process_index: int, process_count: int
+) -> grain.IterDataset:
   """Infinite, shuffled, augmented batches: this process's share of each global batch."""
   source = datasets.get(config.data.name).source(config, config.data.train_split)
   dataset = grain.MapDataset.source(source)
@@ -70,10 +76,12 @@ def train_dataset(config: ml_collections.ConfigDict, process_index: int,
   dataset = dataset.batch(per_process_batch_size(config, process_count), drop_remainder=True)
   dataset = dataset[process_index::process_count]
   iter_dataset = dataset.to_iter_dataset(
-      grain.ReadOptions(num_threads=2, prefetch_buffer_size=config.data.prefetch_batches))
+    grain.ReadOptions(num_threads=2, prefetch_buffer_size=config.data.prefetch_batches)
+  )
   if config.data.num_workers > 0:
     iter_dataset = iter_dataset.mp_prefetch(
-        grain.MultiprocessingOptions(num_workers=config.data.num_workers))
+      grain.MultiprocessingOptions(num_workers=config.data.num_workers)
+    )
   return iter_dataset
 
 
@@ -81,12 +89,13 @@ def evenly_spaced(dataset: grain.MapDataset, max_windows: int | None) -> grain.M
   """At most `max_windows` elements, evenly spaced: an ordered split keeps every class and
   subject represented."""
   if max_windows is not None and max_windows < len(dataset):
-    dataset = dataset[::int(np.ceil(len(dataset) / max_windows))]
+    dataset = dataset[:: int(np.ceil(len(dataset) / max_windows))]
   return dataset
 
 
-def eval_windows(config: ml_collections.ConfigDict, split: str,
-                 max_windows: int | None = None) -> grain.MapDataset:
+def eval_windows(
+  config: ml_collections.ConfigDict, split: str, max_windows: int | None = None
+) -> grain.MapDataset:
   """Deterministic (centre) windows of `split`, in order, un-batched."""
   source = datasets.get(config.data.name).source(config, split)
   return evenly_spaced(grain.MapDataset.source(source), max_windows).map(EvalWindow(config))

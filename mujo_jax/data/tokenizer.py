@@ -25,21 +25,16 @@ class Tokenizer(Protocol):
   """What the pipeline and the text encoder need from a tokenizer (id 0 must be padding)."""
 
   @property
-  def vocab_size(self) -> int:
-    ...
+  def vocab_size(self) -> int: ...
 
   @property
-  def max_len(self) -> int:
-    ...
+  def max_len(self) -> int: ...
 
-  def encode(self, text: str) -> np.ndarray:
-    ...
+  def encode(self, text: str) -> np.ndarray: ...
 
-  def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
-    ...
+  def encode_batch(self, texts: Sequence[str]) -> np.ndarray: ...
 
-  def decode(self, ids: np.ndarray | Sequence[int]) -> str:
-    ...
+  def decode(self, ids: np.ndarray | Sequence[int]) -> str: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +49,9 @@ class ByteTokenizer:
 
   def __post_init__(self):
     if not isinstance(self.max_len, int) or self.max_len < 2:
-      raise ValueError(f'ByteTokenizer.max_len={self.max_len!r}: expected an int >= 2 '
-                       '(room for bos and eos)')
+      raise ValueError(
+        f'ByteTokenizer.max_len={self.max_len!r}: expected an int >= 2 (room for bos and eos)'
+      )
 
   @property
   def vocab_size(self) -> int:
@@ -76,7 +72,7 @@ class ByteTokenizer:
     ids = np.zeros((self.max_len,), np.int32)
     data = self._content_bytes(text)
     ids[0] = BOS_ID
-    ids[1:1 + len(data)] = np.frombuffer(data, np.uint8).astype(np.int32) + _BYTE_OFFSET
+    ids[1 : 1 + len(data)] = np.frombuffer(data, np.uint8).astype(np.int32) + _BYTE_OFFSET
     ids[1 + len(data)] = EOS_ID
     return ids
 
@@ -95,8 +91,10 @@ class ByteTokenizer:
     if ids.ndim != 1:
       raise ValueError(f'ByteTokenizer.decode: expected one sequence of ids, got shape {ids.shape}')
     if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-      raise ValueError(f'ByteTokenizer.decode: ids must lie in [0, {self.vocab_size}), got '
-                       f'[{ids.min()}, {ids.max()}]')
+      raise ValueError(
+        f'ByteTokenizer.decode: ids must lie in [0, {self.vocab_size}), got '
+        f'[{ids.min()}, {ids.max()}]'
+      )
     data = bytearray()
     for token in ids.tolist():
       if token == EOS_ID:

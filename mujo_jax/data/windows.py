@@ -22,13 +22,15 @@ def stream_seconds(example: Mapping[str, np.ndarray], rates_hz: Mapping[str, flo
   """Duration covered by every stream of `example` (the shortest of them), in seconds."""
   durations = [example[key].shape[0] / rate for key, rate in rates_hz.items() if key in example]
   if not durations:
-    raise ValueError(f'none of the timed keys {sorted(rates_hz)} is in the example '
-                     f'(keys: {sorted(example)})')
+    raise ValueError(
+      f'none of the timed keys {sorted(rates_hz)} is in the example (keys: {sorted(example)})'
+    )
   return min(durations)
 
 
-def crop_window(example: Mapping[str, np.ndarray], start_s: float, window_s: float,
-                rates_hz: Mapping[str, float]) -> dict[str, np.ndarray]:
+def crop_window(
+  example: Mapping[str, np.ndarray], start_s: float, window_s: float, rates_hz: Mapping[str, float]
+) -> dict[str, np.ndarray]:
   """Cuts the same time interval out of every timed stream; other keys pass through.
 
   Args:
@@ -49,20 +51,25 @@ def crop_window(example: Mapping[str, np.ndarray], start_s: float, window_s: flo
     length = num_samples(window_s, rate)
     if start < 0 or start + length > stream.shape[0]:
       raise ValueError(
-          f'window [{start_s:.3f} s, {start_s + window_s:.3f} s) of {key!r} at {rate} Hz needs '
-          f'samples [{start}, {start + length}) but the stream has {stream.shape[0]}')
-    out[key] = stream[start:start + length]
+        f'window [{start_s:.3f} s, {start_s + window_s:.3f} s) of {key!r} at {rate} Hz needs '
+        f'samples [{start}, {start + length}) but the stream has {stream.shape[0]}'
+      )
+    out[key] = stream[start : start + length]
   return out
 
 
-def random_window(example: Mapping[str, np.ndarray], window_s: float,
-                  rates_hz: Mapping[str, float],
-                  rng: np.random.Generator) -> dict[str, np.ndarray]:
+def random_window(
+  example: Mapping[str, np.ndarray],
+  window_s: float,
+  rates_hz: Mapping[str, float],
+  rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
   """A window at a uniformly random start that fits inside every stream."""
   slack_s = stream_seconds(example, rates_hz) - window_s
   if slack_s < -1e-6:
-    raise ValueError(f'streams last {slack_s + window_s:.3f} s, shorter than the '
-                     f'{window_s} s window')
+    raise ValueError(
+      f'streams last {slack_s + window_s:.3f} s, shorter than the {window_s} s window'
+    )
   # Start on the coarsest stream's grid so that rounding never runs a stream past its end.
   coarsest_hz = min(rate for key, rate in rates_hz.items() if key in example)
   max_start = int(np.floor(max(slack_s, 0.0) * coarsest_hz + 1e-6))
@@ -70,8 +77,9 @@ def random_window(example: Mapping[str, np.ndarray], window_s: float,
   return crop_window(example, start_s, window_s, rates_hz)
 
 
-def centre_window(example: Mapping[str, np.ndarray], window_s: float,
-                  rates_hz: Mapping[str, float]) -> dict[str, np.ndarray]:
+def centre_window(
+  example: Mapping[str, np.ndarray], window_s: float, rates_hz: Mapping[str, float]
+) -> dict[str, np.ndarray]:
   """The window in the middle of the streams (deterministic evaluation crop)."""
   slack_s = stream_seconds(example, rates_hz) - window_s
   coarsest_hz = min(rate for key, rate in rates_hz.items() if key in example)

@@ -30,8 +30,9 @@ from mujo_jax.models import joint
 _META_KEYS = ('label', 'group')
 
 
-def with_imu_sites(config: ml_collections.ConfigDict,
-                   sites: Sequence[str]) -> ml_collections.ConfigDict:
+def with_imu_sites(
+  config: ml_collections.ConfigDict, sites: Sequence[str]
+) -> ml_collections.ConfigDict:
   """`config` whose IMU encoder reads `sites` (names in `sites.SITES`), in that order.
 
   The site embedding table covers the global vocabulary, so the parameters do not depend on
@@ -45,6 +46,7 @@ def with_imu_sites(config: ml_collections.ConfigDict,
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class EmbedRequest:
   """What to embed: whole modalities, and IMU site variants as (key, site mask over S)."""
+
   modalities: tuple[str, ...]
   imu_variants: tuple[tuple[str, tuple[bool, ...]], ...] = ()
 
@@ -53,8 +55,9 @@ class EmbedRequest:
     return tuple(sorted({k for m in names for k in joint.BATCH_KEYS[m]}))
 
 
-def make_embed_fn(model: joint.JointModel, request: EmbedRequest,
-                  mesh: jax.sharding.Mesh | None = None):
+def make_embed_fn(
+  model: joint.JointModel, request: EmbedRequest, mesh: jax.sharding.Mesh | None = None
+):
   """A jitted `(params, batch) -> {key: (B, D)} and {'valid/' + key: (B,)}` for `request`.
 
   With a `mesh`, outputs are replicated, so that every process can read them (multi-host).
@@ -63,15 +66,15 @@ def make_embed_fn(model: joint.JointModel, request: EmbedRequest,
 
   def embed(params, batch):
     outputs = model.apply({'params': params}, batch, modalities=plain, method='embed')
-    valid = {f'valid/{m}': jnp.ones(batch[joint.BATCH_KEYS[m][0]].shape[:1], bool)
-             for m in plain}
+    valid = {f'valid/{m}': jnp.ones(batch[joint.BATCH_KEYS[m][0]].shape[:1], bool) for m in plain}
     if 'imu' in plain:
       valid['valid/imu'] = jnp.any(batch['imu_sites'], axis=1)
     for key, site_mask in request.imu_variants:
       sites = batch['imu_sites'] & jnp.asarray(site_mask, bool)[None]
       imu_batch = {'imu': batch['imu'], 'imu_sites': sites}
-      outputs[key] = model.apply({'params': params}, imu_batch, modalities=('imu',),
-                                 method='embed')['imu']
+      outputs[key] = model.apply(
+        {'params': params}, imu_batch, modalities=('imu',), method='embed'
+      )['imu']
       valid[f'valid/{key}'] = jnp.any(sites, axis=1)
     return {**outputs, **valid}
 
@@ -93,39 +96,48 @@ def replicate(tree: Any, mesh: jax.sharding.Mesh) -> Any:
   return jax.tree.map(place, tree)
 
 
-def pad_batch(batch: Mapping[str, np.ndarray], batch_size: int,
-              keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+def pad_batch(
+  batch: Mapping[str, np.ndarray], batch_size: int, keys: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
   """`batch` (its `keys`) filled up to `batch_size` rows by repeating the last one.
 
   Every call of a jitted function then sees one shape (one compile) and a batch that shards
   evenly over the devices; callers keep only the first rows of the outputs.
   """
   keys = tuple(batch) if keys is None else keys
-  return {k: np.concatenate([batch[k], np.repeat(batch[k][-1:], batch_size - len(batch[k]), 0)])
-          for k in keys}
+  return {
+    k: np.concatenate([batch[k], np.repeat(batch[k][-1:], batch_size - len(batch[k]), 0)])
+    for k in keys
+  }
 
 
 def _stack(elements: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
   return {k: np.stack([np.asarray(e[k]) for e in elements]) for k in elements[0]}
 
 
-def iterate_batches(windows: grain.MapDataset | Sequence[Mapping[str, Any]],
-                    batch_size: int) -> Iterable[dict[str, np.ndarray]]:
+def iterate_batches(
+  windows: grain.MapDataset | Sequence[Mapping[str, Any]], batch_size: int
+) -> Iterable[dict[str, np.ndarray]]:
   """Batches of `windows` in order (last one short), read by grain with a few threads."""
   if isinstance(windows, grain.MapDataset):
     dataset = windows.batch(batch_size, drop_remainder=False).to_iter_dataset(
-        grain.ReadOptions(num_threads=2, prefetch_buffer_size=2))
+      grain.ReadOptions(num_threads=2, prefetch_buffer_size=2)
+    )
     yield from dataset
     return
   for start in range(0, len(windows), batch_size):
-    yield _stack(windows[start:start + batch_size])
+    yield _stack(windows[start : start + batch_size])
 
 
-def embed_windows(model: joint.JointModel, params: Any,
-                  windows: grain.MapDataset | Sequence[Mapping[str, Any]],
-                  request: EmbedRequest, mesh: jax.sharding.Mesh,
-                  per_device_batch_size: int = 64,
-                  embed_fn: Any = None) -> dict[str, np.ndarray]:
+def embed_windows(
+  model: joint.JointModel,
+  params: Any,
+  windows: grain.MapDataset | Sequence[Mapping[str, Any]],
+  request: EmbedRequest,
+  mesh: jax.sharding.Mesh,
+  per_device_batch_size: int = 64,
+  embed_fn: Any = None,
+) -> dict[str, np.ndarray]:
   """Embeds every window once (jitted, batch sharded over `mesh`), in order.
 
   Every process reads all windows and gets all embeddings (the batch is split over the devices
@@ -145,8 +157,10 @@ def embed_windows(model: joint.JointModel, params: Any,
     count = len(batch['label'])
     missing = [k for k in keys if k not in batch]
     if missing:
-      raise ValueError(f'windows lack {missing} needed to embed {request.modalities} '
-                       f'(window keys: {sorted(batch)})')
+      raise ValueError(
+        f'windows lack {missing} needed to embed {request.modalities} '
+        f'(window keys: {sorted(batch)})'
+      )
     # Pad the short last batch so every call has one shape (one compile) and shards evenly.
     inputs = pad_batch(batch, batch_size, keys)
     inputs = sharding.global_batch_from_full(inputs, mesh)
@@ -158,13 +172,17 @@ def embed_windows(model: joint.JointModel, params: Any,
   if not outputs:
     raise ValueError('no windows to embed')
   result = {k: np.concatenate(v) for k, v in outputs.items()}
-  logging.info('embedded %d windows: %s', len(result['label']),
-               sorted(k for k in result if not k.startswith('valid/')))
+  logging.info(
+    'embedded %d windows: %s',
+    len(result['label']),
+    sorted(k for k in result if not k.startswith('valid/')),
+  )
   return result
 
 
-def embed_texts(model: joint.JointModel, params: Any, texts: Sequence[str],
-                batch_size: int = 64) -> np.ndarray:
+def embed_texts(
+  model: joint.JointModel, params: Any, texts: Sequence[str], batch_size: int = 64
+) -> np.ndarray:
   """(N, D) text embeddings of `texts`, tokenised as in training (byte tokenizer, max_len)."""
   if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
     raise ValueError('embed_texts: expected a sequence of str')
@@ -174,7 +192,7 @@ def embed_texts(model: joint.JointModel, params: Any, texts: Sequence[str],
   embed_fn = make_embed_fn(model, EmbedRequest(modalities=('text',)))
   out = []
   for start in range(0, len(tokens), batch_size):
-    chunk = tokens[start:start + batch_size]
+    chunk = tokens[start : start + batch_size]
     count = len(chunk)
     padded = pad_batch({'text': chunk}, batch_size)
     out.append(np.asarray(embed_fn(params, padded)['text'])[:count])

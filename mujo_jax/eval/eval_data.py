@@ -77,33 +77,38 @@ class SubjectAsGroup(grain.transforms.Map):
     return {**window, 'group': np.int32(window['subject'])}
 
 
-def _check_splits(name: str, eval_splits: Sequence[str], known: Sequence[str],
-                  reserved: Sequence[str]) -> tuple[str, ...]:
+def _check_splits(
+  name: str, eval_splits: Sequence[str], known: Sequence[str], reserved: Sequence[str]
+) -> tuple[str, ...]:
   eval_splits = tuple(eval_splits)
   bad = [s for s in eval_splits if s not in known or s in reserved]
   if bad or not eval_splits:
-    raise ValueError(f'config.{name}.eval_splits={eval_splits}: expected one or more of '
-                     f'{[s for s in known if s not in reserved]} ({list(reserved)} fit the '
-                     f'probe and choose its regularisation)')
+    raise ValueError(
+      f'config.{name}.eval_splits={eval_splits}: expected one or more of '
+      f'{[s for s in known if s not in reserved]} ({list(reserved)} fit the '
+      f'probe and choose its regularisation)'
+    )
   return eval_splits
 
 
-def synthetic(pretrain_config: ml_collections.ConfigDict,
-              probe_config: ml_collections.ConfigDict) -> EvalDataset:
+def synthetic(
+  pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
+) -> EvalDataset:
   """Held-out subjects of the synthetic corpus, with the pretraining IMU sites."""
   settings = probe_config.synthetic
-  eval_splits = _check_splits('synthetic', settings.eval_splits, corpus.SPLITS,
-                              ('train', 'validation'))
+  eval_splits = _check_splits(
+    'synthetic', settings.eval_splits, corpus.SPLITS, ('train', 'validation')
+  )
   data_config = ml_collections.ConfigDict(pretrain_config.to_dict())
   data_config.data.name = 'synthetic'
   pretrained_on_synthetic = pretrain_config.data.name == 'synthetic'
   data_config.data.builder_config = settings.builder_config or (
-      pretrain_config.data.builder_config if pretrained_on_synthetic else 'default')
+    pretrain_config.data.builder_config if pretrained_on_synthetic else 'default'
+  )
   stored = datasets.corpus_config(data_config)
   model_modalities = tuple(pretrain_config.modalities)
   modalities = [m for m in model_modalities if m in ('imu', 'pose', 'text')]
-  if ('video' in model_modalities and pretrain_config.model.video_input == 'frames'
-      and stored.video):
+  if 'video' in model_modalities and pretrain_config.model.video_input == 'frames' and stored.video:
     modalities.append('video')  # The corpus has frames, not pre-extracted features.
   data_config.modalities = tuple(modalities)
   if settings.tfds_data_dir is not None:
@@ -113,48 +118,73 @@ def synthetic(pretrain_config: ml_collections.ConfigDict,
   sites = tuple(pretrain_config.data.imu_sites) if 'imu' in modalities else ()
   unknown = [s for s in sites if s not in stored.imu_sites]
   if unknown:
-    raise ValueError(f'the checkpoint reads IMU sites {unknown} that the synthetic corpus '
-                     f'{data_config.data.builder_config!r} does not have ({stored.imu_sites})')
+    raise ValueError(
+      f'the checkpoint reads IMU sites {unknown} that the synthetic corpus '
+      f'{data_config.data.builder_config!r} does not have ({stored.imu_sites})'
+    )
   source_module = datasets.get('synthetic')
   windows = {}
   for split in ('train', 'validation') + eval_splits:
     dataset = grain.MapDataset.source(source_module.source(data_config, split))
     windows[split] = pipeline.evenly_spaced(dataset, settings.max_windows).map(
-        SyntheticEvalWindow(data_config))
-  return EvalDataset(name='synthetic', model_config=pretrain_config, sites=sites,
-                     modalities=tuple(modalities), fit_split='train',
-                     validation_split='validation', eval_splits=eval_splits, windows=windows,
-                     class_names=stored.activities)
+      SyntheticEvalWindow(data_config)
+    )
+  return EvalDataset(
+    name='synthetic',
+    model_config=pretrain_config,
+    sites=sites,
+    modalities=tuple(modalities),
+    fit_split='train',
+    validation_split='validation',
+    eval_splits=eval_splits,
+    windows=windows,
+    class_names=stored.activities,
+  )
 
 
-def mmfit(pretrain_config: ml_collections.ConfigDict,
-          probe_config: ml_collections.ConfigDict) -> EvalDataset:
+def mmfit(
+  pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
+) -> EvalDataset:
   """MM-Fit windows at the reference stride, read by a model rebuilt for MM-Fit's devices."""
   settings = probe_config.mmfit
-  eval_splits = _check_splits('mmfit', settings.eval_splits, mmfit_lib.SPLITS,
-                              ('train', 'validation'))
-  for key, expected in (('imu_rate_hz', mmfit_lib.IMU_RATE_HZ),
-                        ('pose_fps', mmfit_lib.POSE_FPS)):
+  eval_splits = _check_splits(
+    'mmfit', settings.eval_splits, mmfit_lib.SPLITS, ('train', 'validation')
+  )
+  for key, expected in (('imu_rate_hz', mmfit_lib.IMU_RATE_HZ), ('pose_fps', mmfit_lib.POSE_FPS)):
     if float(pretrain_config.data[key]) != expected:
-      raise ValueError(f'the checkpoint was trained at data.{key}={pretrain_config.data[key]}, '
-                       f'but MM-Fit windows are at {expected}')
+      raise ValueError(
+        f'the checkpoint was trained at data.{key}={pretrain_config.data[key]}, '
+        f'but MM-Fit windows are at {expected}'
+      )
   unknown = [d for d in settings.sites if d not in mmfit_lib.DEVICE_SITES]
   if unknown:
-    raise ValueError(f'config.mmfit.sites has unknown devices {unknown}; expected names from '
-                     f'{tuple(mmfit_lib.DEVICE_SITES)}')
+    raise ValueError(
+      f'config.mmfit.sites has unknown devices {unknown}; expected names from '
+      f'{tuple(mmfit_lib.DEVICE_SITES)}'
+    )
   modalities = tuple(m for m in pretrain_config.modalities if m in ('imu', 'pose'))
   sites = tuple(mmfit_lib.DEVICE_SITES[d] for d in settings.sites) if 'imu' in modalities else ()
-  model_config = (embedding.with_imu_sites(pretrain_config, sites) if sites
-                  else pretrain_config)
+  model_config = embedding.with_imu_sites(pretrain_config, sites) if sites else pretrain_config
   windows = {}
   for split in ('train', 'validation') + eval_splits:
-    dataset = mmfit_lib.eval_windows(probe_config.mmfit_data_dir, split,
-                                     window_s=float(pretrain_config.window_s),
-                                     stride_s=settings.stride_s, sites=tuple(settings.sites))
+    dataset = mmfit_lib.eval_windows(
+      probe_config.mmfit_data_dir,
+      split,
+      window_s=float(pretrain_config.window_s),
+      stride_s=settings.stride_s,
+      sites=tuple(settings.sites),
+    )
     windows[split] = pipeline.evenly_spaced(dataset, settings.max_windows).map(SubjectAsGroup())
-  return EvalDataset(name='mmfit', model_config=model_config, sites=sites,
-                     modalities=modalities, fit_split='train', validation_split='validation',
-                     eval_splits=eval_splits, windows=windows)
+  return EvalDataset(
+    name='mmfit',
+    model_config=model_config,
+    sites=sites,
+    modalities=modalities,
+    fit_split='train',
+    validation_split='validation',
+    eval_splits=eval_splits,
+    windows=windows,
+  )
 
 
 def _unstack(arrays: dict[str, Any], keys: Sequence[str]) -> list[dict[str, np.ndarray]]:
@@ -162,54 +192,71 @@ def _unstack(arrays: dict[str, Any], keys: Sequence[str]) -> list[dict[str, np.n
   return [{k: arrays[k][i] for k in keys} for i in range(count)]
 
 
-def _real_recordings(name: str, arrays: dict[str, Any], pretrain_config: ml_collections.ConfigDict,
-                     settings: ml_collections.ConfigDict) -> EvalDataset:
+def _real_recordings(
+  name: str,
+  arrays: dict[str, Any],
+  pretrain_config: ml_collections.ConfigDict,
+  settings: ml_collections.ConfigDict,
+) -> EvalDataset:
   """A real dataset held in memory, read by a model rebuilt for its IMU sites."""
-  modalities = tuple(m for m in pretrain_config.modalities
-                     if m in ('imu', 'pose') and m in arrays)
+  modalities = tuple(m for m in pretrain_config.modalities if m in ('imu', 'pose') and m in arrays)
   sites = tuple(arrays['sites']) if 'imu' in modalities else ()
-  model_config = (embedding.with_imu_sites(pretrain_config, sites) if sites
-                  else pretrain_config)
+  model_config = embedding.with_imu_sites(pretrain_config, sites) if sites else pretrain_config
   keys = [k for m in modalities for k in (('imu', 'imu_sites') if m == 'imu' else (m,))]
   windows = _unstack(arrays, keys + ['label', 'group'])
-  return EvalDataset(name=name, model_config=model_config, sites=sites, modalities=modalities,
-                     fit_split=ALL_WINDOWS, validation_split=ALL_WINDOWS,
-                     eval_splits=(ALL_WINDOWS,),
-                     windows={ALL_WINDOWS: windows}, class_names=tuple(arrays['class_names']),
-                     folds=int(settings.folds), probe=bool(settings.folds))
+  return EvalDataset(
+    name=name,
+    model_config=model_config,
+    sites=sites,
+    modalities=modalities,
+    fit_split=ALL_WINDOWS,
+    validation_split=ALL_WINDOWS,
+    eval_splits=(ALL_WINDOWS,),
+    windows={ALL_WINDOWS: windows},
+    class_names=tuple(arrays['class_names']),
+    folds=int(settings.folds),
+    probe=bool(settings.folds),
+  )
 
 
 def _rates(pretrain_config: ml_collections.ConfigDict) -> dict[str, float]:
   """The window and rates the checkpoint reads: the real data is resampled to them."""
-  return {'window_s': float(pretrain_config.window_s),
-          'imu_rate_hz': float(pretrain_config.data.imu_rate_hz),
-          'pose_fps': float(pretrain_config.data.pose_fps)}
+  return {
+    'window_s': float(pretrain_config.window_s),
+    'imu_rate_hz': float(pretrain_config.data.imu_rate_hz),
+    'pose_fps': float(pretrain_config.data.pose_fps),
+  }
 
 
-def basic_motions(pretrain_config: ml_collections.ConfigDict,
-                  probe_config: ml_collections.ConfigDict) -> EvalDataset:
+def basic_motions(
+  pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
+) -> EvalDataset:
   """Real smartwatch recordings (sktime's BasicMotions), recording-wise cross-validation."""
   settings = probe_config.basic_motions
-  arrays = basic_motions_lib.windows(hop_s=float(settings.hop_s),
-                                     **_rates(pretrain_config))
+  arrays = basic_motions_lib.windows(hop_s=float(settings.hop_s), **_rates(pretrain_config))
   return _real_recordings('basic_motions', arrays, pretrain_config, settings)
 
 
-def deepmimic(pretrain_config: ml_collections.ConfigDict,
-              probe_config: ml_collections.ConfigDict) -> EvalDataset:
+def deepmimic(
+  pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
+) -> EvalDataset:
   """Real motion capture (pybullet's DeepMimic clips) with the virtual IMU of each clip."""
   settings = probe_config.deepmimic
-  arrays = deepmimic_lib.windows(hop_s=float(settings.hop_s),
-                                 **_rates(pretrain_config))
+  arrays = deepmimic_lib.windows(hop_s=float(settings.hop_s), **_rates(pretrain_config))
   return _real_recordings('deepmimic', arrays, pretrain_config, settings)
 
 
-_LOADERS = {'synthetic': synthetic, 'mmfit': mmfit, 'basic_motions': basic_motions,
-            'deepmimic': deepmimic}
+_LOADERS = {
+  'synthetic': synthetic,
+  'mmfit': mmfit,
+  'basic_motions': basic_motions,
+  'deepmimic': deepmimic,
+}
 
 
-def load(name: str, pretrain_config: ml_collections.ConfigDict,
-         probe_config: ml_collections.ConfigDict) -> EvalDataset:
+def load(
+  name: str, pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
+) -> EvalDataset:
   if name not in _LOADERS:
     raise ValueError(f'config.datasets has {name!r}: expected names from {DATASETS}')
   return _LOADERS[name](pretrain_config, probe_config)

@@ -25,6 +25,7 @@ _SCHEDULE_KEYS = ('type', 'every_steps')
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Scheduled:
   """One evaluator of a run and when it runs."""
+
   name: str
   evaluator: Any
   every_steps: int
@@ -33,8 +34,9 @@ class Scheduled:
     """Periodic runs; the end of the run is always evaluated, after training."""
     return bool(self.every_steps) and step % self.every_steps == 0 and step != total_steps
 
-  def run(self, pretrained: checkpoint.Pretrained, mesh: jax.sharding.Mesh,
-          workdir: Path) -> dict[str, float]:
+  def run(
+    self, pretrained: checkpoint.Pretrained, mesh: jax.sharding.Mesh, workdir: Path
+  ) -> dict[str, float]:
     """Runs the evaluator, writes its outputs under `workdir/evals/<name>`, returns scalars."""
     out_dir = Path(workdir) / 'evals' / self.name
     is_chief = jax.process_index() == 0
@@ -43,8 +45,9 @@ class Scheduled:
     evaluation = self.evaluator.evaluate(pretrained, mesh, out_dir if is_chief else None)
     if is_chief:
       self.evaluator.write(evaluation, out_dir)
-    return {f'{self.name}/{key}': value
-            for key, value in self.evaluator.scalars(evaluation).items()}
+    return {
+      f'{self.name}/{key}': value for key, value in self.evaluator.scalars(evaluation).items()
+    }
 
 
 def from_config(evals: ml_collections.ConfigDict) -> list[Scheduled]:
@@ -53,13 +56,17 @@ def from_config(evals: ml_collections.ConfigDict) -> list[Scheduled]:
   for name, entry in evals.items():
     kind = entry.get('type', None)
     if kind not in TYPES:
-      raise ValueError(f'invalid config: evals.{name}.type={kind!r}: expected one of '
-                       f'{tuple(TYPES)}')
+      raise ValueError(
+        f'invalid config: evals.{name}.type={kind!r}: expected one of {tuple(TYPES)}'
+      )
     every = entry.get('every_steps', None)
     if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-      raise ValueError(f'invalid config: evals.{name}.every_steps={every!r}: expected an int '
-                       '>= 0 (0: only at the end of the run)')
+      raise ValueError(
+        f'invalid config: evals.{name}.every_steps={every!r}: expected an int '
+        '>= 0 (0: only at the end of the run)'
+      )
     settings = ml_collections.ConfigDict(
-        {k: v for k, v in entry.to_dict().items() if k not in _SCHEDULE_KEYS})
+      {k: v for k, v in entry.to_dict().items() if k not in _SCHEDULE_KEYS}
+    )
     scheduled.append(Scheduled(name=name, evaluator=TYPES[kind](settings), every_steps=every))
   return scheduled

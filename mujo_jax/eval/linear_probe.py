@@ -76,8 +76,10 @@ def check_job_config(config: ml_collections.ConfigDict) -> None:
     _fail('checkpoint is empty: pass --config.checkpoint=<pretraining workdir>')
   path = Path(config.checkpoint).expanduser() / checkpoint.CONFIG_FILE
   if not path.exists():
-    raise FileNotFoundError(f'config.checkpoint={config.checkpoint!r}: no {path.name} there; '
-                            'expected a pretraining workdir')
+    raise FileNotFoundError(
+      f'config.checkpoint={config.checkpoint!r}: no {path.name} there; '
+      'expected a pretraining workdir'
+    )
   check_settings(config)
 
 
@@ -90,15 +92,19 @@ def check_settings(config: ml_collections.ConfigDict) -> None:
     fail(f'datasets={datasets}: expected distinct names from {eval_data.DATASETS}')
   if 'mmfit' in datasets:
     if not config.mmfit_data_dir:
-      fail('datasets has mmfit but mmfit_data_dir is not set (the TFDS data_dir holding the '
-           'built mmfit dataset; see tfds_builders/mmfit/README.md)')
+      fail(
+        'datasets has mmfit but mmfit_data_dir is not set (the TFDS data_dir holding the '
+        'built mmfit dataset; see tfds_builders/mmfit/README.md)'
+      )
     if not Path(config.mmfit_data_dir).expanduser().is_dir():
-      raise FileNotFoundError(f'config.mmfit_data_dir={config.mmfit_data_dir!r} is not a '
-                              'directory')
+      raise FileNotFoundError(f'config.mmfit_data_dir={config.mmfit_data_dir!r} is not a directory')
   probe.label_budgets(config.fractions, config.labels_per_class)
   seeds = tuple(config.seeds)
-  if not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds) or len(
-      set(seeds)) != len(seeds):
+  if (
+    not seeds
+    or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds)
+    or len(set(seeds)) != len(seeds)
+  ):
     fail(f'seeds={seeds}: expected distinct ints')
   if not config.modality_sets:
     fail('modality_sets is empty')
@@ -109,8 +115,10 @@ def check_settings(config: ml_collections.ConfigDict) -> None:
     fail(f'supervised.fractions has {missing}, which are not in fractions {config.fractions}')
   unknown = [s for s in config.supervised.modality_sets if s not in config.modality_sets]
   if config.baselines.supervised and unknown:
-    fail(f'supervised.modality_sets has {unknown}, which are not in modality_sets '
-         f'{tuple(config.modality_sets)}')
+    fail(
+      f'supervised.modality_sets has {unknown}, which are not in modality_sets '
+      f'{tuple(config.modality_sets)}'
+    )
   probe_settings(config)
   supervised_settings(config)
   if config.map_method not in MAP_METHODS:
@@ -119,8 +127,9 @@ def check_settings(config: ml_collections.ConfigDict) -> None:
     fail(f'robustness_fraction={config.robustness_fraction}: expected a value in (0, 1]')
   if config.robustness and not config.fractions:
     fail('robustness needs a label fraction (fractions is empty)')
-  if config.probe.n_jobs != -1 and (not isinstance(config.probe.n_jobs, int)
-                                    or config.probe.n_jobs < 1):
+  if config.probe.n_jobs != -1 and (
+    not isinstance(config.probe.n_jobs, int) or config.probe.n_jobs < 1
+  ):
     fail(f'probe.n_jobs={config.probe.n_jobs!r}: expected a positive int or -1 (all cores)')
   for key in ('embed_batch_size', 'retrieval_max_windows', 'map_max_windows'):
     if not isinstance(config[key], int) or config[key] < 1:
@@ -128,15 +137,21 @@ def check_settings(config: ml_collections.ConfigDict) -> None:
 
 
 def probe_settings(config: ml_collections.ConfigDict) -> probe.ProbeSettings:
-  return probe.ProbeSettings(c_grid=tuple(float(c) for c in config.probe.c_grid),
-                             max_iter=int(config.probe.max_iter), tol=float(config.probe.tol))
+  return probe.ProbeSettings(
+    c_grid=tuple(float(c) for c in config.probe.c_grid),
+    max_iter=int(config.probe.max_iter),
+    tol=float(config.probe.tol),
+  )
 
 
 def supervised_settings(config: ml_collections.ConfigDict) -> supervised.SupervisedSettings:
   s = config.supervised
-  return supervised.SupervisedSettings(steps=int(s.steps), batch_size=int(s.batch_size),
-                                       learning_rate=float(s.learning_rate),
-                                       weight_decay=float(s.weight_decay))
+  return supervised.SupervisedSettings(
+    steps=int(s.steps),
+    batch_size=int(s.batch_size),
+    learning_rate=float(s.learning_rate),
+    weight_decay=float(s.weight_decay),
+  )
 
 
 # ---------------------------------------------------------------- one dataset
@@ -164,11 +179,16 @@ def _nearest(values: Sequence[float], target: float) -> float:
   return min(values, key=lambda v: abs(np.log(v) - np.log(target)))
 
 
-def fit_and_score(splits: dict[str, dict[str, np.ndarray]],
-                  modality_sets: Sequence[probe.ModalitySet],
-                  subsets: dict[tuple[int, probe.LabelBudget], np.ndarray],
-                  budgets: Sequence[probe.LabelBudget], seeds: Sequence[int], data: Any,
-                  settings: probe.ProbeSettings, n_jobs: int = 1) -> list[dict[str, Any]]:
+def fit_and_score(
+  splits: dict[str, dict[str, np.ndarray]],
+  modality_sets: Sequence[probe.ModalitySet],
+  subsets: dict[tuple[int, probe.LabelBudget], np.ndarray],
+  budgets: Sequence[probe.LabelBudget],
+  seeds: Sequence[int],
+  data: Any,
+  settings: probe.ProbeSettings,
+  n_jobs: int = 1,
+) -> list[dict[str, Any]]:
   """Fits every probe (set × seed × budget) and scores it on every evaluation split.
 
   `splits` maps split name → embeddings (`embedding.embed_windows` output); `data` names the
@@ -188,25 +208,37 @@ def fit_and_score(splits: dict[str, dict[str, np.ndarray]],
       evaluations[split] = (x[valid], splits[split]['label'][valid])
     # Re-index the subsets into the set's valid fit windows.
     position = np.cumsum(fit_valid) - 1
-    set_subsets = {key: position[indices[fit_valid[indices]]]
-                   for key, indices in subsets.items()}
-    tasks.append(joblib.delayed(probe.score_modality_set)(
-        modality_set.name, (fit_x[fit_valid], fit['label'][fit_valid]),
-        (val_x[val_valid], val['label'][val_valid]), evaluations, set_subsets, tuple(budgets),
-        tuple(seeds), settings))
+    set_subsets = {key: position[indices[fit_valid[indices]]] for key, indices in subsets.items()}
+    tasks.append(
+      joblib.delayed(probe.score_modality_set)(
+        modality_set.name,
+        (fit_x[fit_valid], fit['label'][fit_valid]),
+        (val_x[val_valid], val['label'][val_valid]),
+        evaluations,
+        set_subsets,
+        tuple(budgets),
+        tuple(seeds),
+        settings,
+      )
+    )
   n_jobs = min(len(tasks), (os.cpu_count() or 1) if n_jobs == -1 else n_jobs)
   start = time.time()
   results = joblib.Parallel(n_jobs=n_jobs)(tasks)
-  logging.info('probes on %d modality sets × %d budgets × %d seeds in %.1f s (%d processes)',
-               len(tasks), len(budgets), len(seeds), time.time() - start, n_jobs)
+  logging.info(
+    'probes on %d modality sets × %d budgets × %d seeds in %.1f s (%d processes)',
+    len(tasks),
+    len(budgets),
+    len(seeds),
+    time.time() - start,
+    n_jobs,
+  )
   return [row for rows in results for row in rows]
 
 
 class _DatasetEvaluation:
   """Everything computed for one dataset; `run` calls the steps in order."""
 
-  def __init__(self, config, pretrained: checkpoint.Pretrained, data: eval_data.EvalDataset,
-               mesh):
+  def __init__(self, config, pretrained: checkpoint.Pretrained, data: eval_data.EvalDataset, mesh):
     self.config = config
     self.pretrained = pretrained
     self.data = data
@@ -218,14 +250,17 @@ class _DatasetEvaluation:
     self.seeds = tuple(config.seeds)
     self.settings = probe_settings(config)
     self.probe_modalities = tuple(m for m in data.modalities if m in eval_data.PROBE_MODALITIES)
-    self.sets, skipped = probe.expand_modality_sets(config.modality_sets, self.probe_modalities,
-                                                    data.sites)
+    self.sets, skipped = probe.expand_modality_sets(
+      config.modality_sets, self.probe_modalities, data.sites
+    )
     self.results.skipped.extend(skipped)
     if not self.sets:
-      raise ValueError(f'{data.name}: none of modality_sets {tuple(config.modality_sets)} can '
-                       f'be fed ({skipped})')
-    self.conditions = (robustness.conditions(self.probe_modalities, data.sites)
-                       if config.robustness else [])
+      raise ValueError(
+        f'{data.name}: none of modality_sets {tuple(config.modality_sets)} can be fed ({skipped})'
+      )
+    self.conditions = (
+      robustness.conditions(self.probe_modalities, data.sites) if config.robustness else []
+    )
     self.embeddings: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     self._embed_fns: dict[embedding.EmbedRequest, Any] = {}  # One compile per request.
     # (fraction, title, truth, predicted) for the confusion-matrix figure.
@@ -245,9 +280,12 @@ class _DatasetEvaluation:
         variant_sites |= robustness.imu_variant_sites(self.conditions)
     if variant_sites:
       modalities.add('imu')
-    variants = tuple(sorted(
+    variants = tuple(
+      sorted(
         (probe.imu_variant_key(sites), tuple(s in sites for s in self.data.sites))
-        for sites in variant_sites))
+        for sites in variant_sites
+      )
+    )
     ordered = tuple(m for m in ('imu', 'pose', 'video', 'text') if m in modalities)
     return embedding.EmbedRequest(modalities=ordered, imu_variants=variants)
 
@@ -259,21 +297,35 @@ class _DatasetEvaluation:
       if request not in self._embed_fns:
         self._embed_fns[request] = embedding.make_embed_fn(self.model, request, self.mesh)
       self.embeddings[name][split] = embedding.embed_windows(
-          self.model, params, self.data.windows[split], request, self.mesh,
-          self.config.embed_batch_size, self._embed_fns[request])
-      logging.info('%s/%s: embedded %d windows with the %s model in %.1f s', self.data.name,
-                   split, len(self.embeddings[name][split]['label']), name, time.time() - start)
+        self.model,
+        params,
+        self.data.windows[split],
+        request,
+        self.mesh,
+        self.config.embed_batch_size,
+        self._embed_fns[request],
+      )
+      logging.info(
+        '%s/%s: embedded %d windows with the %s model in %.1f s',
+        self.data.name,
+        split,
+        len(self.embeddings[name][split]['label']),
+        name,
+        time.time() - start,
+      )
 
   def statistics_features(self) -> None:
     """The per-channel statistics baseline's features for every IMU key the sets read."""
     terms = {t for s in self.statistics_sets() for t in s.terms}
-    variants = {t.key: tuple(t.sites is None or s in t.sites for s in self.data.sites)
-                for t in terms}
+    variants = {
+      t.key: tuple(t.sites is None or s in t.sites for s in self.data.sites) for t in terms
+    }
     self.embeddings['statistics'] = {
-        split: statistics.site_features(
-            embedding.iterate_batches(self.data.windows[split], self.config.embed_batch_size),
-            variants)
-        for split in self.data.splits}
+      split: statistics.site_features(
+        embedding.iterate_batches(self.data.windows[split], self.config.embed_batch_size), variants
+      )
+      for split in self.data.splits
+    }
 
   def statistics_sets(self) -> list[probe.ModalitySet]:
     return [s for s in self.sets if all(t.modality == 'imu' for t in s.terms)]
@@ -310,11 +362,15 @@ class _DatasetEvaluation:
     """
     embeddings = self.embeddings[model_name][eval_data.ALL_WINDOWS]
     labels, groups = embeddings['label'], embeddings['group']
-    folds = list(model_selection.StratifiedGroupKFold(
-        n_splits=self.data.folds, shuffle=True, random_state=0).split(labels, labels, groups))
+    folds = list(
+      model_selection.StratifiedGroupKFold(
+        n_splits=self.data.folds, shuffle=True, random_state=0
+      ).split(labels, labels, groups)
+    )
     grid = sorted(self.settings.c_grid)
-    settings = dataclasses.replace(self.settings,
-                                   c_grid=(next((c for c in grid if c >= 1), grid[-1]),))
+    settings = dataclasses.replace(
+      self.settings, c_grid=(next((c for c in grid if c >= 1), grid[-1]),)
+    )
     sets = self.statistics_sets() if model_name == 'statistics' else self.sets
     for modality_set in sets:
       x, valid = probe.features(embeddings, modality_set)
@@ -324,51 +380,80 @@ class _DatasetEvaluation:
           num_train = []
           for fold, (fit, held_out) in enumerate(folds):
             fit, held_out = fit[valid[fit]], held_out[valid[held_out]]
-            chosen = fit[probe.stratified_subsets(labels[fit], [budget], seed * 1000 + fold,
-                                                  groups=groups[fit])[budget]]
-            fitted = probe.fit_probe(x[chosen], labels[chosen], x[chosen], labels[chosen],
-                                     settings)
+            chosen = fit[
+              probe.stratified_subsets(
+                labels[fit], [budget], seed * 1000 + fold, groups=groups[fit]
+              )[budget]
+            ]
+            fitted = probe.fit_probe(x[chosen], labels[chosen], x[chosen], labels[chosen], settings)
             predicted[held_out] = fitted.predict(x[held_out])
             num_train.append(len(chosen))
           scored = valid & (predicted >= 0)
           f1, accuracy = probe.scores(labels[scored], predicted[scored])
-          self.results.probe_rows.append(self._row(
-              split=f'cv{self.data.folds}', modality_set=modality_set.name,
-              **probe.budget_columns(budget), seed=seed, model=model_name,
-              num_train=int(np.mean(num_train)), num_eval=int(scored.sum()),
-              c=settings.c_grid[0], validation_macro_f1=float('nan'), macro_f1=f1,
-              accuracy=accuracy, converged=''))
+          self.results.probe_rows.append(
+            self._row(
+              split=f'cv{self.data.folds}',
+              modality_set=modality_set.name,
+              **probe.budget_columns(budget),
+              seed=seed,
+              model=model_name,
+              num_train=int(np.mean(num_train)),
+              num_eval=int(scored.sum()),
+              c=settings.c_grid[0],
+              validation_macro_f1=float('nan'),
+              macro_f1=f1,
+              accuracy=accuracy,
+              converged='',
+            )
+          )
 
-  def probes(self, model_name: str,
-             subsets: dict[tuple[int, probe.LabelBudget], np.ndarray]) -> None:
-    confusion_fractions = ({_nearest(self.fractions, 0.02), max(self.fractions)}
-                           if self.fractions else set())
+  def probes(
+    self, model_name: str, subsets: dict[tuple[int, probe.LabelBudget], np.ndarray]
+  ) -> None:
+    confusion_fractions = (
+      {_nearest(self.fractions, 0.02), max(self.fractions)} if self.fractions else set()
+    )
     first_set = self.sets[0].name
     sets = self.statistics_sets() if model_name == 'statistics' else self.sets
-    for result in fit_and_score(self.embeddings[model_name], sets, subsets, self.budgets,
-                                self.seeds, self.data, self.settings, self.config.probe.n_jobs):
+    for result in fit_and_score(
+      self.embeddings[model_name],
+      sets,
+      subsets,
+      self.budgets,
+      self.seeds,
+      self.data,
+      self.settings,
+      self.config.probe.n_jobs,
+    ):
       truth, predicted = result.pop('truth'), result.pop('predicted')
       self.results.probe_rows.append(self._row(model=model_name, **result))
-      if (model_name == 'pretrained' and result['modality_set'] == first_set
-          and result['seed'] == self.seeds[0] and result['split'] == self.data.eval_splits[0]
-          and result['fraction'] in confusion_fractions):
+      if (
+        model_name == 'pretrained'
+        and result['modality_set'] == first_set
+        and result['seed'] == self.seeds[0]
+        and result['split'] == self.data.eval_splits[0]
+        and result['fraction'] in confusion_fractions
+      ):
         fraction, seed = result['fraction'], result['seed']
-        title = (f'{first_set}, {100 * fraction:g} % labels (seed {seed}), '
-                 f'macro F1 {result["macro_f1"]:.3f}')
+        title = (
+          f'{first_set}, {100 * fraction:g} % labels (seed {seed}), '
+          f'macro F1 {result["macro_f1"]:.3f}'
+        )
         self.predictions_for_confusion.append((fraction, title, truth, predicted))
 
-  def supervised_baseline(self,
-                          subsets: dict[tuple[int, probe.LabelBudget], np.ndarray]) -> None:
+  def supervised_baseline(self, subsets: dict[tuple[int, probe.LabelBudget], np.ndarray]) -> None:
     settings = supervised_settings(self.config)
-    wanted, _ = probe.expand_modality_sets(self.config.supervised.modality_sets,
-                                           self.probe_modalities, self.data.sites)
+    wanted, _ = probe.expand_modality_sets(
+      self.config.supervised.modality_sets, self.probe_modalities, self.data.sites
+    )
     chosen = [s for s in self.sets if s.name in {w.name for w in wanted}]
     fit = self.embeddings['pretrained'][self.data.fit_split]
     for modality_set in chosen:
       start = time.time()
       _, fit_valid = probe.features(fit, modality_set)
-      baseline = supervised.FromScratch(self.data.model_config, modality_set, self.data.sites,
-                                        len(self.data.class_names), settings)
+      baseline = supervised.FromScratch(
+        self.data.model_config, modality_set, self.data.sites, len(self.data.class_names), settings
+      )
       for seed in self.seeds:
         for fraction in self.config.supervised.fractions:
           budget = probe.LabelBudget(fraction=fraction)
@@ -377,20 +462,36 @@ class _DatasetEvaluation:
           params = baseline.fit(self.data.windows[self.data.fit_split], indices, seed)
           for split in self.data.eval_splits:
             _, valid = probe.features(self.embeddings['pretrained'][split], modality_set)
-            predicted = baseline.predict(params, self.data.windows[split],
-                                         self.config.embed_batch_size)
+            predicted = baseline.predict(
+              params, self.data.windows[split], self.config.embed_batch_size
+            )
             truth = self.embeddings['pretrained'][split]['label']
             f1, accuracy = probe.scores(truth[valid], predicted[valid])
-            self.results.probe_rows.append(self._row(
-                split=split, modality_set=modality_set.name, **probe.budget_columns(budget),
+            self.results.probe_rows.append(
+              self._row(
+                split=split,
+                modality_set=modality_set.name,
+                **probe.budget_columns(budget),
                 seed=seed,
-                model='supervised', num_train=len(indices),
-                num_eval=int(valid.sum()), c=float('nan'), validation_macro_f1=float('nan'),
-                macro_f1=f1, accuracy=accuracy, converged=''))
-      logging.info('%s: supervised baseline %s (%d steps × %d fractions × %d seeds) in %.1f s',
-                   self.data.name, modality_set.name, settings.steps,
-                   len(self.config.supervised.fractions),
-                   len(self.seeds), time.time() - start)
+                model='supervised',
+                num_train=len(indices),
+                num_eval=int(valid.sum()),
+                c=float('nan'),
+                validation_macro_f1=float('nan'),
+                macro_f1=f1,
+                accuracy=accuracy,
+                converged='',
+              )
+            )
+      logging.info(
+        '%s: supervised baseline %s (%d steps × %d fractions × %d seeds) in %.1f s',
+        self.data.name,
+        modality_set.name,
+        settings.steps,
+        len(self.config.supervised.fractions),
+        len(self.seeds),
+        time.time() - start,
+      )
 
   # ---- zero-shot, retrieval, robustness
 
@@ -400,12 +501,15 @@ class _DatasetEvaluation:
       return
     missing = zero_shot.missing_prompts(self.data.class_names)
     if missing:
-      self.results.notes.append(f'zero-shot skipped: no prompts for the classes {missing} '
-                                '(not in the pretraining vocabulary)')
+      self.results.notes.append(
+        f'zero-shot skipped: no prompts for the classes {missing} '
+        '(not in the pretraining vocabulary)'
+      )
       return
     prototypes = zero_shot.class_prototypes(
-        lambda texts: embedding.embed_texts(self.model, self.pretrained.params, texts),
-        self.data.class_names)
+      lambda texts: embedding.embed_texts(self.model, self.pretrained.params, texts),
+      self.data.class_names,
+    )
     keys = [m for m in self.probe_modalities]
     for split in self.data.eval_splits:
       embeddings = self.embeddings['pretrained'][split]
@@ -419,8 +523,7 @@ class _DatasetEvaluation:
       return
     for split in self.data.eval_splits:
       embeddings = self.embeddings['pretrained'][split]
-      chosen = _evenly_spaced_indices(len(embeddings['label']),
-                                      self.config.retrieval_max_windows)
+      chosen = _evenly_spaced_indices(len(embeddings['label']), self.config.retrieval_max_windows)
       subset = {k: v[chosen] for k, v in embeddings.items()}
       for row in retrieval.evaluate(subset, keys):
         self.results.retrieval_rows.append({'dataset': self.data.name, 'split': split, **row})
@@ -434,36 +537,54 @@ class _DatasetEvaluation:
     seed = self.seeds[0]
     indices = subsets[(seed, probe.LabelBudget(fraction=fraction))]
     indices = indices[fit_valid[indices]]
-    fitted = probe.fit_probe(fit_x[indices], splits[self.data.fit_split]['label'][indices],
-                             val_x[val_valid],
-                             splits[self.data.validation_split]['label'][val_valid],
-                             self.settings)
+    fitted = probe.fit_probe(
+      fit_x[indices],
+      splits[self.data.fit_split]['label'][indices],
+      val_x[val_valid],
+      splits[self.data.validation_split]['label'][val_valid],
+      self.settings,
+    )
     for split in self.data.eval_splits:
       labels = splits[split]['label']
       for condition in self.conditions:
         x, valid = robustness.fuse(splits[split], condition.keys)
         f1, accuracy = probe.scores(labels[valid], fitted.predict(x[valid]))
-        self.results.robustness_rows.append({
-            'dataset': self.data.name, 'split': split, 'modalities': condition.modalities,
-            'imu_sites': condition.imu_sites, 'num_eval': int(valid.sum()),
-            'num_excluded': int((~valid).sum()), 'macro_f1': f1, 'accuracy': accuracy,
-            'fraction': fraction, 'seed': seed})
+        self.results.robustness_rows.append(
+          {
+            'dataset': self.data.name,
+            'split': split,
+            'modalities': condition.modalities,
+            'imu_sites': condition.imu_sites,
+            'num_eval': int(valid.sum()),
+            'num_excluded': int((~valid).sum()),
+            'macro_f1': f1,
+            'accuracy': accuracy,
+            'fraction': fraction,
+            'seed': seed,
+          }
+        )
 
   # ---- plots
 
   def plot(self, workdir: Path) -> None:
     names = [s.name for s in self.sets]
     for split in self.data.eval_splits if self.data.probe and not self.data.folds else ():
-      rows = [r for r in self.results.probe_rows if r['dataset'] == self.data.name
-              and r['split'] == split and not r['labels_per_class']]
+      rows = [
+        r
+        for r in self.results.probe_rows
+        if r['dataset'] == self.data.name and r['split'] == split and not r['labels_per_class']
+      ]
       path = workdir / f'f1_vs_fraction_{self.data.name}_{split}.png'
       plots.f1_vs_fraction(rows, names, f'{self.data.name} / {split}: probe macro F1', path)
       self.results.plots.append(path.name)
     if self.predictions_for_confusion:
       labels = np.arange(len(self.data.class_names))
-      matrices = [(title, confusion_matrix(truth, predicted, labels=labels))
-                  for _, title, truth, predicted in sorted(self.predictions_for_confusion,
-                                                           key=lambda item: item[0])]
+      matrices = [
+        (title, confusion_matrix(truth, predicted, labels=labels))
+        for _, title, truth, predicted in sorted(
+          self.predictions_for_confusion, key=lambda item: item[0]
+        )
+      ]
       path = workdir / f'confusion_{self.data.name}_{self.data.eval_splits[0]}.png'
       plots.confusion_matrices(matrices, self.data.class_names, path)
       self.results.plots.append(path.name)
@@ -476,14 +597,25 @@ class _DatasetEvaluation:
       valid &= embeddings.get(f'valid/{key}', np.ones(len(embeddings['label']), bool))[chosen]
     chosen = chosen[valid]
     path = workdir / f'joint_space_{self.data.name}_{split}.png'
-    plots.joint_space_map({k: embeddings[k][chosen] for k in keys}, embeddings['label'][chosen],
-                          self.data.class_names, f'{self.data.name} / {split}', path,
-                          self.config.map_method, self.seeds[0])
+    plots.joint_space_map(
+      {k: embeddings[k][chosen] for k in keys},
+      embeddings['label'][chosen],
+      self.data.class_names,
+      f'{self.data.name} / {split}',
+      path,
+      self.config.map_method,
+      self.seeds[0],
+    )
     self.results.plots.append(path.name)
 
 
-def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: checkpoint.Pretrained,
-                     name: str, mesh: jax.sharding.Mesh, workdir: Path | None) -> DatasetResults:
+def evaluate_dataset(
+  config: ml_collections.ConfigDict,
+  pretrained: checkpoint.Pretrained,
+  name: str,
+  mesh: jax.sharding.Mesh,
+  workdir: Path | None,
+) -> DatasetResults:
   """All evaluations of one dataset; plots go to `workdir` when it is given."""
   data = eval_data.load(name, pretrained.config, config)
   evaluation = _DatasetEvaluation(config, pretrained, data, mesh)
@@ -492,24 +624,27 @@ def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: checkpoint.P
   if data.probe and config.baselines.random_init:
     # The run's own initial weights: the site table is global, so the parameters of a model
     # rebuilt for the dataset's sites are the ones the run started from.
-    random_params = jax.jit(lambda rng: joint.init_params(
-        evaluation.model, rng, schema.dummy_batch(data.model_config, 2)))(
-            checkpoint.init_key(pretrained.config))
+    random_params = jax.jit(
+      lambda rng: joint.init_params(evaluation.model, rng, schema.dummy_batch(data.model_config, 2))
+    )(checkpoint.init_key(pretrained.config))
     evaluation.embed('random_init', random_params, full=False)
     models.append('random_init')
   if data.probe and config.baselines.statistics and evaluation.statistics_sets():
     evaluation.statistics_features()
     models.append('statistics')
   if not data.probe:
-    evaluation.results.notes.append('probes skipped: too few windows per class to fit and score '
-                                    'a probe (retrieval and zero-shot only)')
+    evaluation.results.notes.append(
+      'probes skipped: too few windows per class to fit and score '
+      'a probe (retrieval and zero-shot only)'
+    )
   elif data.folds:
     for model in models:
       evaluation.fold_probes(model)
     if config.baselines.supervised or config.robustness:
       evaluation.results.notes.append(
-          f'supervised baseline and robustness table skipped: {data.folds}-fold '
-          'cross-validated dataset')
+        f'supervised baseline and robustness table skipped: {data.folds}-fold '
+        'cross-validated dataset'
+      )
   else:
     subsets = evaluation.subsets()
     for model in models:
@@ -517,10 +652,12 @@ def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: checkpoint.P
     if config.baselines.supervised:
       evaluation.supervised_baseline(subsets)
   robust = config.robustness and data.probe and not data.folds
-  steps = (('zero-shot', config.zero_shot, evaluation.zero_shot),
-           ('retrieval', config.retrieval, evaluation.retrieval),
-           ('robustness', robust, lambda: evaluation.robustness(subsets)),
-           ('plots', config.plots and workdir is not None, lambda: evaluation.plot(workdir)))
+  steps = (
+    ('zero-shot', config.zero_shot, evaluation.zero_shot),
+    ('retrieval', config.retrieval, evaluation.retrieval),
+    ('robustness', robust, lambda: evaluation.robustness(subsets)),
+    ('plots', config.plots and workdir is not None, lambda: evaluation.plot(workdir)),
+  )
   for label, enabled, step in steps:
     if enabled:
       start = time.time()
@@ -532,45 +669,70 @@ def evaluate_dataset(config: ml_collections.ConfigDict, pretrained: checkpoint.P
 # ---------------------------------------------------------------- outputs
 
 
-def _markdown(config, pretrained: checkpoint.Pretrained, results: DatasetResults,
-              seconds: float) -> str:
+def _markdown(
+  config, pretrained: checkpoint.Pretrained, results: DatasetResults, seconds: float
+) -> str:
   c = pretrained.config
   lines = [
-      '# Linear-probe evaluation',
-      '',
-      f'Checkpoint `{pretrained.workdir}` at step {pretrained.step} (model size '
-      f'{c.model.size}, modalities {"+".join(c.modalities)}, loss {c.loss.type}, strategy '
-      f'{c.multitask.strategy}); {seconds:.0f} s.',
-      '',
-      'Probe: logistic regression on standardised frozen embeddings, C in '
-      f'{tuple(config.probe.c_grid)} chosen by validation macro F1; label budgets (fractions '
-      'or counts per class) stratified by class and nested per seed; at 100 % the probe is '
-      'fitted once (every seed has the same windows). Baselines: `random_init` = the same probe '
-      "on the run's own initial weights (a randomly initialised model of the same "
-      'architecture); `supervised` = the same encoders + a linear head trained from '
-      f'scratch on the same labelled windows ({config.supervised.steps} steps).',
-      '',
+    '# Linear-probe evaluation',
+    '',
+    f'Checkpoint `{pretrained.workdir}` at step {pretrained.step} (model size '
+    f'{c.model.size}, modalities {"+".join(c.modalities)}, loss {c.loss.type}, strategy '
+    f'{c.multitask.strategy}); {seconds:.0f} s.',
+    '',
+    'Probe: logistic regression on standardised frozen embeddings, C in '
+    f'{tuple(config.probe.c_grid)} chosen by validation macro F1; label budgets (fractions '
+    'or counts per class) stratified by class and nested per seed; at 100 % the probe is '
+    'fitted once (every seed has the same windows). Baselines: `random_init` = the same probe '
+    "on the run's own initial weights (a randomly initialised model of the same "
+    'architecture); `supervised` = the same encoders + a linear head trained from '
+    f'scratch on the same labelled windows ({config.supervised.steps} steps).',
+    '',
   ]
   for section in report.probe_tables(results.probe_rows, 'macro_f1'):
     lines += [section, '']
   for section in report.probe_tables(results.probe_rows, 'accuracy'):
     lines += [section, '']
   if results.zero_shot_rows:
-    lines += ['### Zero-shot (class-name prompts through the text encoder)', '',
-              report.rows_table(results.zero_shot_rows,
-                                ('dataset', 'split', 'modality', 'num_windows', 'macro_f1',
-                                 'accuracy')), '']
+    lines += [
+      '### Zero-shot (class-name prompts through the text encoder)',
+      '',
+      report.rows_table(
+        results.zero_shot_rows,
+        ('dataset', 'split', 'modality', 'num_windows', 'macro_f1', 'accuracy'),
+      ),
+      '',
+    ]
   if results.retrieval_rows:
-    lines += ['### Cross-modal retrieval', '',
-              report.rows_table(results.retrieval_rows,
-                                ('dataset', 'split', 'query', 'target', 'num_windows', 'R@1',
-                                 'R@5', 'R@10', 'chance@1')), '']
+    lines += [
+      '### Cross-modal retrieval',
+      '',
+      report.rows_table(
+        results.retrieval_rows,
+        ('dataset', 'split', 'query', 'target', 'num_windows', 'R@1', 'R@5', 'R@10', 'chance@1'),
+      ),
+      '',
+    ]
   if results.robustness_rows:
-    lines += ['### Missing-modality robustness (one probe on the fused embedding, fitted with '
-              'everything present, tested with inputs removed)', '',
-              report.rows_table(results.robustness_rows,
-                                ('dataset', 'split', 'modalities', 'imu_sites', 'num_eval',
-                                 'num_excluded', 'macro_f1', 'accuracy')), '']
+    lines += [
+      '### Missing-modality robustness (one probe on the fused embedding, fitted with '
+      'everything present, tested with inputs removed)',
+      '',
+      report.rows_table(
+        results.robustness_rows,
+        (
+          'dataset',
+          'split',
+          'modalities',
+          'imu_sites',
+          'num_eval',
+          'num_excluded',
+          'macro_f1',
+          'accuracy',
+        ),
+      ),
+      '',
+    ]
   if results.skipped:
     lines += ['### Modality sets skipped', '']
     lines += [f'- `{text}`: {reason}' for text, reason in results.skipped] + ['']
@@ -584,6 +746,7 @@ def _markdown(config, pretrained: checkpoint.Pretrained, results: DatasetResults
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Evaluation:
   """What one run of the evaluator produced, and how long it took."""
+
   results: DatasetResults
   pretrained: checkpoint.Pretrained
   seconds: float
@@ -601,8 +764,9 @@ class LinearProbe:
     check_settings(settings)
     self.settings = settings
 
-  def evaluate(self, pretrained: checkpoint.Pretrained, mesh: jax.sharding.Mesh,
-               plots_dir: Path | None = None) -> Evaluation:
+  def evaluate(
+    self, pretrained: checkpoint.Pretrained, mesh: jax.sharding.Mesh, plots_dir: Path | None = None
+  ) -> Evaluation:
     start = time.time()
     results = DatasetResults()
     for name in self.settings.datasets:
@@ -622,8 +786,11 @@ class LinearProbe:
     """Mean macro F1 over seeds, keyed `dataset/split/modality_set/budget/model`."""
     groups: dict[str, list[float]] = {}
     for row in evaluation.results.probe_rows:
-      budget = (f'per_class={row["labels_per_class"]}' if row['labels_per_class']
-                else f'fraction={row["fraction"]:g}')
+      budget = (
+        f'per_class={row["labels_per_class"]}'
+        if row['labels_per_class']
+        else f'fraction={row["fraction"]:g}'
+      )
       key = '/'.join((row['dataset'], row['split'], row['modality_set'], budget, row['model']))
       groups.setdefault(key, []).append(float(row['macro_f1']))
     return {key: float(np.mean(values)) for key, values in groups.items()}
@@ -632,11 +799,16 @@ class LinearProbe:
     """The output files of the module docstring (call on process 0)."""
     results = evaluation.results
     workdir.mkdir(parents=True, exist_ok=True)
-    outputs = {'probe_results.csv': report.write_csv(workdir / 'probe_results.csv',
-                                                     results.probe_rows, report.PROBE_COLUMNS)}
-    for name, rows in (('zero_shot.csv', results.zero_shot_rows),
-                       ('retrieval.csv', results.retrieval_rows),
-                       ('robustness.csv', results.robustness_rows)):
+    outputs = {
+      'probe_results.csv': report.write_csv(
+        workdir / 'probe_results.csv', results.probe_rows, report.PROBE_COLUMNS
+      )
+    }
+    for name, rows in (
+      ('zero_shot.csv', results.zero_shot_rows),
+      ('retrieval.csv', results.retrieval_rows),
+      ('robustness.csv', results.robustness_rows),
+    ):
       if rows:
         outputs[name] = report.write_csv(workdir / name, rows)
     np.savez(workdir / 'probe_windows.npz', **results.arrays)
@@ -661,6 +833,11 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any
   if is_chief:
     outputs = evaluator.write(evaluation, workdir)
     print(outputs['probe_results.md'].read_text())
-  return {'checkpoint_step': pretrained.step, 'seconds': evaluation.seconds,
-          'outputs': {k: str(v) for k, v in outputs.items()}, 'plots': evaluation.results.plots,
-          'probe_rows': evaluation.results.probe_rows, 'scalars': evaluator.scalars(evaluation)}
+  return {
+    'checkpoint_step': pretrained.step,
+    'seconds': evaluation.seconds,
+    'outputs': {k: str(v) for k, v in outputs.items()},
+    'plots': evaluation.results.plots,
+    'probe_rows': evaluation.results.probe_rows,
+    'scalars': evaluator.scalars(evaluation),
+  }

@@ -16,18 +16,24 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-MODEL_STYLES = {'pretrained': ('tab:blue', 'o'), 'random_init': ('tab:gray', 's'),
-                'supervised': ('tab:orange', '^'), 'statistics': ('tab:green', 'D')}
+MODEL_STYLES = {
+  'pretrained': ('tab:blue', 'o'),
+  'random_init': ('tab:gray', 's'),
+  'supervised': ('tab:orange', '^'),
+  'statistics': ('tab:green', 'D'),
+}
 MODALITY_MARKERS = {'imu': 'o', 'pose': 's', 'video': '^', 'text': '*'}
 
 
-def f1_vs_fraction(rows: Sequence[Mapping], modality_sets: Sequence[str], title: str,
-                   path: Path) -> Path:
+def f1_vs_fraction(
+  rows: Sequence[Mapping], modality_sets: Sequence[str], title: str, path: Path
+) -> Path:
   """One panel per modality set: mean ± std macro F1 over seeds vs fraction, per model."""
   columns = min(4, len(modality_sets))
   lines = math.ceil(len(modality_sets) / columns)
-  figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3.2 * lines), squeeze=False,
-                              sharey=True)
+  figure, axes = plt.subplots(
+    lines, columns, figsize=(4 * columns, 3.2 * lines), squeeze=False, sharey=True
+  )
   all_fractions = sorted({r['fraction'] for r in rows})
   for panel, modality_set in zip(axes.flat, modality_sets, strict=False):
     for model, (color, marker) in MODEL_STYLES.items():
@@ -48,11 +54,13 @@ def f1_vs_fraction(rows: Sequence[Mapping], modality_sets: Sequence[str], title:
     panel.grid(True, which='both', alpha=0.3)
   for panel in axes[:, 0]:
     panel.set_ylabel('macro F1')
-  for panel in list(axes.flat)[len(modality_sets):]:
+  for panel in list(axes.flat)[len(modality_sets) :]:
     panel.axis('off')
-  handles = [plt.Line2D([], [], color=color, marker=marker, label=model)
-             for model, (color, marker) in MODEL_STYLES.items()
-             if any(r['model'] == model for r in rows)]
+  handles = [
+    plt.Line2D([], [], color=color, marker=marker, label=model)
+    for model, (color, marker) in MODEL_STYLES.items()
+    if any(r['model'] == model for r in rows)
+  ]
   figure.legend(handles=handles, loc='upper right', ncol=len(handles), fontsize='small')
   figure.suptitle(title, x=0.02, ha='left')
   figure.tight_layout(rect=(0, 0, 1, 0.93))
@@ -61,8 +69,9 @@ def f1_vs_fraction(rows: Sequence[Mapping], modality_sets: Sequence[str], title:
   return path
 
 
-def confusion_matrices(matrices: Sequence[tuple[str, np.ndarray]], class_names: Sequence[str],
-                       path: Path) -> Path:
+def confusion_matrices(
+  matrices: Sequence[tuple[str, np.ndarray]], class_names: Sequence[str], path: Path
+) -> Path:
   """Row-normalised confusion matrices side by side (rows: true class, columns: predicted)."""
   figure, axes = plt.subplots(1, len(matrices), figsize=(6 * len(matrices), 5.5), squeeze=False)
   for panel, (title, matrix) in zip(axes.flat, matrices, strict=True):
@@ -73,8 +82,15 @@ def confusion_matrices(matrices: Sequence[tuple[str, np.ndarray]], class_names: 
     panel.set_xticks(ticks, class_names, rotation=90, fontsize=7)
     panel.set_yticks(ticks, class_names, fontsize=7)
     for i, j in zip(*np.nonzero(matrix), strict=True):
-      panel.text(j, i, str(matrix[i, j]), ha='center', va='center', fontsize=6,
-                 color='white' if normalised[i, j] > 0.5 else 'black')
+      panel.text(
+        j,
+        i,
+        str(matrix[i, j]),
+        ha='center',
+        va='center',
+        fontsize=6,
+        color='white' if normalised[i, j] > 0.5 else 'black',
+      )
     panel.set_xlabel('predicted')
     panel.set_ylabel('true')
     panel.set_title(title, fontsize=9)
@@ -84,19 +100,27 @@ def confusion_matrices(matrices: Sequence[tuple[str, np.ndarray]], class_names: 
   return path
 
 
-def joint_space_map(embeddings: Mapping[str, np.ndarray], labels: np.ndarray,
-                    class_names: Sequence[str], title: str, path: Path, method: str = 'pca',
-                    seed: int = 0) -> Path:
+def joint_space_map(
+  embeddings: Mapping[str, np.ndarray],
+  labels: np.ndarray,
+  class_names: Sequence[str],
+  title: str,
+  path: Path,
+  method: str = 'pca',
+  seed: int = 0,
+) -> Path:
   """2-D PCA or t-SNE of every modality's embeddings of the same windows in one space."""
   from sklearn.decomposition import PCA  # pylint: disable=g-import-not-at-top
   from sklearn.manifold import TSNE  # pylint: disable=g-import-not-at-top
+
   names = list(embeddings)
   stacked = np.concatenate([embeddings[m] for m in names])
   if method == 'pca':
     points = PCA(n_components=2, random_state=seed).fit_transform(stacked)
   elif method == 'tsne':
-    points = TSNE(n_components=2, random_state=seed,
-                  perplexity=min(30.0, max(2.0, (len(stacked) - 1) / 3))).fit_transform(stacked)
+    points = TSNE(
+      n_components=2, random_state=seed, perplexity=min(30.0, max(2.0, (len(stacked) - 1) / 3))
+    ).fit_transform(stacked)
   else:
     raise ValueError(f"map_method={method!r}: expected 'pca' or 'tsne'")
   colours = plt.get_cmap('tab20')(np.linspace(0, 1, max(len(class_names), 2)))
@@ -104,14 +128,27 @@ def joint_space_map(embeddings: Mapping[str, np.ndarray], labels: np.ndarray,
   offset = 0
   for name in names:
     count = len(embeddings[name])
-    part = points[offset:offset + count]
+    part = points[offset : offset + count]
     offset += count
-    panel.scatter(part[:, 0], part[:, 1], c=colours[labels], s=14, alpha=0.7,
-                  marker=MODALITY_MARKERS.get(name.split(':')[0], 'x'), linewidths=0)
-  handles = [plt.Line2D([], [], color='k', marker=MODALITY_MARKERS.get(n.split(':')[0], 'x'),
-                        linestyle='', label=n) for n in names]
-  handles += [plt.Line2D([], [], color=colours[c], marker='o', linestyle='', label=class_names[c])
-              for c in sorted(set(labels.tolist()))]
+    panel.scatter(
+      part[:, 0],
+      part[:, 1],
+      c=colours[labels],
+      s=14,
+      alpha=0.7,
+      marker=MODALITY_MARKERS.get(name.split(':')[0], 'x'),
+      linewidths=0,
+    )
+  handles = [
+    plt.Line2D(
+      [], [], color='k', marker=MODALITY_MARKERS.get(n.split(':')[0], 'x'), linestyle='', label=n
+    )
+    for n in names
+  ]
+  handles += [
+    plt.Line2D([], [], color=colours[c], marker='o', linestyle='', label=class_names[c])
+    for c in sorted(set(labels.tolist()))
+  ]
   panel.legend(handles=handles, fontsize=7, loc='center left', bbox_to_anchor=(1.0, 0.5))
   panel.set_title(f'{title} ({method.upper()}; colour = class, marker = modality)', fontsize=9)
   figure.tight_layout()

@@ -47,6 +47,7 @@ def imu_variant_key(sites: Sequence[str] | None) -> str:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Term:
   """One embedding of a modality set: a modality, and for IMU the sites left present."""
+
   modality: str
   sites: tuple[str, ...] | None = None  # None: every site of the dataset.
 
@@ -69,8 +70,10 @@ class ModalitySet:
 def _parse_term(text: str, context: str) -> tuple[str, tuple[str, ...] | str | None]:
   modality, _, site_text = text.partition(':')
   if modality not in MODALITIES:
-    raise ValueError(f'modality set {context!r}: unknown modality {modality!r}; expected one of '
-                     f'{MODALITIES} (text describes the class and is not a probe input)')
+    raise ValueError(
+      f'modality set {context!r}: unknown modality {modality!r}; expected one of '
+      f'{MODALITIES} (text describes the class and is not a probe input)'
+    )
   if not site_text:
     return modality, None
   if modality != 'imu':
@@ -80,8 +83,9 @@ def _parse_term(text: str, context: str) -> tuple[str, tuple[str, ...] | str | N
   sites = tuple(site_text.split('/'))
   unknown = [s for s in sites if s not in sites_lib.SITES]
   if unknown or len(set(sites)) != len(sites):
-    raise ValueError(f'modality set {context!r}: sites {sites} must be distinct names from '
-                     f'{sites_lib.SITES}')
+    raise ValueError(
+      f'modality set {context!r}: sites {sites} must be distinct names from {sites_lib.SITES}'
+    )
   return modality, sites
 
 
@@ -94,9 +98,9 @@ def check_modality_set(text: str) -> None:
     raise ValueError(f'modality set {text!r} repeats a term')
 
 
-def expand_modality_sets(texts: Sequence[str], dataset_modalities: Sequence[str],
-                         dataset_sites: Sequence[str]
-                         ) -> tuple[list[ModalitySet], list[tuple[str, str]]]:
+def expand_modality_sets(
+  texts: Sequence[str], dataset_modalities: Sequence[str], dataset_sites: Sequence[str]
+) -> tuple[list[ModalitySet], list[tuple[str, str]]]:
   """The sets a dataset can feed, and (text, reason) for those it cannot (e.g. video on MM-Fit).
 
   IMU terms whose sites are all of the dataset's read the plain `imu` embedding.
@@ -135,8 +139,9 @@ def expand_modality_sets(texts: Sequence[str], dataset_modalities: Sequence[str]
   return sets, skipped
 
 
-def features(embeddings: dict[str, np.ndarray],
-             modality_set: ModalitySet) -> tuple[np.ndarray, np.ndarray]:
+def features(
+  embeddings: dict[str, np.ndarray], modality_set: ModalitySet
+) -> tuple[np.ndarray, np.ndarray]:
   """(N, sum of D) concatenated embeddings and the (N,) mask of windows where all are valid."""
   x = np.concatenate([embeddings[k] for k in modality_set.keys], axis=1)
   valid = np.ones(len(x), bool)
@@ -157,6 +162,7 @@ class LabelBudget:
   seeded per-class permutation, so one seed's budgets are nested (2/class ⊂ 1 % ⊂ … ⊂ 100 %
   whenever the counts are ordered so): a curve over budgets adds labels instead of redrawing.
   """
+
   fraction: float | None = None
   per_class: int | None = None
 
@@ -165,9 +171,9 @@ class LabelBudget:
       raise ValueError(f'{self}: expected exactly one of fraction and per_class')
     if self.fraction is not None and not 0 < self.fraction <= 1:
       raise ValueError(f'label fraction {self.fraction}: expected a value in (0, 1]')
-    if self.per_class is not None and (isinstance(self.per_class, bool)
-                                       or not isinstance(self.per_class, int)
-                                       or self.per_class < 1):
+    if self.per_class is not None and (
+      isinstance(self.per_class, bool) or not isinstance(self.per_class, int) or self.per_class < 1
+    ):
       raise ValueError(f'labels_per_class {self.per_class!r}: expected a positive int')
 
   def count(self, available: int) -> int:
@@ -203,22 +209,27 @@ def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
   return tuple(sorted(fractions))
 
 
-def label_budgets(fractions: Sequence[float],
-                  labels_per_class: Sequence[int] = ()) -> tuple[LabelBudget, ...]:
+def label_budgets(
+  fractions: Sequence[float], labels_per_class: Sequence[int] = ()
+) -> tuple[LabelBudget, ...]:
   """The budgets of a config: per-class counts first (smallest), then fractions, ascending."""
   counts = tuple(labels_per_class)
   if len(set(counts)) != len(counts):
     raise ValueError(f'config.labels_per_class={counts}: duplicates')
-  budgets = ([LabelBudget(per_class=c) for c in counts]
-             + [LabelBudget(fraction=f) for f in check_fractions(fractions)])
+  budgets = [LabelBudget(per_class=c) for c in counts] + [
+    LabelBudget(fraction=f) for f in check_fractions(fractions)
+  ]
   if not budgets:
-    raise ValueError('config.fractions and config.labels_per_class are both empty: expected '
-                     'at least one label budget')
+    raise ValueError(
+      'config.fractions and config.labels_per_class are both empty: expected '
+      'at least one label budget'
+    )
   return tuple(sorted(budgets, key=LabelBudget.sort_key))
 
 
-def stratified_subsets(labels: np.ndarray, budgets: Sequence[LabelBudget], seed: int,
-                       groups: np.ndarray | None = None) -> dict[LabelBudget, np.ndarray]:
+def stratified_subsets(
+  labels: np.ndarray, budgets: Sequence[LabelBudget], seed: int, groups: np.ndarray | None = None
+) -> dict[LabelBudget, np.ndarray]:
   """Sorted window indices per budget, drawn from one seeded permutation per class.
 
   With `groups` (one id per window: a subject or a recording), a budget counts groups: the
@@ -233,17 +244,22 @@ def stratified_subsets(labels: np.ndarray, budgets: Sequence[LabelBudget], seed:
   rng = np.random.default_rng(seed)
   if groups is None:
     orders = {c: rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)}
-    return {budget: np.sort(np.concatenate([order[:budget.count(len(order))]
-                                            for order in orders.values()]))
-            for budget in budgets}
+    return {
+      budget: np.sort(
+        np.concatenate([order[: budget.count(len(order))] for order in orders.values()])
+      )
+      for budget in budgets
+    }
   groups = np.asarray(groups)
   if groups.shape != labels.shape:
     raise ValueError(f'groups: expected shape {labels.shape}, got {groups.shape}')
   orders = {c: rng.permutation(np.unique(groups[labels == c])) for c in np.unique(labels)}
   subsets = {}
   for budget in budgets:
-    chosen = [np.flatnonzero((labels == c) & np.isin(groups, order[:budget.count(len(order))]))
-              for c, order in orders.items()]
+    chosen = [
+      np.flatnonzero((labels == c) & np.isin(groups, order[: budget.count(len(order))]))
+      for c, order in orders.items()
+    ]
     subsets[budget] = np.sort(np.concatenate(chosen))
   return subsets
 
@@ -278,19 +294,28 @@ class FittedProbe:
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:
   """(macro F1 over the classes in y_true ∪ y_pred, accuracy)."""
-  return (float(f1_score(y_true, y_pred, average='macro', zero_division=0)),
-          float(accuracy_score(y_true, y_pred)))
+  return (
+    float(f1_score(y_true, y_pred, average='macro', zero_division=0)),
+    float(accuracy_score(y_true, y_pred)),
+  )
 
 
-def fit_probe(train_x: np.ndarray, train_y: np.ndarray, validation_x: np.ndarray,
-              validation_y: np.ndarray, settings: ProbeSettings) -> FittedProbe:
+def fit_probe(
+  train_x: np.ndarray,
+  train_y: np.ndarray,
+  validation_x: np.ndarray,
+  validation_y: np.ndarray,
+  settings: ProbeSettings,
+) -> FittedProbe:
   """Logistic regression on standardised features, C chosen by validation macro F1.
 
   Deterministic: lbfgs from zeros at the smallest C, then from the previous C's solution.
   """
   if len(np.unique(train_y)) < 2:
-    raise ValueError(f'a probe needs at least 2 classes in its training windows, got '
-                     f'{np.unique(train_y).tolist()} from {len(train_y)} windows')
+    raise ValueError(
+      f'a probe needs at least 2 classes in its training windows, got '
+      f'{np.unique(train_y).tolist()} from {len(train_y)} windows'
+    )
   scaler = StandardScaler().fit(train_x)
   train_z = scaler.transform(train_x)
   validation_z = scaler.transform(validation_x)
@@ -310,16 +335,25 @@ def fit_probe(train_x: np.ndarray, train_y: np.ndarray, validation_x: np.ndarray
     if best is None or f1 > best[0]:
       best = (f1, copy.deepcopy(classifier))
   f1, classifier = best
-  return FittedProbe(scaler=scaler, classifier=classifier, c=classifier.C,
-                     validation_macro_f1=f1, converged=converged)
+  return FittedProbe(
+    scaler=scaler,
+    classifier=classifier,
+    c=classifier.C,
+    validation_macro_f1=f1,
+    converged=converged,
+  )
 
 
-def score_modality_set(name: str, fit: tuple[np.ndarray, np.ndarray],
-                       validation: tuple[np.ndarray, np.ndarray],
-                       evaluations: dict[str, tuple[np.ndarray, np.ndarray]],
-                       subsets: dict[tuple[int, LabelBudget], np.ndarray],
-                       budgets: Sequence[LabelBudget], seeds: Sequence[int],
-                       settings: ProbeSettings) -> list[dict]:
+def score_modality_set(
+  name: str,
+  fit: tuple[np.ndarray, np.ndarray],
+  validation: tuple[np.ndarray, np.ndarray],
+  evaluations: dict[str, tuple[np.ndarray, np.ndarray]],
+  subsets: dict[tuple[int, LabelBudget], np.ndarray],
+  budgets: Sequence[LabelBudget],
+  seeds: Sequence[int],
+  settings: ProbeSettings,
+) -> list[dict]:
   """Every probe (seed × budget) of one modality set, scored on every evaluation split.
 
   `fit`, `validation` and each evaluation are (features, labels) of the windows valid for the
@@ -333,19 +367,23 @@ def score_modality_set(name: str, fit: tuple[np.ndarray, np.ndarray],
   comes from fitting modality sets in separate processes instead.
   """
   with threadpoolctl.threadpool_limits(limits=1, user_api='blas'):
-    return _score_modality_set(name, fit, validation, evaluations, subsets, budgets, seeds,
-                               settings)
+    return _score_modality_set(
+      name, fit, validation, evaluations, subsets, budgets, seeds, settings
+    )
 
 
 def budget_columns(budget: LabelBudget) -> dict[str, Any]:
   """The columns naming a budget in a result row."""
-  return {'budget': budget.name,
-          'fraction': float('nan') if budget.fraction is None else budget.fraction,
-          'labels_per_class': budget.per_class or 0}
+  return {
+    'budget': budget.name,
+    'fraction': float('nan') if budget.fraction is None else budget.fraction,
+    'labels_per_class': budget.per_class or 0,
+  }
 
 
-def _score_modality_set(name, fit, validation, evaluations, subsets, budgets, seeds,
-                        settings) -> list[dict]:
+def _score_modality_set(
+  name, fit, validation, evaluations, subsets, budgets, seeds, settings
+) -> list[dict]:
   fit_x, fit_y = fit
   cache: dict[bytes, tuple] = {}
   rows = []
@@ -359,9 +397,21 @@ def _score_modality_set(name, fit, validation, evaluations, subsets, budgets, se
       fitted, predictions = cache[key]
       for split, (_, truth) in evaluations.items():
         f1, accuracy = scores(truth, predictions[split])
-        rows.append({'split': split, 'modality_set': name, **budget_columns(budget), 'seed': seed,
-                     'num_train': len(indices), 'num_eval': len(truth), 'c': fitted.c,
-                     'validation_macro_f1': fitted.validation_macro_f1, 'macro_f1': f1,
-                     'accuracy': accuracy, 'converged': fitted.converged, 'truth': truth,
-                     'predicted': predictions[split]})
+        rows.append(
+          {
+            'split': split,
+            'modality_set': name,
+            **budget_columns(budget),
+            'seed': seed,
+            'num_train': len(indices),
+            'num_eval': len(truth),
+            'c': fitted.c,
+            'validation_macro_f1': fitted.validation_macro_f1,
+            'macro_f1': f1,
+            'accuracy': accuracy,
+            'converged': fitted.converged,
+            'truth': truth,
+            'predicted': predictions[split],
+          }
+        )
   return rows

@@ -8,10 +8,24 @@ from pathlib import Path
 
 import numpy as np
 
-PROBE_COLUMNS = ('dataset', 'split', 'modality_set', 'budget', 'fraction', 'labels_per_class',
-                 'seed', 'model', 'num_train',
-                 'num_eval', 'c', 'validation_macro_f1', 'macro_f1', 'accuracy', 'converged',
-                 'checkpoint_step')
+PROBE_COLUMNS = (
+  'dataset',
+  'split',
+  'modality_set',
+  'budget',
+  'fraction',
+  'labels_per_class',
+  'seed',
+  'model',
+  'num_train',
+  'num_eval',
+  'c',
+  'validation_macro_f1',
+  'macro_f1',
+  'accuracy',
+  'converged',
+  'checkpoint_step',
+)
 MODELS = ('pretrained', 'random_init', 'supervised', 'statistics')
 
 
@@ -33,13 +47,13 @@ def _format(value):
 
 
 def mean_std(values: Sequence[float]) -> str:
-  return f'{np.mean(values):.3f} ± {np.std(values):.3f}' if len(values) > 1 else (
-      f'{values[0]:.3f}')
+  return (
+    f'{np.mean(values):.3f} ± {np.std(values):.3f}' if len(values) > 1 else (f'{values[0]:.3f}')
+  )
 
 
 def markdown_table(header: Sequence[str], lines: Sequence[Sequence]) -> str:
-  out = ['| ' + ' | '.join(map(str, header)) + ' |',
-         '|' + '|'.join('---' for _ in header) + '|']
+  out = ['| ' + ' | '.join(map(str, header)) + ' |', '|' + '|'.join('---' for _ in header) + '|']
   for line in lines:
     out.append('| ' + ' | '.join(_cell(v) for v in line) + ' |')
   return '\n'.join(out)
@@ -71,14 +85,19 @@ def probe_tables(rows: Sequence[Mapping], metric: str) -> list[str]:
       for model in MODELS:
         cells = []
         for budget in budgets:
-          values = [r[metric] for r in selected if r['modality_set'] == modality_set
-                    and r['model'] == model and r['budget'] == budget]
+          values = [
+            r[metric]
+            for r in selected
+            if r['modality_set'] == modality_set and r['model'] == model and r['budget'] == budget
+          ]
           cells.append(mean_std(values) if values else '–')
         if any(c != '–' for c in cells):
           lines.append([modality_set, model] + cells)
     header = ['modality set', 'model'] + budgets
-    sections.append(f'### {dataset} / {split}: {metric.replace("_", " ")} (mean ± std over '
-                    f'seeds)\n\n' + markdown_table(header, lines))
+    sections.append(
+      f'### {dataset} / {split}: {metric.replace("_", " ")} (mean ± std over '
+      f'seeds)\n\n' + markdown_table(header, lines)
+    )
   return sections
 
 

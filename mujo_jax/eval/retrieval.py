@@ -20,25 +20,29 @@ DEFAULT_KS = (1, 5, 10)
 def true_match_ranks(queries: np.ndarray, targets: np.ndarray, block: int = 1024) -> np.ndarray:
   """(N,) 0-based rank of target i among all targets for query i (ties count against it)."""
   if queries.shape != targets.shape or queries.ndim != 2:
-    raise ValueError(f'queries {queries.shape} and targets {targets.shape}: expected two (N, D) '
-                     'arrays of paired windows')
+    raise ValueError(
+      f'queries {queries.shape} and targets {targets.shape}: expected two (N, D) '
+      'arrays of paired windows'
+    )
   ranks = np.empty(len(queries), np.int64)
   for start in range(0, len(queries), block):
-    scores = queries[start:start + block] @ targets.T
+    scores = queries[start : start + block] @ targets.T
     rows = np.arange(scores.shape[0])
     true_scores = scores[rows, start + rows]
-    ranks[start:start + block] = (scores >= true_scores[:, None]).sum(axis=1) - 1
+    ranks[start : start + block] = (scores >= true_scores[:, None]).sum(axis=1) - 1
   return ranks
 
 
-def recall_at_k(queries: np.ndarray, targets: np.ndarray,
-                ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:
+def recall_at_k(
+  queries: np.ndarray, targets: np.ndarray, ks: Sequence[int] = DEFAULT_KS
+) -> dict[str, float]:
   ranks = true_match_ranks(queries, targets)
   return {f'R@{k}': float(np.mean(ranks < k)) for k in ks}
 
 
-def evaluate(embeddings: Mapping[str, np.ndarray], keys: Sequence[str],
-             ks: Sequence[int] = DEFAULT_KS) -> list[dict[str, float | str | int]]:
+def evaluate(
+  embeddings: Mapping[str, np.ndarray], keys: Sequence[str], ks: Sequence[int] = DEFAULT_KS
+) -> list[dict[str, float | str | int]]:
   """One row per ordered pair of `keys`, over the windows valid for both modalities."""
   rows = []
   for query, target in itertools.permutations(keys, 2):
@@ -48,6 +52,13 @@ def evaluate(embeddings: Mapping[str, np.ndarray], keys: Sequence[str],
     if valid.sum() < 2:
       continue
     recalls = recall_at_k(embeddings[query][valid], embeddings[target][valid], ks)
-    rows.append({'query': query, 'target': target, 'num_windows': int(valid.sum()), **recalls,
-                 'chance@1': 1.0 / int(valid.sum())})
+    rows.append(
+      {
+        'query': query,
+        'target': target,
+        'num_windows': int(valid.sum()),
+        **recalls,
+        'chance@1': 1.0 / int(valid.sum()),
+      }
+    )
   return rows

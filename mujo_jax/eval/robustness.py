@@ -23,6 +23,7 @@ from mujo_jax.eval import probe
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Condition:
   """What is available at test time."""
+
   modalities: str  # e.g. 'imu+pose'.
   imu_sites: str  # 'all', 'without left_wrist', 'only head', or '-' when IMU is removed.
   terms: tuple[probe.Term, ...]  # The embeddings fused.
@@ -50,8 +51,9 @@ def conditions(modalities: Sequence[str], sites: Sequence[str]) -> list[Conditio
     for kept in itertools.combinations(modalities, size):
       variants = site_variants(sites) if 'imu' in kept else [('-', None)]
       for description, kept_sites in variants:
-        terms = tuple(probe.Term(modality=m, sites=kept_sites if m == 'imu' else None)
-                      for m in kept)
+        terms = tuple(
+          probe.Term(modality=m, sites=kept_sites if m == 'imu' else None) for m in kept
+        )
         out.append(Condition(modalities='+'.join(kept), imu_sites=description, terms=terms))
   return out
 
@@ -61,8 +63,9 @@ def imu_variant_sites(conditions_: Sequence[Condition]) -> set[tuple[str, ...]]:
   return {t.sites for c in conditions_ for t in c.terms if t.sites is not None}
 
 
-def fuse(embeddings: Mapping[str, np.ndarray], keys: Sequence[str]
-         ) -> tuple[np.ndarray, np.ndarray]:
+def fuse(
+  embeddings: Mapping[str, np.ndarray], keys: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
   """(N, D) unit-norm mean of the valid embeddings among `keys`, and (N,) 'anything valid'."""
   total = np.zeros_like(embeddings[keys[0]], dtype=np.float64)
   count = np.zeros(len(total))

@@ -25,8 +25,9 @@ def channel_statistics(imu: np.ndarray) -> np.ndarray:
   return np.concatenate(parts, axis=-1).astype(np.float32)
 
 
-def site_features(batches: Iterable[Mapping[str, np.ndarray]],
-                  variants: Mapping[str, tuple[bool, ...]]) -> dict[str, np.ndarray]:
+def site_features(
+  batches: Iterable[Mapping[str, np.ndarray]], variants: Mapping[str, tuple[bool, ...]]
+) -> dict[str, np.ndarray]:
   """Statistics features per IMU variant key, shaped like `embedding.embed_windows` output.
 
   `variants` maps a key (`imu`, `imu:left_wrist`, ...) to the mask of the dataset's sites it

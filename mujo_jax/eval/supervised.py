@@ -35,8 +35,10 @@ class SupervisedSettings:
 
   def __post_init__(self):
     if self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.weight_decay < 0:
-      raise ValueError(f'supervised settings {self}: expected steps, batch_size >= 1, '
-                       f'learning_rate > 0, weight_decay >= 0')
+      raise ValueError(
+        f'supervised settings {self}: expected steps, batch_size >= 1, '
+        f'learning_rate > 0, weight_decay >= 0'
+      )
 
 
 def site_masks(modality_set: probe.ModalitySet, dataset_sites: Sequence[str]) -> tuple:
@@ -51,19 +53,34 @@ def site_masks(modality_set: probe.ModalitySet, dataset_sites: Sequence[str]) ->
   return tuple(masks)
 
 
-def _logits(model: joint.JointModel, params: Any, batch: dict[str, jax.Array],
-            modality_set: probe.ModalitySet, masks: tuple, train: bool,
-            rng: jax.Array) -> jax.Array:
+def _logits(
+  model: joint.JointModel,
+  params: Any,
+  batch: dict[str, jax.Array],
+  modality_set: probe.ModalitySet,
+  masks: tuple,
+  train: bool,
+  rng: jax.Array,
+) -> jax.Array:
   parts = []
   for term, mask in zip(modality_set.terms, masks, strict=True):
     if term.modality == 'imu':
-      inputs = {'imu': batch['imu'],
-                'imu_sites': batch['imu_sites'] & jnp.asarray(mask, bool)[None]}
+      inputs = {
+        'imu': batch['imu'],
+        'imu_sites': batch['imu_sites'] & jnp.asarray(mask, bool)[None],
+      }
     else:
       inputs = {term.modality: batch[term.modality]}
-    parts.append(model.apply({'params': params['model']}, inputs, train=train,
-                             modalities=(term.modality,), method='embed',
-                             rngs={'dropout': rng})[term.modality])
+    parts.append(
+      model.apply(
+        {'params': params['model']},
+        inputs,
+        train=train,
+        modalities=(term.modality,),
+        method='embed',
+        rngs={'dropout': rng},
+      )[term.modality]
+    )
   features = jnp.concatenate(parts, axis=-1)
   return features @ params['head']['kernel'] + params['head']['bias']
 
@@ -75,12 +92,14 @@ def _input_keys(modality_set: probe.ModalitySet) -> tuple[str, ...]:
 class _WindowCache:
   """Random access to windows by index; keeps small labelled subsets in memory."""
 
-  def __init__(self, windows: Any, indices: np.ndarray, keys: Sequence[str],
-               max_cached: int = 4096):
+  def __init__(
+    self, windows: Any, indices: np.ndarray, keys: Sequence[str], max_cached: int = 4096
+  ):
     self._windows = windows
     self._keys = tuple(keys) + ('label',)
     self._cache: dict[int, dict[str, np.ndarray]] | None = (
-        {} if len(indices) <= max_cached else None)
+      {} if len(indices) <= max_cached else None
+    )
 
   def _get(self, index: int) -> dict[str, np.ndarray]:
     if self._cache is not None and index in self._cache:
@@ -104,8 +123,14 @@ class FromScratch:
   dataset's IMU sites), so the architecture matches the probed encoders exactly.
   """
 
-  def __init__(self, model_config: ml_collections.ConfigDict, modality_set: probe.ModalitySet,
-               dataset_sites: Sequence[str], num_classes: int, settings: SupervisedSettings):
+  def __init__(
+    self,
+    model_config: ml_collections.ConfigDict,
+    modality_set: probe.ModalitySet,
+    dataset_sites: Sequence[str],
+    num_classes: int,
+    settings: SupervisedSettings,
+  ):
     self.model = joint.build_model(joint.JointModelSpec.from_config(model_config))
     self.modality_set = modality_set
     self.settings = settings
@@ -117,15 +142,20 @@ class FromScratch:
     self._tx = tx = optax.adamw(schedule, weight_decay=settings.weight_decay)
 
     def init(rng):
-      params = {'model': joint.init_params(model, rng, schema.dummy_batch(model_config, 2)),
-                'head': {'kernel': jnp.zeros((feature_dim, num_classes)),
-                         'bias': jnp.zeros((num_classes,))}}
+      params = {
+        'model': joint.init_params(model, rng, schema.dummy_batch(model_config, 2)),
+        'head': {
+          'kernel': jnp.zeros((feature_dim, num_classes)),
+          'bias': jnp.zeros((num_classes,)),
+        },
+      }
       return params, tx.init(params)
 
     def step(params, opt_state, batch, rng):
       def loss_fn(params):
         logits = _logits(model, params, batch, modality_set, masks, True, rng)
         return optax.softmax_cross_entropy_with_integer_labels(logits, batch['label']).mean()
+
       loss, grads = jax.value_and_grad(loss_fn)(params)
       updates, opt_state = tx.update(grads, opt_state, params)
       return optax.apply_updates(params, updates), opt_state, loss
@@ -152,8 +182,9 @@ class FromScratch:
       if len(order) < batch_size:
         order = np.concatenate([order, order_rng.permutation(train_indices)])
       chosen, order = order[:batch_size], order[batch_size:]
-      params, opt_state, _ = self._step(params, opt_state, cache.batch(chosen),
-                                        jax.random.fold_in(dropout_rng, index))
+      params, opt_state, _ = self._step(
+        params, opt_state, cache.batch(chosen), jax.random.fold_in(dropout_rng, index)
+      )
     return params
 
   def predict(self, params: Any, windows: Any, batch_size: int = 64) -> np.ndarray:

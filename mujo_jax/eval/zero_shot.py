@@ -17,29 +17,29 @@ from mujo_jax.eval import probe
 from mujo_jax.facts import activities
 
 TEMPLATES: tuple[str, ...] = (
-    '{}',
-    'a person doing {}',
-    'someone performing {}',
-    'a set of {}',
-    'an athlete doing {} in a workout',
+  '{}',
+  'a person doing {}',
+  'someone performing {}',
+  'a set of {}',
+  'an athlete doing {} in a workout',
 )
 CLASS_PHRASES: dict[str, str] = {
-    'squats': 'squats',
-    'lunges': 'lunges',
-    'bicep_curls': 'bicep curls',
-    'situps': 'sit-ups',
-    'pushups': 'push-ups',
-    'tricep_extensions': 'tricep extensions',
-    'dumbbell_rows': 'dumbbell rows',
-    'jumping_jacks': 'jumping jacks',
-    'dumbbell_shoulder_press': 'dumbbell shoulder presses',
-    'lateral_shoulder_raises': 'lateral shoulder raises',
+  'squats': 'squats',
+  'lunges': 'lunges',
+  'bicep_curls': 'bicep curls',
+  'situps': 'sit-ups',
+  'pushups': 'push-ups',
+  'tricep_extensions': 'tricep extensions',
+  'dumbbell_rows': 'dumbbell rows',
+  'jumping_jacks': 'jumping jacks',
+  'dumbbell_shoulder_press': 'dumbbell shoulder presses',
+  'lateral_shoulder_raises': 'lateral shoulder raises',
 }
 NON_ACTIVITY_PROMPTS: tuple[str, ...] = (
-    'a person resting between exercises',
-    'someone standing still, not exercising',
-    'a short pause between sets',
-    'a person walking around before the next set',
+  'a person resting between exercises',
+  'someone standing still, not exercising',
+  'a short pause between sets',
+  'a person walking around before the next set',
 )
 
 
@@ -61,8 +61,9 @@ def class_prompts(class_names: Sequence[str] = activities.ACTIVITIES) -> list[li
   return prompts
 
 
-def class_prototypes(embed_text: Callable[[list[str]], np.ndarray],
-                     class_names: Sequence[str] = activities.ACTIVITIES) -> np.ndarray:
+def class_prototypes(
+  embed_text: Callable[[list[str]], np.ndarray], class_names: Sequence[str] = activities.ACTIVITIES
+) -> np.ndarray:
   """(K, D) unit-norm mean prompt embedding per class; `embed_text(list) -> (N, D)`."""
   prompts = class_prompts(class_names)
   flat = [p for per_class in prompts for p in per_class]
@@ -70,7 +71,7 @@ def class_prototypes(embed_text: Callable[[list[str]], np.ndarray],
   prototypes = []
   start = 0
   for per_class in prompts:
-    mean = embedded[start:start + len(per_class)].mean(axis=0)
+    mean = embedded[start : start + len(per_class)].mean(axis=0)
     start += len(per_class)
     prototypes.append(mean / max(np.linalg.norm(mean), 1e-12))
   return np.stack(prototypes).astype(np.float32)
@@ -81,14 +82,19 @@ def classify(embeddings: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
   return np.argmax(embeddings @ prototypes.T, axis=1)
 
 
-def evaluate(embeddings: Mapping[str, np.ndarray], labels: np.ndarray, prototypes: np.ndarray,
-             keys: Sequence[str]) -> list[dict[str, float | str | int]]:
+def evaluate(
+  embeddings: Mapping[str, np.ndarray],
+  labels: np.ndarray,
+  prototypes: np.ndarray,
+  keys: Sequence[str],
+) -> list[dict[str, float | str | int]]:
   """One row per embedding key: macro F1 and accuracy of zero-shot predictions (valid windows)."""
   rows = []
   for key in keys:
     valid = embeddings.get(f'valid/{key}', np.ones(len(labels), bool))
     predicted = classify(embeddings[key][valid], prototypes)
     f1, accuracy = probe.scores(labels[valid], predicted)
-    rows.append({'modality': key, 'num_windows': int(valid.sum()), 'macro_f1': f1,
-                 'accuracy': accuracy})
+    rows.append(
+      {'modality': key, 'num_windows': int(valid.sum()), 'macro_f1': f1, 'accuracy': accuracy}
+    )
   return rows

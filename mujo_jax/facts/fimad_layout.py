@@ -49,11 +49,16 @@ META_LABEL = 'label'
 # authors describe the fields ("chapter, normalized chapters, subtitles, and descriptions") but
 # the file itself is only given on request, so we accept singular/plural and both spellings.
 LANGUAGE_FIELDS: dict[str, tuple[str, ...]] = {
-    'chapter': ('chapter', 'chapters', 'chapter_title', 'title'),
-    'normalized_chapter': ('normalized_chapter', 'normalized_chapters', 'normalised_chapter',
-                           'normalised_chapters', 'normalized_title'),
-    'subtitles': ('subtitles', 'subtitle', 'captions'),
-    'descriptions': ('descriptions', 'description', 'gpt_descriptions'),
+  'chapter': ('chapter', 'chapters', 'chapter_title', 'title'),
+  'normalized_chapter': (
+    'normalized_chapter',
+    'normalized_chapters',
+    'normalised_chapter',
+    'normalised_chapters',
+    'normalized_title',
+  ),
+  'subtitles': ('subtitles', 'subtitle', 'captions'),
+  'descriptions': ('descriptions', 'description', 'gpt_descriptions'),
 }
 
 NUM_POSE_JOINTS = 17  # Human3.6M-17 (`skeleton.H36M_JOINTS`).
@@ -74,7 +79,6 @@ class CorruptClipError(ValueError):
 # ---------------------------------------------------------------- ids and splits
 
 
-
 def _json_object(path: Path, what: str, expected: str) -> dict:
   """The JSON object in `path`; one clear line naming the file when it is not one."""
   try:
@@ -82,9 +86,11 @@ def _json_object(path: Path, what: str, expected: str) -> dict:
   except (json.JSONDecodeError, UnicodeDecodeError) as error:
     raise ValueError(f'FiMAD {what} {str(path)!r} is not valid JSON: {error}') from None
   if not isinstance(raw, dict):
-    raise ValueError(f'FiMAD {what} {str(path)!r}: expected a JSON object {expected}, got '
-                     f'{type(raw).__name__}')
+    raise ValueError(
+      f'FiMAD {what} {str(path)!r}: expected a JSON object {expected}, got {type(raw).__name__}'
+    )
   return raw
+
 
 def video_id(clip_id: str) -> str:
   """`'<youtubeID>___<chapter>'` -> `'<youtubeID>'` (YouTube ids may contain `_` and `-`).
@@ -98,10 +104,16 @@ def video_id(clip_id: str) -> str:
 
 def check_clip_id(clip_id: object, where: str) -> None:
   """A clip id must be usable as a file name: a non-empty string without path separators."""
-  if (not isinstance(clip_id, str) or not clip_id.strip() or clip_id in ('.', '..')
-      or any(c in clip_id for c in '/\\\0')):
-    raise ValueError(f'{where}: clip id {clip_id!r} is not a file-name-safe string (expected '
-                     '"<youtubeID>___<chapterIndex>")')
+  if (
+    not isinstance(clip_id, str)
+    or not clip_id.strip()
+    or clip_id in ('.', '..')
+    or any(c in clip_id for c in '/\\\0')
+  ):
+    raise ValueError(
+      f'{where}: clip id {clip_id!r} is not a file-name-safe string (expected '
+      '"<youtubeID>___<chapterIndex>")'
+    )
 
 
 def read_split_file(path: Path | str) -> dict[str, list[str]]:
@@ -114,22 +126,28 @@ def read_split_file(path: Path | str) -> dict[str, list[str]]:
   """
   path = Path(path)
   if not path.is_file():
-    raise FileNotFoundError(f'FiMAD split file {str(path)!r} does not exist; expected the '
-                            f'authors\' {SPLIT_FILE} ({{"train": [clip ids], "val": [...]}})')
+    raise FileNotFoundError(
+      f'FiMAD split file {str(path)!r} does not exist; expected the '
+      f'authors\' {SPLIT_FILE} ({{"train": [clip ids], "val": [...]}})'
+    )
   raw = _json_object(path, 'split file', f'with keys {sorted(SPLIT_KEYS)}')
   splits = {}
   for key, split in SPLIT_KEYS.items():
     ids = raw.get(key, raw.get(split))
     if not isinstance(ids, list):
-      raise ValueError(f'FiMAD split file {str(path)!r}: expected a list of clip ids under '
-                       f'{key!r}, got {type(ids).__name__} (keys present: {sorted(raw)})')
+      raise ValueError(
+        f'FiMAD split file {str(path)!r}: expected a list of clip ids under '
+        f'{key!r}, got {type(ids).__name__} (keys present: {sorted(raw)})'
+      )
     for clip_id in ids:
       check_clip_id(clip_id, f'FiMAD split file {str(path)!r}, split {key!r}')
     splits[split] = list(dict.fromkeys(ids))  # Drop duplicates, keep order.
   both = set(splits['train']) & set(splits['validation'])
   if both:
-    raise ValueError(f'FiMAD split file {str(path)!r}: {len(both)} clip ids are in both splits, '
-                     f'e.g. {sorted(both)[:3]}')
+    raise ValueError(
+      f'FiMAD split file {str(path)!r}: {len(both)} clip ids are in both splits, '
+      f'e.g. {sorted(both)[:3]}'
+    )
   return splits
 
 
@@ -143,8 +161,11 @@ def _as_text_list(value: Any, clip_id: str, field: str, path: Path) -> list[str]
   if isinstance(value, str):
     value = [value]
   if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-    raise CorruptClipError(clip_id, path, f'language field {field!r} must be a string or a list '
-                           f'of strings, got {value!r:.80}')
+    raise CorruptClipError(
+      clip_id,
+      path,
+      f'language field {field!r} must be a string or a list of strings, got {value!r:.80}',
+    )
   return [item.strip() for item in value if item.strip()]
 
 
@@ -155,18 +176,19 @@ def parse_language_entry(entry: Any, clip_id: str, path: Path | str) -> dict[str
   if entry is None:
     entry = {}
   if not isinstance(entry, dict):
-    raise CorruptClipError(clip_id, path, f'language entry must be a JSON object, got '
-                           f'{type(entry).__name__}')
+    raise CorruptClipError(
+      clip_id, path, f'language entry must be a JSON object, got {type(entry).__name__}'
+    )
   fields = {}
   for field, spellings in LANGUAGE_FIELDS.items():
     value = next((entry[key] for key in spellings if key in entry), None)
     fields[field] = _as_text_list(value, clip_id, field, path)
   return {
-      # A chapter has one title; a list (e.g. a title per source) is joined.
-      'chapter': ' / '.join(fields['chapter']),
-      'normalized_chapter': ' / '.join(fields['normalized_chapter']),
-      'subtitles': fields['subtitles'],
-      'descriptions': fields['descriptions'],
+    # A chapter has one title; a list (e.g. a title per source) is joined.
+    'chapter': ' / '.join(fields['chapter']),
+    'normalized_chapter': ' / '.join(fields['normalized_chapter']),
+    'subtitles': fields['subtitles'],
+    'descriptions': fields['descriptions'],
   }
 
 
@@ -197,13 +219,13 @@ class ClipPaths:
 def clip_paths(manual_dir: Path | str, clip_id: str) -> ClipPaths:
   root = Path(manual_dir)
   return ClipPaths(
-      clip_id=clip_id,
-      pose=root / POSE_DIR / f'{clip_id}.npy',
-      imu=root / IMU_DIR / f'{clip_id}.npy',
-      video_features=root / VIDEO_FEATURES_DIR / f'{clip_id}.npy',
-      video_frames_npy=root / VIDEO_FRAMES_DIR / f'{clip_id}.npy',
-      video_frames_mp4=root / VIDEO_FRAMES_DIR / f'{clip_id}.mp4',
-      meta=root / META_DIR / f'{clip_id}.json',
+    clip_id=clip_id,
+    pose=root / POSE_DIR / f'{clip_id}.npy',
+    imu=root / IMU_DIR / f'{clip_id}.npy',
+    video_features=root / VIDEO_FEATURES_DIR / f'{clip_id}.npy',
+    video_frames_npy=root / VIDEO_FRAMES_DIR / f'{clip_id}.npy',
+    video_frames_mp4=root / VIDEO_FRAMES_DIR / f'{clip_id}.mp4',
+    meta=root / META_DIR / f'{clip_id}.json',
   )
 
 
@@ -246,8 +268,11 @@ def meta_rate(clip_id: str, path: Path, meta: Mapping[str, Any], key: str) -> fl
   """A positive rate from the clip's metadata, or an error naming the key."""
   value = meta.get(key)
   if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-    raise CorruptClipError(clip_id, path, f'needs a positive number under {key!r}, got '
-                           f'{value!r} (keys present: {sorted(meta)})')
+    raise CorruptClipError(
+      clip_id,
+      path,
+      f'needs a positive number under {key!r}, got {value!r} (keys present: {sorted(meta)})',
+    )
   return float(value)
 
 
@@ -255,8 +280,9 @@ def read_pose(clip_id: str, path: Path) -> np.ndarray:
   """`(T, 17, 3)` float32 Human3.6M-17 pose in metres."""
   pose = _load_npy(clip_id, path)
   if pose.ndim != 3 or pose.shape[1:] != (NUM_POSE_JOINTS, 3) or pose.shape[0] < 2:
-    raise CorruptClipError(clip_id, path, f'expected pose of shape (T>=2, {NUM_POSE_JOINTS}, 3), '
-                           f'got {pose.shape}')
+    raise CorruptClipError(
+      clip_id, path, f'expected pose of shape (T>=2, {NUM_POSE_JOINTS}, 3), got {pose.shape}'
+    )
   return _finite_float32(clip_id, path, pose, 'pose')
 
 
@@ -264,8 +290,12 @@ def read_imu(clip_id: str, path: Path, num_sites: int) -> np.ndarray:
   """`(T, num_sites, 6)` float32 IMU (acc xyz then gyr xyz per site)."""
   imu = _load_npy(clip_id, path)
   if imu.ndim != 3 or imu.shape[1:] != (num_sites, IMU_CHANNELS) or imu.shape[0] < 1:
-    raise CorruptClipError(clip_id, path, f'expected IMU of shape (T, {num_sites}, '
-                           f'{IMU_CHANNELS}) (sites as listed in the metadata), got {imu.shape}')
+    raise CorruptClipError(
+      clip_id,
+      path,
+      f'expected IMU of shape (T, {num_sites}, '
+      f'{IMU_CHANNELS}) (sites as listed in the metadata), got {imu.shape}',
+    )
   return _finite_float32(clip_id, path, imu, 'IMU')
 
 
@@ -273,8 +303,9 @@ def read_video_features(clip_id: str, path: Path) -> np.ndarray:
   """`(T, F)` float32 pre-extracted video features."""
   features = _load_npy(clip_id, path)
   if features.ndim != 2 or features.shape[0] < 1 or features.shape[1] < 1:
-    raise CorruptClipError(clip_id, path, f'expected video features of shape (T, F), got '
-                           f'{features.shape}')
+    raise CorruptClipError(
+      clip_id, path, f'expected video features of shape (T, F), got {features.shape}'
+    )
   return _finite_float32(clip_id, path, features, 'video features')
 
 
@@ -284,8 +315,9 @@ def read_video_frames_npy(clip_id: str, path: Path) -> np.ndarray:
   if frames.ndim == 3:
     frames = frames[..., None]
   if frames.ndim != 4 or frames.shape[-1] not in (1, 3) or min(frames.shape[:3]) < 1:
-    raise CorruptClipError(clip_id, path, f'expected frames of shape (T, H, W) or (T, H, W, 1|3),'
-                           f' got {frames.shape}')
+    raise CorruptClipError(
+      clip_id, path, f'expected frames of shape (T, H, W) or (T, H, W, 1|3), got {frames.shape}'
+    )
   if frames.dtype != np.uint8:
     raise CorruptClipError(clip_id, path, f'expected uint8 frames, got dtype {frames.dtype}')
   return frames
@@ -295,27 +327,50 @@ def read_video_frames_mp4(clip_id: str, path: Path) -> tuple[np.ndarray, float]:
   """Decodes an mp4 with the `ffmpeg`/`ffprobe` command line into `(T, H, W, 3)` uint8 + fps."""
   ffmpeg, ffprobe = shutil.which('ffmpeg'), shutil.which('ffprobe')
   if ffmpeg is None or ffprobe is None:
-    raise CorruptClipError(clip_id, path, 'decoding .mp4 needs the ffmpeg and ffprobe programs on '
-                           'PATH; install ffmpeg or store the frames as .npy (T, H, W[, C]) uint8')
+    raise CorruptClipError(
+      clip_id,
+      path,
+      'decoding .mp4 needs the ffmpeg and ffprobe programs on '
+      'PATH; install ffmpeg or store the frames as .npy (T, H, W[, C]) uint8',
+    )
   probe = subprocess.run(
-      [ffprobe, '-v', 'error', '-select_streams', 'v:0', '-show_entries',
-       'stream=width,height,avg_frame_rate', '-of', 'json', str(path)],
-      capture_output=True, text=True, check=False)
+    [
+      ffprobe,
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=width,height,avg_frame_rate',
+      '-of',
+      'json',
+      str(path),
+    ],
+    capture_output=True,
+    text=True,
+    check=False,
+  )
   try:
     stream = json.loads(probe.stdout)['streams'][0]
     width, height = int(stream['width']), int(stream['height'])
     numerator, denominator = stream['avg_frame_rate'].split('/')
     fps = float(numerator) / float(denominator)
   except (json.JSONDecodeError, KeyError, IndexError, ValueError, ZeroDivisionError):
-    raise CorruptClipError(clip_id, path, f'ffprobe cannot read a video stream: '
-                           f'{probe.stderr.strip()[:300]}') from None
+    raise CorruptClipError(
+      clip_id, path, f'ffprobe cannot read a video stream: {probe.stderr.strip()[:300]}'
+    ) from None
   decoded = subprocess.run(
-      [ffmpeg, '-v', 'error', '-i', str(path), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
-      capture_output=True, check=False)
+    [ffmpeg, '-v', 'error', '-i', str(path), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    capture_output=True,
+    check=False,
+  )
   frame_bytes = width * height * 3
   if decoded.returncode != 0 or not decoded.stdout or len(decoded.stdout) % frame_bytes:
-    raise CorruptClipError(clip_id, path, f'ffmpeg cannot decode it: '
-                           f'{decoded.stderr.decode(errors="replace").strip()[:300]}')
+    raise CorruptClipError(
+      clip_id,
+      path,
+      f'ffmpeg cannot decode it: {decoded.stderr.decode(errors="replace").strip()[:300]}',
+    )
   frames = np.frombuffer(decoded.stdout, np.uint8).reshape(-1, height, width, 3)
   return frames, fps
 
@@ -332,7 +387,7 @@ def to_small_gray(frames: np.ndarray, frame_size: int) -> np.ndarray:
   num_frames, height, width, channels = frames.shape
   side = min(height, width)
   top, left = (height - side) // 2, (width - side) // 2
-  square = frames[:, top:top + side, left:left + side].astype(np.float32)
+  square = frames[:, top : top + side, left : left + side].astype(np.float32)
   if channels == 3:
     square = square @ np.array([0.299, 0.587, 0.114], np.float32)
   else:
@@ -342,9 +397,14 @@ def to_small_gray(frames: np.ndarray, frame_size: int) -> np.ndarray:
     # span overlaps its own, weighted by the overlap.
     edges_in = np.arange(side + 1) / side
     edges_out = np.arange(frame_size + 1) / frame_size
-    overlap = np.clip(np.minimum(edges_out[1:, None], edges_in[None, 1:])
-                      - np.maximum(edges_out[:-1, None], edges_in[None, :-1]), 0.0, None)
+    overlap = np.clip(
+      np.minimum(edges_out[1:, None], edges_in[None, 1:])
+      - np.maximum(edges_out[:-1, None], edges_in[None, :-1]),
+      0.0,
+      None,
+    )
     weights = (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
     square = np.einsum('oh,thw,pw->top', weights, square, weights)
-  return np.clip(np.rint(square), 0, 255).astype(np.uint8).reshape(
-      num_frames, frame_size, frame_size, 1)
+  return (
+    np.clip(np.rint(square), 0, 255).astype(np.uint8).reshape(num_frames, frame_size, frame_size, 1)
+  )

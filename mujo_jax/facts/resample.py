@@ -65,9 +65,15 @@ def _out_dtype(stream: np.ndarray) -> np.dtype:
   return stream.dtype if np.issubdtype(stream.dtype, np.floating) else np.dtype(np.float64)
 
 
-def resample(stream: np.ndarray, rate_in_hz: float | None, rate_out_hz: float, *,
-             times_s: np.ndarray | None = None, num_out: int | None = None,
-             kind: Kind = 'polyphase') -> np.ndarray:
+def resample(
+  stream: np.ndarray,
+  rate_in_hz: float | None,
+  rate_out_hz: float,
+  *,
+  times_s: np.ndarray | None = None,
+  num_out: int | None = None,
+  kind: Kind = 'polyphase',
+) -> np.ndarray:
   """Resamples `stream` (time on axis 0) to `rate_out_hz` (see the module docstring).
 
   Args:
@@ -93,10 +99,12 @@ def resample(stream: np.ndarray, rate_in_hz: float | None, rate_out_hz: float, *
     raise ValueError(f"kind must be 'polyphase' or 'cubic', got {kind!r}")
   if times_s is not None:
     if rate_in_hz is not None or kind != 'polyphase' or num_out is None:
-      raise ValueError('irregular input (times_s) takes rate_in_hz=None, num_out and the '
-                       'polyphase kind')
-    return _resample_irregular(np.asarray(times_s, np.float64), stream, rate_out_hz,
-                               num_out).astype(dtype)
+      raise ValueError(
+        'irregular input (times_s) takes rate_in_hz=None, num_out and the polyphase kind'
+      )
+    return _resample_irregular(
+      np.asarray(times_s, np.float64), stream, rate_out_hz, num_out
+    ).astype(dtype)
   if rate_in_hz is None:
     raise ValueError('give rate_in_hz (uniform input) or times_s (irregular input)')
   rate_in_hz = _check_rate('rate_in_hz', rate_in_hz)
@@ -128,11 +136,14 @@ def _polyphase(values: np.ndarray, up: int, down: int) -> np.ndarray:
   return out + line_out
 
 
-def _resample_irregular(times_s: np.ndarray, values: np.ndarray, rate_out_hz: float,
-                        num_out: int) -> np.ndarray:
+def _resample_irregular(
+  times_s: np.ndarray, values: np.ndarray, rate_out_hz: float, num_out: int
+) -> np.ndarray:
   if times_s.ndim != 1 or times_s.shape[0] != values.shape[0] or times_s.shape[0] < 2:
-    raise ValueError(f'times_s must be (n,) with n >= 2 matching the stream, got '
-                     f'{times_s.shape} for {values.shape}')
+    raise ValueError(
+      f'times_s must be (n,) with n >= 2 matching the stream, got '
+      f'{times_s.shape} for {values.shape}'
+    )
   intervals = np.diff(times_s)
   if np.any(intervals <= 0):
     raise ValueError('times_s must be strictly increasing')
@@ -156,5 +167,6 @@ def hold_indices(num_in: int, rate_in_hz: float, rate_out_hz: float) -> np.ndarr
   if rate_in_hz == rate_out_hz:
     return np.arange(num_in)
   count = int(np.floor(num_in * rate_out_hz / rate_in_hz + 1e-6))
-  return np.minimum(np.floor(np.arange(count) * rate_in_hz / rate_out_hz + 1e-6).astype(int),
-                    num_in - 1)
+  return np.minimum(
+    np.floor(np.arange(count) * rate_in_hz / rate_out_hz + 1e-6).astype(int), num_in - 1
+  )

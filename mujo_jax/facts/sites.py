@@ -102,8 +102,9 @@ def check_sites(names: Sequence[str], known: Sequence[str] = SITES, where: str =
       problems.append(f'unknown {unknown}')
     if repeated:
       problems.append(f'repeated {repeated}')
-    raise ValueError(f'{where}={tuple(names)}: {"; ".join(problems)}; known sites: '
-                     f'{", ".join(known)}')
+    raise ValueError(
+      f'{where}={tuple(names)}: {"; ".join(problems)}; known sites: {", ".join(known)}'
+    )
 
 
 def site_ids(names: Sequence[str], where: str = 'sites') -> tuple[int, ...]:

@@ -55,6 +55,7 @@ DEFAULT_SMOOTHING_WINDOW_S = 0.3
 _POLYORDER = 3
 _MIN_WINDOW = 5
 
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ImuNoise:
   """Sensor noise, per site and axis: white Gaussian noise plus a constant bias per call.

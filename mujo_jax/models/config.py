@@ -75,8 +75,7 @@ class ModelConfig:
     for value in tubelet:
       _positive_int('model.video_tubelet', value)
     if self.video_input not in VIDEO_INPUTS:
-      raise ValueError(f'model.video_input={self.video_input!r}: expected one of '
-                       f'{VIDEO_INPUTS}')
+      raise ValueError(f'model.video_input={self.video_input!r}: expected one of {VIDEO_INPUTS}')
     if not isinstance(self.remat, bool):
       raise ValueError(f'model.remat={self.remat!r}: expected a bool')
     if self.attention not in ATTENTION_IMPLS:
@@ -98,10 +97,15 @@ class ModelConfig:
     if isinstance(rate, bool) or not isinstance(rate, (int, float)):
       raise ValueError(f'model.dropout_rate={rate!r}: expected a value in [0, 1)')
     return TransformerConfig(
-        width=self.resolved('width'), depth=self.resolved('depth'),
-        num_heads=self.resolved('num_heads'), mlp_dim=self.resolved('mlp_dim'),
-        dropout_rate=float(rate), dtype=parse_dtype(self.dtype), remat=self.remat,
-        attention=self.attention)
+      width=self.resolved('width'),
+      depth=self.resolved('depth'),
+      num_heads=self.resolved('num_heads'),
+      mlp_dim=self.resolved('mlp_dim'),
+      dropout_rate=float(rate),
+      dtype=parse_dtype(self.dtype),
+      remat=self.remat,
+      attention=self.attention,
+    )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -119,6 +123,5 @@ class LossConfig:
       raise ValueError(f'loss.type={self.type!r}: expected one of {LOSS_TYPES}')
     for key in ('init_logit_scale', 'max_logit_scale', 'siglip_init_t', 'siglip_init_b'):
       value = getattr(self, key)
-      if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
-          value):
+      if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f'loss.{key}={value!r}: expected a finite number')

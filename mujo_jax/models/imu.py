@@ -42,22 +42,27 @@ class ImuEncoder(nn.Module):
       raise ValueError(f'ImuEncoder: expected imu (B, T, S, {IMU_CHANNELS}), got {imu.shape}')
     batch, time, sites, _ = imu.shape
     if sites != len(self.site_ids):
-      raise ValueError(f'ImuEncoder: imu has {sites} sites but site_ids has '
-                       f'{len(self.site_ids)} entries {self.site_ids}')
+      raise ValueError(
+        f'ImuEncoder: imu has {sites} sites but site_ids has '
+        f'{len(self.site_ids)} entries {self.site_ids}'
+      )
     if len(set(self.site_ids)) != len(self.site_ids):
       raise ValueError(f'ImuEncoder: site_ids {self.site_ids} contain duplicates')
     if any(not 0 <= site < self.num_site_ids for site in self.site_ids):
-      raise ValueError(f'ImuEncoder: site_ids {self.site_ids} must lie in '
-                       f'[0, num_site_ids={self.num_site_ids})')
+      raise ValueError(
+        f'ImuEncoder: site_ids {self.site_ids} must lie in [0, num_site_ids={self.num_site_ids})'
+      )
     if time % self.patch_len:
-      raise ValueError(f'ImuEncoder: {time} samples are not a multiple of imu_patch='
-                       f'{self.patch_len}')
+      raise ValueError(
+        f'ImuEncoder: {time} samples are not a multiple of imu_patch={self.patch_len}'
+      )
     if site_mask.shape != (batch, sites):
       raise ValueError(f'ImuEncoder: imu_sites mask shape {site_mask.shape} != {(batch, sites)}')
 
   @nn.compact
-  def __call__(self, imu: jax.Array, site_mask: jax.Array, *, train: bool,
-               example_ids: jax.Array | None = None) -> jax.Array:
+  def __call__(
+    self, imu: jax.Array, site_mask: jax.Array, *, train: bool, example_ids: jax.Array | None = None
+  ) -> jax.Array:
     self._check(imu, site_mask)
     cfg = self.transformer
     dtype = parse_dtype(cfg.dtype)
@@ -68,19 +73,25 @@ class ImuEncoder(nn.Module):
     imu = jnp.where(site_mask[:, None, :, None], imu.astype(jnp.float32), 0.0)
     patches = imu.reshape(batch, num_patches, self.patch_len, sites, channels)
     patches = patches.transpose(0, 3, 1, 2, 4).reshape(
-        batch, sites, num_patches, self.patch_len * channels)
+      batch, sites, num_patches, self.patch_len * channels
+    )
     patch_embed = nn.Dense(cfg.width, dtype=dtype, name='patch_embed')
     tokens = dense_tokens(patch_embed, patches)  # (B, S, P, D)
 
-    site_table = nn.Embed(self.num_site_ids, cfg.width, dtype=dtype,
-                          embedding_init=nn.initializers.normal(stddev=0.02), name='site_embed')
+    site_table = nn.Embed(
+      self.num_site_ids,
+      cfg.width,
+      dtype=dtype,
+      embedding_init=nn.initializers.normal(stddev=0.02),
+      name='site_embed',
+    )
     tokens = tokens + site_table(jnp.asarray(self.site_ids, jnp.int32))[None, :, None, :]
-    time_table = learned_positions(self, 'time_embed', num_patches, self.max_time_tokens,
-                                   cfg.width)
+    time_table = learned_positions(self, 'time_embed', num_patches, self.max_time_tokens, cfg.width)
     tokens = tokens + time_table.astype(dtype)[None, None]
 
     tokens = tokens.reshape(batch, sites * num_patches, cfg.width)
     token_mask = jnp.repeat(site_mask, num_patches, axis=1)  # Same (site, patch) order.
-    tokens = Transformer(cfg, name='transformer')(tokens, token_mask, train=train,
-                                                  example_ids=example_ids)
+    tokens = Transformer(cfg, name='transformer')(
+      tokens, token_mask, train=train, example_ids=example_ids
+    )
     return masked_mean(tokens, token_mask)

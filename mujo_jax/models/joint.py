@@ -40,8 +40,12 @@ from mujo_jax.models.video import VideoEncoder
 Array = jax.Array
 
 # Which batch keys each modality's encoder reads, in the order of its positional arguments.
-BATCH_KEYS = {'imu': ('imu', 'imu_sites'), 'pose': ('pose',), 'video': ('video',),
-              'text': ('text',)}
+BATCH_KEYS = {
+  'imu': ('imu', 'imu_sites'),
+  'pose': ('pose',),
+  'video': ('video',),
+  'text': ('text',),
+}
 
 
 def l2_normalize(x: Array, eps: float = 1e-6) -> Array:
@@ -57,8 +61,9 @@ class LossHead(nn.Module):
   multitask: multitask_lib.Multitask
 
   @nn.compact
-  def __call__(self, embeddings: Mapping[str, Array], present: Array, step: Array | int,
-               rng: Array | None) -> tuple[Array, dict[str, Array]]:
+  def __call__(
+    self, embeddings: Mapping[str, Array], present: Array, step: Array | int, rng: Array | None
+  ) -> tuple[Array, dict[str, Array]]:
     mt = self.multitask
     cfg = self.loss_config
     missing = [m for m in mt.modalities if m not in embeddings]
@@ -66,8 +71,10 @@ class LossHead(nn.Module):
       raise ValueError(f'loss: embeddings lack {missing} (have {sorted(embeddings)})')
     batch = embeddings[mt.modalities[0]].shape[0]
     if present.shape != (batch, len(mt.modalities)):
-      raise ValueError(f'loss: present has shape {present.shape}, expected '
-                       f'{(batch, len(mt.modalities))} (columns in the order {mt.modalities})')
+      raise ValueError(
+        f'loss: present has shape {present.shape}, expected '
+        f'{(batch, len(mt.modalities))} (columns in the order {mt.modalities})'
+      )
     stacked = jnp.stack([embeddings[m].astype(jnp.float32) for m in mt.modalities])  # (M,B,D)
     index_a = jnp.asarray([a for a, _ in mt.pair_indices], jnp.int32)
     index_b = jnp.asarray([b for _, b in mt.pair_indices], jnp.int32)
@@ -79,15 +86,15 @@ class LossHead(nn.Module):
     if cfg.type == 'clip':
       logit_scale = self.param('logit_scale', nn.initializers.constant(cfg.init_logit_scale), ())
       pair_losses = jax.vmap(
-          lambda a, b, m: losses.clip_loss(a, b, logit_scale, m,
-                                           max_logit_scale=cfg.max_logit_scale))(z_a, z_b,
-                                                                                 pair_masks)
+        lambda a, b, m: losses.clip_loss(a, b, logit_scale, m, max_logit_scale=cfg.max_logit_scale)
+      )(z_a, z_b, pair_masks)
       scale = jnp.exp(jnp.minimum(logit_scale, cfg.max_logit_scale))
     else:
       t = self.param('t', nn.initializers.constant(cfg.siglip_init_t), ())
       b = self.param('b', nn.initializers.constant(cfg.siglip_init_b), ())
       pair_losses = jax.vmap(lambda za, zb, m: losses.siglip_loss(za, zb, t, b, m))(
-          z_a, z_b, pair_masks)
+        z_a, z_b, pair_masks
+      )
       scale = jnp.exp(t)
       metrics['siglip_bias'] = b
     metrics['logit_scale'] = scale
@@ -133,27 +140,40 @@ class JointModel(nn.Module):
 
   def setup(self):
     if self.multitask.modalities != self.modalities:
-      raise ValueError(f'JointModel: multitask modalities {self.multitask.modalities} != '
-                       f'{self.modalities}')
+      raise ValueError(
+        f'JointModel: multitask modalities {self.multitask.modalities} != {self.modalities}'
+      )
     encoders = {
-        'imu': lambda name: ImuEncoder(self.transformer, site_ids=self.imu_site_ids,
-                                       patch_len=self.imu_patch, num_site_ids=self.num_site_ids,
-                                       name=name),
-        'pose': lambda name: PoseEncoder(self.transformer, patch_len=self.pose_patch, name=name),
-        'video': lambda name: VideoEncoder(self.transformer, input_kind=self.video_input,
-                                           tubelet=self.video_tubelet, name=name),
-        'text': lambda name: TextEncoder(self.transformer, vocab_size=self.text_vocab_size,
-                                         max_len=self.text_max_len, name=name),
+      'imu': lambda name: ImuEncoder(
+        self.transformer,
+        site_ids=self.imu_site_ids,
+        patch_len=self.imu_patch,
+        num_site_ids=self.num_site_ids,
+        name=name,
+      ),
+      'pose': lambda name: PoseEncoder(self.transformer, patch_len=self.pose_patch, name=name),
+      'video': lambda name: VideoEncoder(
+        self.transformer, input_kind=self.video_input, tubelet=self.video_tubelet, name=name
+      ),
+      'text': lambda name: TextEncoder(
+        self.transformer, vocab_size=self.text_vocab_size, max_len=self.text_max_len, name=name
+      ),
     }
     # Parameter names `{modality}_encoder`, `{modality}_head` (checkpoints and sharding rules).
     self.encoders = {m: encoders[m](f'{m}_encoder') for m in self.modalities}
-    self.heads = {m: nn.Dense(self.embed_dim, dtype=parse_dtype(self.transformer.dtype),
-                              name=f'{m}_head') for m in self.modalities}
+    self.heads = {
+      m: nn.Dense(self.embed_dim, dtype=parse_dtype(self.transformer.dtype), name=f'{m}_head')
+      for m in self.modalities
+    }
     self.loss_head = LossHead(self.loss_config, self.multitask)
 
-  def embed(self, batch: Mapping[str, Array], train: bool = False,
-            example_ids: Array | None = None,
-            modalities: Sequence[str] | None = None) -> dict[str, Array]:
+  def embed(
+    self,
+    batch: Mapping[str, Array],
+    train: bool = False,
+    example_ids: Array | None = None,
+    modalities: Sequence[str] | None = None,
+  ) -> dict[str, Array]:
     """{modality: (B, embed_dim) float32, unit norm} for each of `modalities`.
 
     `modalities`: a subset of the model's (default: all of them); only their encoders run and
@@ -166,13 +186,16 @@ class JointModel(nn.Module):
     modalities = self.modalities if modalities is None else tuple(modalities)
     unknown = [m for m in modalities if m not in self.modalities]
     if unknown:
-      raise ValueError(f'JointModel.embed: modalities {unknown} are not in the model (it has '
-                       f'{self.modalities})')
+      raise ValueError(
+        f'JointModel.embed: modalities {unknown} are not in the model (it has {self.modalities})'
+      )
     for modality in modalities:
       missing = [key for key in BATCH_KEYS[modality] if key not in batch]
       if missing:
-        raise ValueError(f'JointModel.embed: batch lacks {missing} for modality {modality!r} '
-                         f'(batch keys: {sorted(batch)})')
+        raise ValueError(
+          f'JointModel.embed: batch lacks {missing} for modality {modality!r} '
+          f'(batch keys: {sorted(batch)})'
+        )
     embeddings = {}
     for modality in modalities:
       inputs = [batch[key] for key in BATCH_KEYS[modality]]
@@ -181,8 +204,13 @@ class JointModel(nn.Module):
       embeddings[modality] = l2_normalize(projected)
     return embeddings
 
-  def loss(self, embeddings: Mapping[str, Array], present: Array, step: Array | int = 0,
-           rng: Array | None = None) -> tuple[Array, dict[str, Array]]:
+  def loss(
+    self,
+    embeddings: Mapping[str, Array],
+    present: Array,
+    step: Array | int = 0,
+    rng: Array | None = None,
+  ) -> tuple[Array, dict[str, Array]]:
     """(total loss, metrics) of the multitask strategy at `step`.
 
     `present` (B, M) bool in `modalities` order. `rng` picks the pair of `random_pair`;
@@ -226,7 +254,8 @@ class JointModelSpec:
   model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
   loss: LossConfig = dataclasses.field(default_factory=LossConfig)
   multitask: multitask_lib.MultitaskConfig = dataclasses.field(
-      default_factory=multitask_lib.MultitaskConfig)
+    default_factory=multitask_lib.MultitaskConfig
+  )
   # Global site id of each IMU input site (`models.config.site_ids`); required with "imu".
   imu_site_ids: tuple[int, ...] = ()
 
@@ -236,12 +265,15 @@ class JointModelSpec:
     ids = self.imu_site_ids
     if 'imu' in modalities:
       if not ids or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
-        raise ValueError(f'data.imu_site_ids={ids!r}: expected the ints of one or more sites '
-                         f'(or data.imu_sites) when "imu" is among the modalities')
+        raise ValueError(
+          f'data.imu_site_ids={ids!r}: expected the ints of one or more sites '
+          f'(or data.imu_sites) when "imu" is among the modalities'
+        )
       bad = [i for i in ids if not 0 <= i < self.model.num_site_ids]
       if bad or len(set(ids)) != len(ids):
-        raise ValueError(f'data.imu_site_ids={ids}: expected distinct ids in '
-                         f'[0, {self.model.num_site_ids})')
+        raise ValueError(
+          f'data.imu_site_ids={ids}: expected distinct ids in [0, {self.model.num_site_ids})'
+        )
     self.build_multitask()
 
   def build_multitask(self) -> multitask_lib.Multitask:
@@ -262,27 +294,36 @@ class JointModelSpec:
       if ids is None:
         names = data.get('imu_sites', None)
         if names is None:
-          raise ValueError('data.imu_site_ids (or data.imu_sites) is required when "imu" is '
-                           'among the modalities')
+          raise ValueError(
+            'data.imu_site_ids (or data.imu_sites) is required when "imu" is among the modalities'
+          )
         ids = site_ids(names, where='data.imu_sites')
-    return cls(modalities=modalities,
-               model=_typed(ModelConfig, config.get('model', None), 'model'),
-               loss=_typed(LossConfig, config.get('loss', None), 'loss'),
-               multitask=_typed(multitask_lib.MultitaskConfig, config.get('multitask', None),
-                                'multitask'),
-               imu_site_ids=tuple(ids))
+    return cls(
+      modalities=modalities,
+      model=_typed(ModelConfig, config.get('model', None), 'model'),
+      loss=_typed(LossConfig, config.get('loss', None), 'loss'),
+      multitask=_typed(multitask_lib.MultitaskConfig, config.get('multitask', None), 'multitask'),
+      imu_site_ids=tuple(ids),
+    )
 
 
 def build_model(spec: JointModelSpec) -> JointModel:
   """The `JointModel` of `spec`, its size preset resolved."""
   model = spec.model
   return JointModel(
-      modalities=spec.modalities, transformer=model.transformer(),
-      embed_dim=model.resolved('embed_dim'), loss_config=spec.loss,
-      multitask=spec.build_multitask(), imu_site_ids=spec.imu_site_ids,
-      imu_patch=model.imu_patch, num_site_ids=model.num_site_ids, pose_patch=model.pose_patch,
-      video_tubelet=model.video_tubelet, video_input=model.video_input,
-      text_max_len=model.text_max_len)
+    modalities=spec.modalities,
+    transformer=model.transformer(),
+    embed_dim=model.resolved('embed_dim'),
+    loss_config=spec.loss,
+    multitask=spec.build_multitask(),
+    imu_site_ids=spec.imu_site_ids,
+    imu_patch=model.imu_patch,
+    num_site_ids=model.num_site_ids,
+    pose_patch=model.pose_patch,
+    video_tubelet=model.video_tubelet,
+    video_input=model.video_input,
+    text_max_len=model.text_max_len,
+  )
 
 
 def _embed_and_loss(module: JointModel, batch: Mapping[str, Array]) -> tuple[Array, dict]:

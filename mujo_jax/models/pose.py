@@ -29,26 +29,29 @@ class PoseEncoder(nn.Module):
   max_time_tokens: int = 64
 
   @nn.compact
-  def __call__(self, pose: jax.Array, *, train: bool,
-               example_ids: jax.Array | None = None) -> jax.Array:
+  def __call__(
+    self, pose: jax.Array, *, train: bool, example_ids: jax.Array | None = None
+  ) -> jax.Array:
     if pose.ndim != 4 or pose.shape[-1] != 3:
       raise ValueError(f'PoseEncoder: expected pose (B, T, J, 3), got {pose.shape}')
     batch, time, joints, _ = pose.shape
     if time % self.patch_len:
-      raise ValueError(f'PoseEncoder: {time} frames are not a multiple of pose_patch='
-                       f'{self.patch_len}')
+      raise ValueError(
+        f'PoseEncoder: {time} frames are not a multiple of pose_patch={self.patch_len}'
+      )
     cfg = self.transformer
     dtype = parse_dtype(cfg.dtype)
     num_patches = time // self.patch_len
 
     frames = pose.astype(jnp.float32).reshape(batch, time, joints * 3)
-    frames = jax.nn.gelu(dense_tokens(nn.Dense(cfg.width, dtype=dtype, name='joint_embed'), frames),
-                         approximate=True)
+    frames = jax.nn.gelu(
+      dense_tokens(nn.Dense(cfg.width, dtype=dtype, name='joint_embed'), frames), approximate=True
+    )
     patches = frames.reshape(batch, num_patches, self.patch_len * cfg.width)
     tokens = dense_tokens(nn.Dense(cfg.width, dtype=dtype, name='patch_embed'), patches)
-    time_table = learned_positions(self, 'time_embed', num_patches, self.max_time_tokens,
-                                   cfg.width)
+    time_table = learned_positions(self, 'time_embed', num_patches, self.max_time_tokens, cfg.width)
     tokens = tokens + time_table.astype(dtype)[None]
-    tokens = Transformer(cfg, name='transformer')(tokens, None, train=train,
-                                                  example_ids=example_ids)
+    tokens = Transformer(cfg, name='transformer')(
+      tokens, None, train=train, example_ids=example_ids
+    )
     return masked_mean(tokens, None)

@@ -21,11 +21,9 @@ class ModelSize:
 
 
 SIZES: dict[str, ModelSize] = {
-    'tiny': ModelSize(width=32, depth=1, num_heads=2, mlp_dim=64, embed_dim=32, dropout_rate=0.0),
-    'small': ModelSize(width=128, depth=2, num_heads=4, mlp_dim=256, embed_dim=128,
-                       dropout_rate=0.0),
-    'base': ModelSize(width=512, depth=6, num_heads=8, mlp_dim=2048, embed_dim=512,
-                      dropout_rate=0.1),
+  'tiny': ModelSize(width=32, depth=1, num_heads=2, mlp_dim=64, embed_dim=32, dropout_rate=0.0),
+  'small': ModelSize(width=128, depth=2, num_heads=4, mlp_dim=256, embed_dim=128, dropout_rate=0.0),
+  'base': ModelSize(width=512, depth=6, num_heads=8, mlp_dim=2048, embed_dim=512, dropout_rate=0.1),
 }
 
 

@@ -31,18 +31,24 @@ class TextEncoder(nn.Module):
   vocab_size: int = BYTE_VOCAB_SIZE
 
   @nn.compact
-  def __call__(self, tokens: jax.Array, *, train: bool,
-               example_ids: jax.Array | None = None) -> jax.Array:
+  def __call__(
+    self, tokens: jax.Array, *, train: bool, example_ids: jax.Array | None = None
+  ) -> jax.Array:
     if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
-      raise ValueError(f'TextEncoder: expected int token ids (B, L), got {tokens.dtype} '
-                       f'{tokens.shape}')
+      raise ValueError(
+        f'TextEncoder: expected int token ids (B, L), got {tokens.dtype} {tokens.shape}'
+      )
     cfg = self.transformer
     dtype = parse_dtype(cfg.dtype)
     mask = tokens != PAD_ID
-    embed = nn.Embed(self.vocab_size, cfg.width, dtype=dtype,
-                     embedding_init=nn.initializers.normal(stddev=0.02), name='token_embed')
-    positions = learned_positions(self, 'position_embed', tokens.shape[1], self.max_len,
-                                  cfg.width)
+    embed = nn.Embed(
+      self.vocab_size,
+      cfg.width,
+      dtype=dtype,
+      embedding_init=nn.initializers.normal(stddev=0.02),
+      name='token_embed',
+    )
+    positions = learned_positions(self, 'position_embed', tokens.shape[1], self.max_len, cfg.width)
     x = embed(tokens) + positions.astype(dtype)[None]
     x = Transformer(cfg, name='transformer')(x, mask, train=train, example_ids=example_ids)
     return masked_mean(x, mask)

@@ -71,8 +71,9 @@ class TransformerConfig:
       if not isinstance(value, int) or value < 1:
         raise ValueError(f'model.{name}={value!r}: expected a positive int')
     if self.width % self.num_heads:
-      raise ValueError(f'model.width={self.width} is not divisible by model.num_heads='
-                       f'{self.num_heads}')
+      raise ValueError(
+        f'model.width={self.width} is not divisible by model.num_heads={self.num_heads}'
+      )
     if not 0.0 <= self.dropout_rate < 1.0:
       raise ValueError(f'model.dropout_rate={self.dropout_rate!r}: expected a value in [0, 1)')
     parse_dtype(self.dtype)
@@ -95,8 +96,7 @@ class ExampleDropout(nn.Module):
       return x
     key = self.make_rng('dropout')
     example_keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, example_ids)
-    keep = jax.vmap(lambda k: jax.random.bernoulli(k, 1.0 - self.rate, x.shape[1:]))(
-        example_keys)
+    keep = jax.vmap(lambda k: jax.random.bernoulli(k, 1.0 - self.rate, x.shape[1:]))(example_keys)
     return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))
 
 
@@ -110,8 +110,9 @@ def _softmax_attention(query: Array, key: Array, value: Array, mask: Array | Non
   unchanged (BENCHMARKS.md).
   """
   query, key, value = (x.transpose(0, 2, 1, 3) for x in (query, key, value))
-  scores = jnp.matmul(query * (query.shape[-1] ** -0.5), jnp.swapaxes(key, -1, -2),
-                      preferred_element_type=jnp.float32)  # (B, H, N, N)
+  scores = jnp.matmul(
+    query * (query.shape[-1] ** -0.5), jnp.swapaxes(key, -1, -2), preferred_element_type=jnp.float32
+  )  # (B, H, N, N)
   if mask is not None:
     scores = jnp.where(mask[:, None, None, :], scores, _MASKED_SCORE)
   scores = scores - jax.lax.stop_gradient(jnp.max(scores, axis=-1, keepdims=True))
@@ -121,8 +122,9 @@ def _softmax_attention(query: Array, key: Array, value: Array, mask: Array | Non
   return out.astype(value.dtype).transpose(0, 2, 1, 3)
 
 
-def attention(query: Array, key: Array, value: Array, mask: Array | None,
-              impl: str = 'auto') -> Array:
+def attention(
+  query: Array, key: Array, value: Array, mask: Array | None, impl: str = 'auto'
+) -> Array:
   """Multi-head attention on (B, N, H, D) with an optional key mask (B, N) bool.
 
   A query whose keys are all masked attends uniformly (finite output) in both implementations.
@@ -166,7 +168,8 @@ class Block(nn.Module):
 
     def per_example(tokens: Array, name: str) -> Array:  # (B·N, width) → dropout → (B·N, width)
       tokens = ExampleDropout(cfg.dropout_rate, name=name)(
-          tokens.reshape(batch, length, width), example_ids, not train)
+        tokens.reshape(batch, length, width), example_ids, not train
+      )
       return tokens.reshape(batch * length, width)
 
     x = x.reshape(batch * length, width)
@@ -175,8 +178,9 @@ class Block(nn.Module):
     # `split`, not indexing of a (…, 3, H, D) view: its gradient is one concatenation, whereas
     # three index gradients are three zero-padded full-size buffers summed, then transposed
     # (−4 % step time on CPU, BENCHMARKS.md).
-    query, key, value = (part.reshape(batch, length, cfg.num_heads, head_dim)
-                         for part in jnp.split(qkv, 3, axis=-1))
+    query, key, value = (
+      part.reshape(batch, length, cfg.num_heads, head_dim) for part in jnp.split(qkv, 3, axis=-1)
+    )
     y = attention(query, key, value, mask, cfg.attention)
     y = nn.Dense(width, dtype=dtype, name='attn_out')(y.reshape(batch * length, width))
     x = x + per_example(y, 'attn_dropout')
@@ -195,8 +199,9 @@ class Transformer(nn.Module):
   config: TransformerConfig
 
   @nn.compact
-  def __call__(self, x: Array, mask: Array | None = None, *, train: bool,
-               example_ids: Array | None = None) -> Array:
+  def __call__(
+    self, x: Array, mask: Array | None = None, *, train: bool, example_ids: Array | None = None
+  ) -> Array:
     cfg = self.config
     if x.ndim != 3 or x.shape[-1] != cfg.width:
       raise ValueError(f'Transformer: expected tokens (B, N, {cfg.width}), got {x.shape}')
@@ -225,11 +230,14 @@ def masked_mean(tokens: Array, mask: Array | None) -> Array:
   return summed / jnp.maximum(count, 1.0)
 
 
-def learned_positions(module: nn.Module, name: str, length: int, max_length: int,
-                      width: int) -> Array:
+def learned_positions(
+  module: nn.Module, name: str, length: int, max_length: int, width: int
+) -> Array:
   """First `length` rows of a learned (max_length, width) table, so shorter inputs share it."""
   if length > max_length:
-    raise ValueError(f'{type(module).__name__}: {length} positions exceed the maximum '
-                     f'{max_length} of {name!r}; raise the encoder\'s maximum length')
+    raise ValueError(
+      f'{type(module).__name__}: {length} positions exceed the maximum '
+      f"{max_length} of {name!r}; raise the encoder's maximum length"
+    )
   table = module.param(name, nn.initializers.normal(stddev=0.02), (max_length, width))
   return table[:length]

@@ -16,14 +16,16 @@ DEFAULT = 'wearables_small'
 def available() -> tuple[str, ...]:
   """Names of the shipped models."""
   root = importlib.resources.files(__name__)
-  return tuple(sorted(p.name for p in root.iterdir()
-                      if p.is_dir() and (p / 'config.json').is_file()))
+  return tuple(
+    sorted(p.name for p in root.iterdir() if p.is_dir() and (p / 'config.json').is_file())
+  )
 
 
 def path(name: str = DEFAULT) -> Path:
   """The folder of shipped model `name`; a clear error names the ones that exist."""
   folder = Path(str(importlib.resources.files(__name__) / name))
   if not (folder / 'config.json').is_file():
-    raise FileNotFoundError(f'no shipped model {name!r} in {folder.parent}; available: '
-                            f'{available()}')
+    raise FileNotFoundError(
+      f'no shipped model {name!r} in {folder.parent}; available: {available()}'
+    )
   return folder

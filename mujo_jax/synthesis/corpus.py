@@ -372,13 +372,21 @@ def _run_task(task: _ClipTask) -> dict[str, Any]:
   if task.vocabulary == 'mmfit':
     return make_clip(rng, task.activity, subject, task.clip_s)
   return make_wearable_clip(
-    rng, task.activity, subject, task.clip_s,
-    transition_fraction=task.transition_fraction, video=task.video, devices=task.devices,
+    rng,
+    task.activity,
+    subject,
+    task.clip_s,
+    transition_fraction=task.transition_fraction,
+    video=task.video,
+    devices=task.devices,
   )
 
 
 def clip_plan(
-  split: str, num_clips: int, seed: int, num_subjects: int,
+  split: str,
+  num_clips: int,
+  seed: int,
+  num_subjects: int,
   activities: tuple[str, ...] = activities_lib.ACTIVITIES,
 ) -> list[tuple[str, int]]:
   """(activity, subject id) of every clip of a split, classes balanced.
@@ -435,8 +443,16 @@ def generate_split(
   plan = clip_plan(split, num_clips, seed, num_subjects, VOCABULARIES[vocabulary][0])
   tasks = [
     _ClipTask(
-      seed, split_index, index, activity, subject_id, float(clip_s), vocabulary,
-      transition_fraction, video, devices,
+      seed,
+      split_index,
+      index,
+      activity,
+      subject_id,
+      float(clip_s),
+      vocabulary,
+      transition_fraction,
+      video,
+      devices,
     )
     for index, (activity, subject_id) in enumerate(plan)
   ]

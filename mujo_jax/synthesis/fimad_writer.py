@@ -38,31 +38,47 @@ VIDEO_FORMS = ('features', 'frames', 'both')
 
 # Coach speech for the subtitle field.
 _SUBTITLE_LINES = (
-    "alright let's get started", 'keep your core tight', 'breathe out on the way up',
-    'nice and controlled', 'almost there, two more', "don't forget to breathe",
-    'great job, keep going', 'take a short rest if you need to', 'focus on your form',
-    'here we go again',
+  "alright let's get started",
+  'keep your core tight',
+  'breathe out on the way up',
+  'nice and controlled',
+  'almost there, two more',
+  "don't forget to breathe",
+  'great job, keep going',
+  'take a short rest if you need to',
+  'focus on your form',
+  'here we go again',
 )
 
 
 def frame_features(frames: np.ndarray) -> np.ndarray:
   """`(T, H, W[, 1])` uint8 frames -> `(T, FEATURE_DIM)` float32 appearance + motion features."""
-  gray = np.asarray(frames, np.float32).reshape(frames.shape[0], frames.shape[1],
-                                                frames.shape[2]) / 255.0
+  gray = (
+    np.asarray(frames, np.float32).reshape(frames.shape[0], frames.shape[1], frames.shape[2])
+    / 255.0
+  )
   num_frames, height, width = gray.shape
   if height % FEATURE_POOL or width % FEATURE_POOL:
-    raise ValueError(f'frame_features: frame size {height}x{width} must be a multiple of '
-                     f'{FEATURE_POOL}')
-  pooled = gray.reshape(num_frames, FEATURE_POOL, height // FEATURE_POOL, FEATURE_POOL,
-                        width // FEATURE_POOL).mean(axis=(2, 4)).reshape(num_frames, -1)
+    raise ValueError(
+      f'frame_features: frame size {height}x{width} must be a multiple of {FEATURE_POOL}'
+    )
+  pooled = (
+    gray.reshape(
+      num_frames, FEATURE_POOL, height // FEATURE_POOL, FEATURE_POOL, width // FEATURE_POOL
+    )
+    .mean(axis=(2, 4))
+    .reshape(num_frames, -1)
+  )
   motion_energy = np.abs(np.diff(gray, axis=0, prepend=gray[:1]))
-  motion_pooled = motion_energy.reshape(num_frames, FEATURE_POOL, height // FEATURE_POOL,
-                                        FEATURE_POOL, width // FEATURE_POOL).mean(axis=(2, 4))
+  motion_pooled = motion_energy.reshape(
+    num_frames, FEATURE_POOL, height // FEATURE_POOL, FEATURE_POOL, width // FEATURE_POOL
+  ).mean(axis=(2, 4))
   return np.concatenate([pooled, motion_pooled.reshape(num_frames, -1)], axis=1).astype(np.float32)
 
 
-def _world_pose(rng: np.random.Generator, activity: str, subject: motion.Subject,
-                clip_s: float) -> np.ndarray:
+def _world_pose(
+  rng: np.random.Generator, activity: str, subject: motion.Subject, clip_s: float
+) -> np.ndarray:
   """The world-frame pose (root motion included) that `corpus.make_clip(rng, ...)` will use.
 
   FiMAD pose files are in the world frame (the IMU is synthesised from them; a jumping jack's
@@ -72,18 +88,22 @@ def _world_pose(rng: np.random.Generator, activity: str, subject: motion.Subject
   """
   twin = np.random.Generator(type(rng.bit_generator)())
   twin.bit_generator.state = rng.bit_generator.state
-  motion_world = motion.generate_motion(activity, subject, clip_s, fps=float(corpus.POSE_FPS),
-                                        rng=twin)
+  motion_world = motion.generate_motion(
+    activity, subject, clip_s, fps=float(corpus.POSE_FPS), rng=twin
+  )
   return np.asarray(motion_world.pose, np.float32)
 
 
-def choose_clip_ids(splits: dict[str, list[str]], num_clips: int,
-                    rng: np.random.Generator) -> dict[str, list[str]]:
+def choose_clip_ids(
+  splits: dict[str, list[str]], num_clips: int, rng: np.random.Generator
+) -> dict[str, list[str]]:
   """`num_clips` ids, train and validation in the split file's proportion (>= 1 each)."""
   total = sum(len(ids) for ids in splits.values())
   if num_clips < 2 or num_clips > total:
-    raise ValueError(f'num_clips={num_clips}: expected 2..{total} (one clip per split at least, '
-                     'at most the clips the split file lists)')
+    raise ValueError(
+      f'num_clips={num_clips}: expected 2..{total} (one clip per split at least, '
+      'at most the clips the split file lists)'
+    )
   num_val = int(round(num_clips * len(splits['validation']) / total))
   num_val = min(max(num_val, 1), num_clips - 1, len(splits['validation']))
   counts = {'train': num_clips - num_val, 'validation': num_val}
@@ -94,8 +114,9 @@ def choose_clip_ids(splits: dict[str, list[str]], num_clips: int,
   return chosen
 
 
-def _language_entry(rng: np.random.Generator, activity: str, reps: int,
-                    first_description: str) -> dict[str, object]:
+def _language_entry(
+  rng: np.random.Generator, activity: str, reps: int, first_description: str
+) -> dict[str, object]:
   """A language_data.json entry; field forms vary (list / string / missing) on purpose."""
   if activity == 'non_activity':  # Real chapters between exercises are rests and breaks.
     name = str(rng.choice(('rest', 'break', 'recovery')))
@@ -104,9 +125,11 @@ def _language_entry(rng: np.random.Generator, activity: str, reps: int,
     name = activity.replace('_', ' ')
     chapter = name.title() if rng.random() < 0.4 else f'{reps} x {name.title()}'
   descriptions = [first_description] + [
-      text.describe(activity, rng, reps=reps) for _ in range(int(rng.integers(1, 4)))]
-  lines = [str(line) for line in rng.choice(_SUBTITLE_LINES, size=int(rng.integers(1, 4)),
-                                            replace=False)]
+    text.describe(activity, rng, reps=reps) for _ in range(int(rng.integers(1, 4)))
+  ]
+  lines = [
+    str(line) for line in rng.choice(_SUBTITLE_LINES, size=int(rng.integers(1, 4)), replace=False)
+  ]
   entry: dict[str, object] = {'chapter': chapter, 'normalized_chapter': name}
   form = rng.random()
   if form < 0.6:
@@ -120,10 +143,17 @@ def _language_entry(rng: np.random.Generator, activity: str, reps: int,
   return entry
 
 
-def write_fimad(out_dir: str | os.PathLike[str], num_clips: int, split_file: str | os.PathLike[str],
-                seed: int = 0, overwrite: bool = False, video_form: str = 'both',
-                drop_imu_fraction: float = 0.25, clip_seconds: tuple[float, float] = (6.0, 9.0),
-                imu_rate_hz: float = 50.0) -> dict[str, list[str]]:
+def write_fimad(
+  out_dir: str | os.PathLike[str],
+  num_clips: int,
+  split_file: str | os.PathLike[str],
+  seed: int = 0,
+  overwrite: bool = False,
+  video_form: str = 'both',
+  drop_imu_fraction: float = 0.25,
+  clip_seconds: tuple[float, float] = (6.0, 9.0),
+  imu_rate_hz: float = 50.0,
+) -> dict[str, list[str]]:
   """Writes `num_clips` synthetic clips in the FiMAD manual layout under `out_dir`.
 
   Args:
@@ -171,8 +201,9 @@ def write_fimad(out_dir: str | os.PathLike[str], num_clips: int, split_file: str
 
   # One simulated person per YouTube video, as in a real channel's video.
   video_ids = sorted({layout.video_id(clip_id) for clip_id in all_ids})
-  subjects = {vid: motion.sample_subject(rng, subject_id) for subject_id, vid in
-              enumerate(video_ids)}
+  subjects = {
+    vid: motion.sample_subject(rng, subject_id) for subject_id, vid in enumerate(video_ids)
+  }
   language = {}
   for clip_id in all_ids:
     clip_rng = np.random.default_rng([seed, all_ids.index(clip_id) + 1])
@@ -182,17 +213,26 @@ def write_fimad(out_dir: str | os.PathLike[str], num_clips: int, split_file: str
     pose = _world_pose(clip_rng, activity, subject, clip_s)
     clip = corpus.make_clip(clip_rng, activity, subject, clip_s)
     if not np.allclose(pose - pose[:, :1], clip['pose'], atol=1e-5):
-      raise RuntimeError(f'clip {clip_id}: the world pose regenerated for the FiMAD pose file '
-                         'differs from corpus.make_clip\'s motion; make_clip no longer draws '
-                         'its motion first from its generator')
+      raise RuntimeError(
+        f'clip {clip_id}: the world pose regenerated for the FiMAD pose file '
+        "differs from corpus.make_clip's motion; make_clip no longer draws "
+        'its motion first from its generator'
+      )
     paths = layout.clip_paths(root, clip_id)
     np.save(paths.pose, pose)
-    meta: dict[str, object] = {layout.META_POSE_FPS: float(corpus.POSE_FPS),
-                               layout.META_LABEL: activity}
+    meta: dict[str, object] = {
+      layout.META_POSE_FPS: float(corpus.POSE_FPS),
+      layout.META_LABEL: activity,
+    }
     if clip_id not in without_imu:
-      imu = virtual_imu.from_pose(pose, corpus.POSE_FPS, sites.FIMAD_SITES,
-                                  out_rate_hz=imu_rate_hz, noise=virtual_imu.ImuNoise(),
-                                  rng=clip_rng)
+      imu = virtual_imu.from_pose(
+        pose,
+        corpus.POSE_FPS,
+        sites.FIMAD_SITES,
+        out_rate_hz=imu_rate_hz,
+        noise=virtual_imu.ImuNoise(),
+        rng=clip_rng,
+      )
       np.save(paths.imu, np.asarray(imu, np.float32))
       meta[layout.META_IMU_RATE] = float(imu_rate_hz)
       meta[layout.META_IMU_SITES] = list(sites.FIMAD_SITES)
@@ -206,6 +246,5 @@ def write_fimad(out_dir: str | os.PathLike[str], num_clips: int, split_file: str
     paths.meta.write_text(json.dumps(meta, indent=1) + '\n', encoding='utf-8')
     language[clip_id] = _language_entry(clip_rng, activity, int(clip['reps']), str(clip['text']))
 
-  (root / layout.LANGUAGE_FILE).write_text(json.dumps(language, indent=1) + '\n',
-                                            encoding='utf-8')
+  (root / layout.LANGUAGE_FILE).write_text(json.dumps(language, indent=1) + '\n', encoding='utf-8')
   return chosen

@@ -50,8 +50,12 @@ from mujo_jax.synthesis import motion as motion_lib
 EXERCISES: tuple[str, ...] = tuple(a for a in ACTIVITIES if a != 'non_activity')
 
 # Illustrative (not MM-Fit's documented pattern): workout -> watches without a heart-rate file.
-HR_MISSING: dict[int, tuple[str, ...]] = {2: ('sw_l', 'sw_r'), 5: ('sw_l', 'sw_r'),
-                                          11: ('sw_r',), 19: ('sw_l', 'sw_r')}
+HR_MISSING: dict[int, tuple[str, ...]] = {
+  2: ('sw_l', 'sw_r'),
+  5: ('sw_l', 'sw_r'),
+  11: ('sw_r',),
+  19: ('sw_l', 'sw_r'),
+}
 IMAGE_WIDTH, IMAGE_HEIGHT = 1280, 720
 # Typical seconds per repetition at tempo 1 (2.4 s unless listed), to size a set of N reps.
 _TYPICAL_REP_S = {'jumping_jacks': 1.0, 'pushups': 2.0, 'bicep_curls': 2.2, 'dumbbell_rows': 2.2}
@@ -60,6 +64,7 @@ _TYPICAL_REP_S = {'jumping_jacks': 1.0, 'pushups': 2.0, 'bicep_curls': 2.2, 'dum
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Device:
   """A worn device: the rates its streams are sampled at and its noise."""
+
   rate_hz: float
   mag_rate_hz: float | None = None
   heart_rate: bool = False
@@ -68,12 +73,11 @@ class Device:
 
 
 DEVICES: dict[str, Device] = {
-    'sw_l': Device(rate_hz=100.0, heart_rate=True),
-    'sw_r': Device(rate_hz=100.0, heart_rate=True),
-    'sp_l': Device(rate_hz=500.0, mag_rate_hz=65.0, acc_noise=0.02, gyr_noise=0.004),  # Huawei P20
-    'sp_r': Device(rate_hz=210.0, mag_rate_hz=100.0, acc_noise=0.02,
-                   gyr_noise=0.004),   # Samsung S7
-    'eb_l': Device(rate_hz=90.0),   # eSense earbud
+  'sw_l': Device(rate_hz=100.0, heart_rate=True),
+  'sw_r': Device(rate_hz=100.0, heart_rate=True),
+  'sp_l': Device(rate_hz=500.0, mag_rate_hz=65.0, acc_noise=0.02, gyr_noise=0.004),  # Huawei P20
+  'sp_r': Device(rate_hz=210.0, mag_rate_hz=100.0, acc_noise=0.02, gyr_noise=0.004),  # Samsung S7
+  'eb_l': Device(rate_hz=90.0),  # eSense earbud
 }
 assert tuple(DEVICES) == mmfit_layout.DEVICES
 # Earth's field (µT) in the world frame (z up): ~15 µT north, ~48 µT down (Sweden).
@@ -93,6 +97,7 @@ class WorkoutSettings:
     imu_sim_rate_hz: rate at which the virtual IMU is synthesised before being sampled at each
       device's jittered timestamps.
   """
+
   minutes: float | None = None
   reps_per_set: int = 10
   rest_s: tuple[float, float] | None = None
@@ -110,10 +115,15 @@ class WorkoutSettings:
       raise ValueError(f'dropped_frame_rate must lie in [0, 0.1), got {self.dropped_frame_rate}')
 
 
-def write_mmfit(out_dir: str | os.PathLike[str], num_workouts: int, seed: int = 0,
-                overwrite: bool = False, minutes: float | None = None,
-                settings: WorkoutSettings | None = None,
-                workouts: Sequence[int] | None = None) -> list[str]:
+def write_mmfit(
+  out_dir: str | os.PathLike[str],
+  num_workouts: int,
+  seed: int = 0,
+  overwrite: bool = False,
+  minutes: float | None = None,
+  settings: WorkoutSettings | None = None,
+  workouts: Sequence[int] | None = None,
+) -> list[str]:
   """Writes workouts w00, w01, ... (or the listed `workouts`) into `out_dir`.
 
   Args:
@@ -185,11 +195,15 @@ def _blend(previous: np.ndarray, segment: np.ndarray, overlap: int) -> np.ndarra
   return segment
 
 
-def workout_motion(rng: np.random.Generator, subject: motion_lib.Subject,
-                   settings: WorkoutSettings) -> tuple[np.ndarray, list[tuple[int, int, int, str]]]:
+def workout_motion(
+  rng: np.random.Generator, subject: motion_lib.Subject, settings: WorkoutSettings
+) -> tuple[np.ndarray, list[tuple[int, int, int, str]]]:
   """Pose (F, 17, 3) of a whole workout and its sets as (start index, end index, reps, name)."""
-  total_s = (settings.minutes * 60.0 if settings.minutes is not None
-             else float(rng.uniform(33.0, 38.0)) * 60.0)
+  total_s = (
+    settings.minutes * 60.0
+    if settings.minutes is not None
+    else float(rng.uniform(33.0, 38.0)) * 60.0
+  )
   total_frames = int(round(total_s * POSE_FPS))
   rest_range = settings.rest_s or (min(20.0, 0.1 * total_s), min(60.0, 0.25 * total_s))
   order = list(rng.permutation(EXERCISES))
@@ -232,7 +246,7 @@ def workout_motion(rng: np.random.Generator, subject: motion_lib.Subject,
     active = active[active >= overlap]
     if active.size and int(motion.reps) > 0:
       sets.append((start + int(active[0]), start + int(active[-1]), int(motion.reps), activity))
-  pose = np.concatenate(pieces)[:max(total_frames, 1)]
+  pose = np.concatenate(pieces)[: max(total_frames, 1)]
   sets = [s for s in sets if s[1] < pose.shape[0]]
   return pose, sets
 
@@ -247,8 +261,9 @@ def _chunks(total_s: float, longest_s: float) -> list[float]:
 # --------------------------------------------------------------------------------------------
 
 
-def _sample_times(rng: np.random.Generator, start_ms: float, end_ms: float,
-                  rate_hz: float) -> np.ndarray:
+def _sample_times(
+  rng: np.random.Generator, start_ms: float, end_ms: float, rate_hz: float
+) -> np.ndarray:
   """Jittered sample times in [start_ms, end_ms): a few % fast, jitter, rare short dropouts."""
   period = 1000.0 / (rate_hz * rng.uniform(1.0, 1.04))
   count = int((end_ms - start_ms) / period * 1.05) + 16
@@ -260,12 +275,14 @@ def _sample_times(rng: np.random.Generator, start_ms: float, end_ms: float,
 
 
 def _interp(times_ms: np.ndarray, grid_ms: np.ndarray, values: np.ndarray) -> np.ndarray:
-  return np.stack([np.interp(times_ms, grid_ms, values[:, c]) for c in range(values.shape[1])],
-                  axis=1)
+  return np.stack(
+    [np.interp(times_ms, grid_ms, values[:, c]) for c in range(values.shape[1])], axis=1
+  )
 
 
-def _orientations(gyr: np.ndarray, acc: np.ndarray, rate_hz: float,
-                  rng: np.random.Generator) -> np.ndarray:
+def _orientations(
+  gyr: np.ndarray, acc: np.ndarray, rate_hz: float, rng: np.random.Generator
+) -> np.ndarray:
   """Sensor->world rotations (T, 3, 3) integrated from the gyroscope (body rates).
 
   The start orientation puts the mean accelerometer direction of the first 0.5 s on world up
@@ -276,8 +293,11 @@ def _orientations(gyr: np.ndarray, acc: np.ndarray, rate_hz: float,
   z = np.array([0.0, 0.0, 1.0])
   axis = np.cross(up, z)
   sin, cos = np.linalg.norm(axis), float(up @ z)
-  start = _rodrigues(axis / sin * math.atan2(sin, cos)) if sin > 1e-9 else (
-      np.eye(3) if cos > 0 else np.diag([1.0, -1.0, -1.0]))
+  start = (
+    _rodrigues(axis / sin * math.atan2(sin, cos))
+    if sin > 1e-9
+    else (np.eye(3) if cos > 0 else np.diag([1.0, -1.0, -1.0]))
+  )
   yaw = rng.uniform(0, 2 * np.pi)
   start = _rodrigues(np.array([0.0, 0.0, yaw])) @ start
   steps = _rodrigues(gyr[:-1] / rate_hz)  # (T-1, 3, 3): rotation from sample k to k+1.
@@ -296,23 +316,27 @@ def _rodrigues(rotvec: np.ndarray) -> np.ndarray:
   axis = rotvec / np.maximum(angle, 1e-12)
   x, y, zc = axis[..., 0], axis[..., 1], axis[..., 2]
   zero = np.zeros_like(x)
-  skew = np.stack([np.stack([zero, -zc, y], -1), np.stack([zc, zero, -x], -1),
-                   np.stack([-y, x, zero], -1)], -2)
+  skew = np.stack(
+    [np.stack([zero, -zc, y], -1), np.stack([zc, zero, -x], -1), np.stack([-y, x, zero], -1)], -2
+  )
   angle = angle[..., None]
   return np.eye(3) + np.sin(angle) * skew + (1 - np.cos(angle)) * skew @ skew
 
 
-def _sensor_rows(frames_of: Callable[[np.ndarray], np.ndarray], times: np.ndarray,
-                 values: np.ndarray) -> np.ndarray:
+def _sensor_rows(
+  frames_of: Callable[[np.ndarray], np.ndarray], times: np.ndarray, values: np.ndarray
+) -> np.ndarray:
   """MM-Fit sensor rows: frame, timestamp (ms), values."""
   return np.concatenate([frames_of(times)[:, None], times[:, None], values], axis=1)
 
 
-def make_workout(number: int, rng: np.random.Generator, settings: WorkoutSettings,
-                 seed: int = 0) -> dict[str, object]:
+def make_workout(
+  number: int, rng: np.random.Generator, settings: WorkoutSettings, seed: int = 0
+) -> dict[str, object]:
   """All arrays of one workout, keyed by modality, plus 'labels' (rows for the CSV)."""
   subject = motion_lib.sample_subject(
-      np.random.default_rng([seed, 7_919, subject_of(number)]), subject_of(number))
+    np.random.default_rng([seed, 7_919, subject_of(number)]), subject_of(number)
+  )
   pose_world, sets = workout_motion(rng, subject, settings)
   num_frames = pose_world.shape[0]
 
@@ -333,16 +357,18 @@ def make_workout(number: int, rng: np.random.Generator, settings: WorkoutSetting
   coco_world = skeleton.h36m_to_coco(pose_world)
   # Far enough that the whole workout (walking lunges travel) stays in front of the camera.
   half_extent = 0.5 * float(np.max(np.ptp(coco_world.reshape(-1, 3), axis=0)))
-  ranges = camera_lib.CameraRanges(elevation_deg=(0.0, 10.0), roll_deg=1.0,
-                                   distance_m=(half_extent + 2.5, half_extent + 4.0))
+  ranges = camera_lib.CameraRanges(
+    elevation_deg=(0.0, 10.0), roll_deg=1.0, distance_m=(half_extent + 2.5, half_extent + 4.0)
+  )
   camera = camera_lib.frame_clip(coco_world, rng, ranges)
   camera_points = (pose_world - camera.position) @ camera.rotation.T
   image = camera_lib.project(coco_world, camera)
   pixels = image * IMAGE_HEIGHT + np.array([(IMAGE_WIDTH - IMAGE_HEIGHT) / 2.0, 0.0])
   pose_3d = np.empty((3, int(keep.sum()), mmfit_layout.NUM_POSE_3D_JOINTS + 1))
   pose_3d[:, :, 0] = camera_frames[keep]
-  pose_3d[:, :, 1:] = np.transpose(camera_points[keep] * mmfit_layout.POSE_3D_UNITS_PER_M,
-                                    (2, 0, 1))
+  pose_3d[:, :, 1:] = np.transpose(
+    camera_points[keep] * mmfit_layout.POSE_3D_UNITS_PER_M, (2, 0, 1)
+  )
   pose_2d = np.empty((2, int(keep.sum()), mmfit_layout.NUM_POSE_2D_JOINTS + 1))
   pose_2d[:, :, 0] = camera_frames[keep]
   pose_2d[:, :, 1:] = np.transpose(pixels[keep], (2, 0, 1))
@@ -352,8 +378,9 @@ def make_workout(number: int, rng: np.random.Generator, settings: WorkoutSetting
   # Inertial signals of every device site, on a uniform grid, then at each device's times.
   sim_rate = settings.imu_sim_rate_hz
   devices = [d for d in DEVICES if d != 'sp_l' or number in SP_L_WORKOUTS]
-  imu = virtual_imu.from_pose(pose_world, POSE_FPS, [MMFIT_DEVICE_SITES[d] for d in devices],
-                              out_rate_hz=sim_rate)
+  imu = virtual_imu.from_pose(
+    pose_world, POSE_FPS, [MMFIT_DEVICE_SITES[d] for d in devices], out_rate_hz=sim_rate
+  )
   grid_ms = t0_ms + np.arange(imu.shape[0]) * (1000.0 / sim_rate)
   end_ms = t0_ms + num_frames * FRAME_MS
   for column, name in enumerate(devices):
@@ -369,8 +396,11 @@ def make_workout(number: int, rng: np.random.Generator, settings: WorkoutSetting
     else:
       # Phones sample the gyroscope a little later and end up one row longer or shorter.
       gyr_times = np.round(times + rng.uniform(0.1, 0.8), 3)
-      gyr_values = _interp(gyr_times, grid_ms, signals[:, 3:]) + bias[3:] + rng.normal(
-          size=(times.size, 3)) * noise_std[3:]
+      gyr_values = (
+        _interp(gyr_times, grid_ms, signals[:, 3:])
+        + bias[3:]
+        + rng.normal(size=(times.size, 3)) * noise_std[3:]
+      )
       gyr_rows = _sensor_rows(frames_of, gyr_times, gyr_values)
       gyr_rows = gyr_rows[gyr_rows[:, 1] < end_ms]
       if rng.random() < 0.5:
@@ -381,22 +411,31 @@ def make_workout(number: int, rng: np.random.Generator, settings: WorkoutSetting
       field = np.einsum('tji,j->ti', rotations, EARTH_FIELD_UT)
       mag_times = _sample_times(rng, t0_ms, end_ms, device.mag_rate_hz)
       hard_iron = rng.normal(0.0, 5.0, size=3)
-      mag = _interp(mag_times, grid_ms, field) + hard_iron + rng.normal(
-          0.0, 0.5, size=(mag_times.size, 3))
+      mag = (
+        _interp(mag_times, grid_ms, field)
+        + hard_iron
+        + rng.normal(0.0, 0.5, size=(mag_times.size, 3))
+      )
       files[f'{name}_mag'] = _sensor_rows(frames_of, mag_times, mag)
     files[f'{name}_acc'] = acc_rows
     files[f'{name}_gyr'] = gyr_rows
     if device.heart_rate and name not in HR_MISSING.get(number, ()):
       files[f'{name}_hr'] = _heart_rate(rng, t0_ms, end_ms, sets, first_frame, frames_of)
 
-  files['labels'] = [(first_frame + s, first_frame + e, reps, activity)
-                     for s, e, reps, activity in sets]
+  files['labels'] = [
+    (first_frame + s, first_frame + e, reps, activity) for s, e, reps, activity in sets
+  ]
   return files
 
 
-def _heart_rate(rng: np.random.Generator, start_ms: float, end_ms: float,
-                sets: list[tuple[int, int, int, str]], first_frame: int,
-                frames_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def _heart_rate(
+  rng: np.random.Generator,
+  start_ms: float,
+  end_ms: float,
+  sets: list[tuple[int, int, int, str]],
+  first_frame: int,
+  frames_of: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
   """~1 Hz bpm that climbs during sets and recovers in between."""
   times = _sample_times(rng, start_ms, end_ms, 1.0)
   frames = frames_of(times) - first_frame

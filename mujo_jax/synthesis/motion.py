@@ -656,12 +656,13 @@ def generate_motion(
   root_rotation = heading_rotation @ state.body_rotation
   offsets = skeleton.rest_offsets(np.asarray(subject.bone_lengths))
   timeline, variant, placement, is_exercise = (
-    state.timeline, state.variant, state.placement, state.is_exercise
+    state.timeline,
+    state.variant,
+    state.placement,
+    state.is_exercise,
   )
   rig = state.rig
-  pose = skeleton.forward_kinematics(
-    rig.local, offsets, np.zeros((num_frames, 3)), root_rotation
-  )
+  pose = skeleton.forward_kinematics(rig.local, offsets, np.zeros((num_frames, 3)), root_rotation)
   pose = pose + _ground_offset(pose, placement)
   return Motion(
     activity=activity,

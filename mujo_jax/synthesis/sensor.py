@@ -57,8 +57,14 @@ _DEG = math.pi / 180.0
 WATCH_SITES = ('left_wrist', 'right_wrist')
 POCKET_SITES = ('left_thigh', 'right_thigh')
 STRAP_SITES = WATCH_SITES + (
-  'left_forearm', 'right_forearm', 'left_upper_arm', 'right_upper_arm',
-  'left_shin', 'right_shin', 'left_ankle', 'right_ankle',
+  'left_forearm',
+  'right_forearm',
+  'left_upper_arm',
+  'right_upper_arm',
+  'left_shin',
+  'right_shin',
+  'left_ankle',
+  'right_ankle',
 )
 
 # The random streams of one device: fixed ids, so toggling one effect leaves the others' draws.
@@ -147,12 +153,28 @@ class SensorModel:
   def off(cls, **knobs: Any) -> SensorModel:
     """A model with every effect disabled, then `knobs` set: one effect at a time in tests."""
     disabled = dict(
-      acc_noise_ug_per_sqrt_hz=0.0, gyr_noise_dps_per_sqrt_hz=0.0, acc_bias_mg=0.0,
-      gyr_bias_dps=0.0, acc_drift_mg=0.0, gyr_drift_dps=0.0, acc_gain_pct=0.0, gyr_gain_pct=0.0,
-      acc_cross_axis_pct=0.0, gyr_cross_axis_pct=0.0, acc_ranges_g=(), gyr_ranges_dps=(),
-      adc_bits=None, rate_error_ppm=0.0, clock_offset_ms=0.0, timestamp_jitter_ms=0.0,
-      watch_face_down_prob=0.0, watch_roll_deg=0.0, pocket_any_orientation=False,
-      mount_tilt_deg=0.0, strap_slip_deg_per_sqrt_s=0.0, tissue_hz=None,
+      acc_noise_ug_per_sqrt_hz=0.0,
+      gyr_noise_dps_per_sqrt_hz=0.0,
+      acc_bias_mg=0.0,
+      gyr_bias_dps=0.0,
+      acc_drift_mg=0.0,
+      gyr_drift_dps=0.0,
+      acc_gain_pct=0.0,
+      gyr_gain_pct=0.0,
+      acc_cross_axis_pct=0.0,
+      gyr_cross_axis_pct=0.0,
+      acc_ranges_g=(),
+      gyr_ranges_dps=(),
+      adc_bits=None,
+      rate_error_ppm=0.0,
+      clock_offset_ms=0.0,
+      timestamp_jitter_ms=0.0,
+      watch_face_down_prob=0.0,
+      watch_roll_deg=0.0,
+      pocket_any_orientation=False,
+      mount_tilt_deg=0.0,
+      strap_slip_deg_per_sqrt_s=0.0,
+      tissue_hz=None,
     )
     disabled.update(knobs)
     return cls(**disabled)
@@ -210,9 +232,7 @@ def apply(
   out = np.empty(imu.shape, np.float32)
   records = []
   for s, site in enumerate(sites):
-    streams = {
-      name: np.random.default_rng([seed, s, k]) for k, name in enumerate(_STREAMS)
-    }
+    streams = {name: np.random.default_rng([seed, s, k]) for k, name in enumerate(_STREAMS)}
     values, record = _device(imu[:, s], rate_hz, site, model, streams)
     out[:, s] = values
     records.append(record)
@@ -226,7 +246,10 @@ def apply(
 
 
 def _device(
-  clean: np.ndarray, rate_hz: float, site: str, model: SensorModel,
+  clean: np.ndarray,
+  rate_hz: float,
+  site: str,
+  model: SensorModel,
   streams: dict[str, np.random.Generator],
 ) -> tuple[np.ndarray, dict[str, Any]]:
   """(T, 6) clean site signal -> (T, 6) float32 device recording, and the draws."""
@@ -238,8 +261,13 @@ def _device(
   # 1. Mounting rotation and strap slip.
   rotation, face_down, roll_deg = _mount(site, model, streams['mount'])
   slip_axis, slip_rad, slip_rate = _slip(site, model, num_steps, rate_hz, streams['slip'])
-  rec.update(rotation=rotation, face_down=face_down, roll_deg=roll_deg,
-             slip_deg=slip_rad / _DEG, slip_axis=slip_axis)
+  rec.update(
+    rotation=rotation,
+    face_down=face_down,
+    roll_deg=roll_deg,
+    slip_deg=slip_rad / _DEG,
+    slip_axis=slip_axis,
+  )
   if not np.array_equal(rotation, np.eye(3)) or np.any(slip_rad):
     # Device axes in the site frame at each step: the slip about `slip_axis` after the mount.
     frames = Rotation.from_rotvec(slip_rad[:, None] * slip_axis).as_matrix() @ rotation
@@ -287,17 +315,22 @@ def _device(
   if model.acc_bias_mg or model.gyr_bias_dps:
     x = x + np.concatenate([acc_bias, gyr_bias])
     changed = True
-  drift_std = np.repeat([model.acc_drift_mg * 1e-3 * STANDARD_GRAVITY,
-                         model.gyr_drift_dps * _DEG], 3)
+  drift_std = np.repeat(
+    [model.acc_drift_mg * 1e-3 * STANDARD_GRAVITY, model.gyr_drift_dps * _DEG], 3
+  )
   drift = np.zeros((num_steps, 6))
   if np.any(drift_std):
     drift = gauss_markov(num_steps, rate_hz, model.drift_tau_s, drift_std, streams['drift'])
     x = x + drift
     changed = True
   rec.update(acc_drift=drift[:, :3], gyr_drift=drift[:, 3:])
-  noise_std = np.repeat([
-    noise_std_per_sample(model.acc_noise_ug_per_sqrt_hz * 1e-6 * STANDARD_GRAVITY, rate_hz),
-    noise_std_per_sample(model.gyr_noise_dps_per_sqrt_hz * _DEG, rate_hz)], 3)
+  noise_std = np.repeat(
+    [
+      noise_std_per_sample(model.acc_noise_ug_per_sqrt_hz * 1e-6 * STANDARD_GRAVITY, rate_hz),
+      noise_std_per_sample(model.gyr_noise_dps_per_sqrt_hz * _DEG, rate_hz),
+    ],
+    3,
+  )
   if np.any(noise_std):
     x = x + streams['noise'].normal(size=x.shape) * noise_std
     changed = True
@@ -320,8 +353,13 @@ def _device(
     lsb = full_scale / half
     x = np.clip(np.round(x / lsb), -half, half - 1) * lsb
     changed = True
-  rec.update(acc_range=acc_range, gyr_range=gyr_range, acc_lsb=lsb[0], gyr_lsb=lsb[3],
-             saturated_fraction=float(np.mean(saturated)))
+  rec.update(
+    acc_range=acc_range,
+    gyr_range=gyr_range,
+    acc_lsb=lsb[0],
+    gyr_lsb=lsb[3],
+    saturated_fraction=float(np.mean(saturated)),
+  )
   if not changed:
     return clean.astype(np.float32), rec
   return x.astype(np.float32), rec
@@ -342,8 +380,11 @@ def _mount(
   if site in POCKET_SITES and model.pocket_any_orientation:
     return Rotation.random(random_state=rng).as_matrix(), face_down, roll_deg
   if model.mount_tilt_deg:
-    return Rotation.from_rotvec(rng.normal(size=3) * model.mount_tilt_deg * _DEG).as_matrix(), \
-      face_down, roll_deg
+    return (
+      Rotation.from_rotvec(rng.normal(size=3) * model.mount_tilt_deg * _DEG).as_matrix(),
+      face_down,
+      roll_deg,
+    )
   return np.eye(3), face_down, roll_deg
 
 
@@ -372,8 +413,9 @@ def _slip(
   if knots.size < 2:
     knots = np.array([0.0, 1.0])
   steps = rng.normal(size=knots.size - 1) * model.strap_slip_deg_per_sqrt_s * _DEG
-  spline = interpolate.CubicSpline(knots, np.concatenate([[0.0], np.cumsum(steps)]),
-                                   bc_type='natural')
+  spline = interpolate.CubicSpline(
+    knots, np.concatenate([[0.0], np.cumsum(steps)]), bc_type='natural'
+  )
   return axis, spline(times), spline(times, 1)
 
 
@@ -440,8 +482,10 @@ def sample_on_device_clock(
   # past the last stamp the clock runs on at its rate.
   step = (1.0 + rate_error) / (up * rate_hz)
   device_times = np.where(
-    fine_index <= num_steps - 1, np.interp(fine_index, np.arange(num_steps), stamps),
-    stamps[-1] + (fine_index - (num_steps - 1)) * up * step)
+    fine_index <= num_steps - 1,
+    np.interp(fine_index, np.arange(num_steps), stamps),
+    stamps[-1] + (fine_index - (num_steps - 1)) * up * step,
+  )
   return resample.resample(fine, None, rate_hz, times_s=device_times, num_out=num_steps)
 
 

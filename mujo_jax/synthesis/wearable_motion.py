@@ -157,9 +157,7 @@ def _direction(forward_deg, lateral_deg, side: float) -> np.ndarray:
   """
   fwd, lat = np.broadcast_arrays(np.asarray(forward_deg, float), np.asarray(lateral_deg, float))
   f, s = fwd * _DEG, lat * _DEG
-  return _unit(
-    np.stack([np.sin(f) * np.cos(s), side * np.sin(s), -np.cos(f) * np.cos(s)], axis=-1)
-  )
+  return _unit(np.stack([np.sin(f) * np.cos(s), side * np.sin(s), -np.cos(f) * np.cos(s)], axis=-1))
 
 
 # --- Context --------------------------------------------------------------------------------
@@ -301,8 +299,9 @@ def _solve_legs(rig: _Rig, c: _Ctx, rooted: _Rooted) -> None:
     thigh_local = np.einsum('tji,tj->ti', pelvis, _unit(knee - hip))
     rig.local[:, hip_j] = _rotation_between(_DOWN, thigh_local)
     hip_world = pelvis @ rig.local[:, hip_j]
-    rig.local[:, knee_j] = _rotation_between(_DOWN, np.einsum('tji,tj->ti', hip_world,
-                                                               _unit(ankle - knee)))
+    rig.local[:, knee_j] = _rotation_between(
+      _DOWN, np.einsum('tji,tj->ti', hip_world, _unit(ankle - knee))
+    )
 
 
 def _stand_feet(c: _Ctx, width: float = 0.0, x=0.0) -> np.ndarray:
@@ -346,8 +345,8 @@ _GAITS = {
 
 def _gait(c: _Ctx, rig: _Rig, variant: str, spec: _Gait) -> _Rooted:
   lo, hi = spec.cadence
-  cadence = lo + 0.03 + (hi - lo - 0.03) * float(
-    np.clip(c.habits.cadence + c.rng.normal(0, 0.12), 0, 1)
+  cadence = (
+    lo + 0.03 + (hi - lo - 0.03) * float(np.clip(c.habits.cadence + c.rng.normal(0, 0.12), 0, 1))
   )
   cyc = c.cycles(cadence / 2.0)
   rise = spec.rise * c.rng.uniform(0.16, 0.18)
@@ -600,8 +599,12 @@ def _sit_stand(c: _Ctx, rig: _Rig, u: np.ndarray) -> _Rooted:
   rig.turn('pelvis', _lean(lean * 0.6 - 8.0 * (1 - rise)))
   rig.turn('spine', _lean(lean * 0.4 + 8.0 * (1 - rise)))
   for side, sign in _SIDES:
-    _arm(rig, side, _direction(25.0 * (1 - rise) + 15.0 * np.sin(np.pi * u), 8.0, sign),
-         50.0 * (1 - rise) + 12.0)
+    _arm(
+      rig,
+      side,
+      _direction(25.0 * (1 - rise) + 15.0 * np.sin(np.pi * u), 8.0, sign),
+      50.0 * (1 - rise) + 12.0,
+    )
   limit = _max_pelvis_z(rig, c, None, root[:, :2], feet, extension=0.995)
   root[:, 2] = np.minimum(root[:, 2], limit)
   return _Rooted(root_position=root, ankles=feet)
@@ -644,8 +647,9 @@ def _waist_bends(c: _Ctx, rig: _Rig, variant: str) -> motion_lib._Placement:
   rig.turn('spine', _lean(0.4 * bend))
   for side, sign in _SIDES:
     rig.leg(side, 0.6 * bend, -0.1 * bend, -0.1 * bend)
-    arm = _direction(0.1 * bend, 5.0, sign) if variant == 'hang' else _direction(
-      0.5 * bend, 5.0, sign)
+    arm = (
+      _direction(0.1 * bend, 5.0, sign) if variant == 'hang' else _direction(0.5 * bend, 5.0, sign)
+    )
     _arm(rig, side, arm, 10.0)
   return motion_lib._Placement()
 
@@ -952,12 +956,17 @@ def _burpees(c: _Ctx, rig: _Rig, variant: str) -> motion_lib._Placement:
       rotation = np.broadcast_to(np.eye(3), (n, 3, 3))
     else:
       key_timeline = motion_lib._Timeline(
-        profile=np.zeros(n), phase=np.zeros(n), rep_index=np.zeros(n, int),
-        active=np.zeros(n, bool), amplitude=np.ones(n), rep_frames=np.zeros((0, 2), int),
+        profile=np.zeros(n),
+        phase=np.zeros(n),
+        rep_index=np.zeros(n, int),
+        active=np.zeros(n, bool),
+        amplitude=np.ones(n),
+        rep_frames=np.zeros((0, 2), int),
         mean_period_s=1.0,
       )
-      context = motion_lib._Context(subject=c.subject, timeline=key_timeline, times=c.times,
-                                    rng=c.rng)
+      context = motion_lib._Context(
+        subject=c.subject, timeline=key_timeline, times=c.times, rng=c.rng
+      )
       rotation = motion_lib._pushups(context, key_rig, 'standard').root_rotation
     keys[name] = (key_rig.local, rotation)
   # Phase: 0-.2 stand->squat, .2-.35 squat->plank, .35-.5 hold, .5-.65 plank->squat,
@@ -1068,13 +1077,14 @@ _VARIANTS: dict[str, tuple[str, ...]] = {
   'waist_bends_forward': ('hang', 'reach'),
 }
 
-WEARABLE_ONLY = activities_lib.WEARABLE_ACTIVITIES[len(activities_lib.ACTIVITIES):]
+WEARABLE_ONLY = activities_lib.WEARABLE_ACTIVITIES[len(activities_lib.ACTIVITIES) :]
 assert set(_PROGRAMS) == set(WEARABLE_ONLY), set(WEARABLE_ONLY) ^ set(_PROGRAMS)
 # Legs solved by IK to exact foot targets: no joint jitter on the pelvis and legs.
 GAITS = tuple(_GAITS)
 # Activities whose feet may all leave the floor (flight phases).
-AIRBORNE = frozenset({'jogging', 'running', 'rope_jumping', 'jump_front_back', 'jumping_jacks',
-                      'burpees'})
+AIRBORNE = frozenset(
+  {'jogging', 'running', 'rope_jumping', 'jump_front_back', 'jumping_jacks', 'burpees'}
+)
 # Body posture groups: transitions blend activities of one group (or standing <-> seated).
 POSTURE_GROUP: dict[str, str] = {
   **{name: 'upright' for name in activities_lib.WEARABLE_ACTIVITIES},
@@ -1092,7 +1102,8 @@ def transition_partners(activity: str) -> tuple[str, ...]:
     return ()
   group = POSTURE_GROUP[activity]
   partners = [
-    other for other in activities_lib.WEARABLE_ACTIVITIES
+    other
+    for other in activities_lib.WEARABLE_ACTIVITIES
     if other != activity and other not in TRANSITIONS and POSTURE_GROUP[other] == group
   ]
   calm = ('standing', 'walking_slow', 'walking', 'non_activity')
@@ -1159,9 +1170,13 @@ def _state(activity: str, subject, times, fps, rng) -> _State:
     pose = skeleton.forward_kinematics(ps.rig.local, offsets, np.zeros((num, 3)), ps.body_rotation)
     root = _place(pose, ps.placement)[:, 0, :]
     return _State(
-      local=ps.rig.local, body_rotation=np.asarray(ps.body_rotation), root=root,
-      rep_frames=ps.timeline.rep_frames, active=ps.timeline.active.copy(),
-      period_s=ps.timeline.mean_period_s if ps.is_exercise else None, variant=ps.variant,
+      local=ps.rig.local,
+      body_rotation=np.asarray(ps.body_rotation),
+      root=root,
+      rep_frames=ps.timeline.rep_frames,
+      active=ps.timeline.active.copy(),
+      period_s=ps.timeline.mean_period_s if ps.is_exercise else None,
+      variant=ps.variant,
     )
   hab = habits(subject)
   fatigue = _fatigue(subject, hab, times, rng)
@@ -1173,8 +1188,14 @@ def _state(activity: str, subject, times, fps, rng) -> _State:
     clock = np.concatenate([[0.0], np.cumsum(0.5 * (fatigue[1:] + fatigue[:-1]) / fps)])
     timeline = motion_lib._timeline(clock, period, pause, fps, rng)
   c = _Ctx(
-    subject=subject, habits=hab, times=times, fps=fps, rng=rng,
-    lengths=np.asarray(subject.bone_lengths), offsets=offsets, fatigue=fatigue,
+    subject=subject,
+    habits=hab,
+    times=times,
+    fps=fps,
+    rng=rng,
+    lengths=np.asarray(subject.bone_lengths),
+    offsets=offsets,
+    fatigue=fatigue,
     timeline=timeline,
   )
   variants = _VARIANTS.get(activity, ('standard',))
@@ -1203,8 +1224,15 @@ def _state(activity: str, subject, times, fps, rng) -> _State:
     period = timeline.mean_period_s
   else:
     rep_frames, active, period = np.zeros((0, 2), int), np.zeros(num, bool), None
-  return _State(local=rig.local, body_rotation=np.asarray(body), root=root,
-                rep_frames=rep_frames, active=active, period_s=period, variant=variant)
+  return _State(
+    local=rig.local,
+    body_rotation=np.asarray(body),
+    root=root,
+    rep_frames=rep_frames,
+    active=active,
+    period_s=period,
+    variant=variant,
+  )
 
 
 def _check(activity, subject, duration_s, fps, rng) -> np.ndarray:
@@ -1230,7 +1258,11 @@ def _pose(state_local, body, root, subject, heading) -> np.ndarray:
 
 
 def generate(
-  activity: str, subject: motion_lib.Subject, duration_s: float, fps: float = 30.0, *,
+  activity: str,
+  subject: motion_lib.Subject,
+  duration_s: float,
+  fps: float = 30.0,
+  *,
   rng: np.random.Generator,
 ) -> motion_lib.Motion:
   """`duration_s` of one `WEARABLE_ACTIVITIES` class (MM-Fit's go to `motion.generate_motion`).
@@ -1244,9 +1276,14 @@ def generate(
   state = _state(activity, subject, times, fps, rng)
   heading = float(rng.uniform(-np.pi, np.pi))
   return motion_lib.Motion(
-    activity=activity, pose=_pose(state.local, state.body_rotation, state.root, subject, heading),
-    fps=float(fps), reps=int(state.rep_frames.shape[0]), rep_frames=state.rep_frames,
-    active=state.active, rep_period_s=state.period_s, heading_rad=heading,
+    activity=activity,
+    pose=_pose(state.local, state.body_rotation, state.root, subject, heading),
+    fps=float(fps),
+    reps=int(state.rep_frames.shape[0]),
+    rep_frames=state.rep_frames,
+    active=state.active,
+    rep_period_s=state.period_s,
+    heading_rad=heading,
     variant=state.variant,
   )
 
@@ -1266,8 +1303,14 @@ class Transition:
 
 
 def generate_transition(
-  first: str, second: str, subject: motion_lib.Subject, duration_s: float, fps: float = 30.0,
-  *, rng: np.random.Generator, switch_s: float | None = None,
+  first: str,
+  second: str,
+  subject: motion_lib.Subject,
+  duration_s: float,
+  fps: float = 30.0,
+  *,
+  rng: np.random.Generator,
+  switch_s: float | None = None,
 ) -> tuple[motion_lib.Motion, Transition]:
   """One clip that starts as `first` and blends smoothly into `second`.
 
@@ -1300,12 +1343,22 @@ def generate_transition(
   info = Transition(first=first, second=second, switch_s=float(switch_s), blend_s=blend)
   labelled = a if info.label_activity(duration) == first else b
   keep = times < switch_s - blend / 2 if labelled is a else times > switch_s + blend / 2
-  rep_frames = labelled.rep_frames[
-    keep[labelled.rep_frames[:, 0]] & keep[np.maximum(labelled.rep_frames[:, 1] - 1, 0)]
-  ] if labelled.rep_frames.size else labelled.rep_frames
+  rep_frames = (
+    labelled.rep_frames[
+      keep[labelled.rep_frames[:, 0]] & keep[np.maximum(labelled.rep_frames[:, 1] - 1, 0)]
+    ]
+    if labelled.rep_frames.size
+    else labelled.rep_frames
+  )
   motion = motion_lib.Motion(
-    activity=info.label_activity(duration), pose=pose, fps=float(fps),
-    reps=int(rep_frames.shape[0]), rep_frames=rep_frames, active=labelled.active & keep,
-    rep_period_s=labelled.period_s, heading_rad=heading, variant=labelled.variant,
+    activity=info.label_activity(duration),
+    pose=pose,
+    fps=float(fps),
+    reps=int(rep_frames.shape[0]),
+    rep_frames=rep_frames,
+    active=labelled.active & keep,
+    rep_period_s=labelled.period_s,
+    heading_rad=heading,
+    variant=labelled.variant,
   )
   return motion, info

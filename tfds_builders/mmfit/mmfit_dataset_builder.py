@@ -39,44 +39,51 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _info(self) -> tfds.core.DatasetInfo:
     def series(*shape, dtype=np.float32):
       # Raw bytes: a full workout holds ~10 M numbers; proto value lists serialise 10x slower.
-      return tfds.features.Tensor(shape=(None, *shape), dtype=dtype,
-                                  encoding=tfds.features.Encoding.BYTES)
+      return tfds.features.Tensor(
+        shape=(None, *shape), dtype=dtype, encoding=tfds.features.Encoding.BYTES
+      )
 
     flag = lambda: tfds.features.Tensor(shape=(), dtype=np.bool_)
-    features = tfds.features.FeaturesDict({
+    features = tfds.features.FeaturesDict(
+      {
         'workout': tfds.features.Text(doc='Workout id, e.g. "w03".'),
-        'subject': tfds.features.Tensor(shape=(), dtype=np.int32,
-                                        doc='MM-Fit participant id (-1 if unknown).'),
+        'subject': tfds.features.Tensor(
+          shape=(), dtype=np.int32, doc='MM-Fit participant id (-1 if unknown).'
+        ),
         'frame': series(dtype=np.int64),
         'pose_time_s': series(dtype=np.float64),
         # Bytes: proto float lists are float32, which would round epoch milliseconds.
-        'timeline_start_ms': tfds.features.Tensor(shape=(), dtype=np.float64,
-                                                  encoding=tfds.features.Encoding.BYTES),
+        'timeline_start_ms': tfds.features.Tensor(
+          shape=(), dtype=np.float64, encoding=tfds.features.Encoding.BYTES
+        ),
         'pose_3d': series(mmfit_layout.NUM_POSE_3D_JOINTS, 3),
         'pose_2d': series(mmfit_layout.NUM_POSE_2D_JOINTS, 2),
         'label': series(dtype=np.int32),
         'reps': series(dtype=np.int32),
         'sets': {
-            'start_frame': series(dtype=np.int64),
-            'end_frame': series(dtype=np.int64),
-            'reps': series(dtype=np.int32),
-            'label': series(dtype=np.int32),
+          'start_frame': series(dtype=np.int64),
+          'end_frame': series(dtype=np.int64),
+          'reps': series(dtype=np.int32),
+          'label': series(dtype=np.int32),
         },
         'imu': {device: series(6) for device in mmfit_layout.DEVICES},
         'mag': {device: series(3) for device in mmfit_layout.MAG_DEVICES},
         'hr': {device: series() for device in mmfit_layout.HR_DEVICES},
         'present': {modality: flag() for modality in mmfit_layout.MODALITIES},
-    })
+      }
+    )
     return self.dataset_info_from_configs(
-        description=(
-            'MM-Fit workouts; pose_3d in metres (file axes), pose_2d in pixels, both per pose '
-            'frame (30 Hz); imu (acc m/s^2, gyr rad/s), mag (uT) and hr (bpm) on a 50 Hz '
-            'timeline starting at the first pose frame; NaN = not measured. Labels: '
-            + ', '.join(f'{i}={name}' for i, name in enumerate(ACTIVITIES)) + '.'),
-        features=features,
-        homepage=_HOMEPAGE,
-        # Workouts stay in id order, the order of the reference's ConcatDataset.
-        disable_shuffling=True,
+      description=(
+        'MM-Fit workouts; pose_3d in metres (file axes), pose_2d in pixels, both per pose '
+        'frame (30 Hz); imu (acc m/s^2, gyr rad/s), mag (uT) and hr (bpm) on a 50 Hz '
+        'timeline starting at the first pose frame; NaN = not measured. Labels: '
+        + ', '.join(f'{i}={name}' for i, name in enumerate(ACTIVITIES))
+        + '.'
+      ),
+      features=features,
+      homepage=_HOMEPAGE,
+      # Workouts stay in id order, the order of the reference's ConcatDataset.
+      disable_shuffling=True,
     )
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
@@ -94,14 +101,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       if found:
         splits[split] = self._generate_examples(source, split, found)
       else:
-        logging.warning('MM-Fit: split %s has no workout in %s; not generated', split,
-                        dl_manager.manual_dir)
+        logging.warning(
+          'MM-Fit: split %s has no workout in %s; not generated', split, dl_manager.manual_dir
+        )
     if not splits:
       raise FileNotFoundError(f'MM-Fit: no workout w00..w20 in {dl_manager.manual_dir}')
     return splits
 
-  def _generate_examples(self, source: reader.WorkoutSource, split: str,
-                         workouts: tuple[str, ...]):
+  def _generate_examples(self, source: reader.WorkoutSource, split: str, workouts: tuple[str, ...]):
     missing_counts: collections.Counter[str] = collections.Counter()
     repair_counts: collections.Counter[str] = collections.Counter()
     for workout in workouts:
@@ -111,6 +118,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       for key, count in report.repairs.items():
         repair_counts[key.split(':', 1)[1]] += count
       yield workout, example
-    logging.info('MM-Fit %s: %d workouts; missing files per modality: %s; repairs: %s', split,
-                 len(workouts), dict(sorted(missing_counts.items())) or 'none',
-                 dict(sorted(repair_counts.items())) or 'none')
+    logging.info(
+      'MM-Fit %s: %d workouts; missing files per modality: %s; repairs: %s',
+      split,
+      len(workouts),
+      dict(sorted(missing_counts.items())) or 'none',
+      dict(sorted(repair_counts.items())) or 'none',
+    )

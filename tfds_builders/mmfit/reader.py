@@ -77,6 +77,7 @@ EDGE_HOLD_INTERVALS = 3.0
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ReadSettings:
   """Tolerances of the reader; the defaults are what the builder uses."""
+
   imu_rate_hz: float = IMU_RATE_HZ
   # A gap between two sensor rows longer than this (or 5 median intervals) is not interpolated.
   max_gap_s: float = 0.5
@@ -118,8 +119,11 @@ class FolderSource(WorkoutSource):
     self.root = os.fspath(root)
 
   def workouts(self) -> list[str]:
-    return sorted(name for name in os.listdir(self.root)
-                  if is_workout_id(name) and os.path.isdir(os.path.join(self.root, name)))
+    return sorted(
+      name
+      for name in os.listdir(self.root)
+      if is_workout_id(name) and os.path.isdir(os.path.join(self.root, name))
+    )
 
   def _path(self, workout: str, filename: str) -> str:
     return os.path.join(self.root, workout, filename)
@@ -152,8 +156,9 @@ class ZipSource(WorkoutSource):
         self._members[(parts[-2], parts[-1])] = info
     if not self._members:
       raise FileNotFoundError(
-          f'{self.path}: no member of the form [mm-fit/]wNN/wNN_<modality>.npy; first members: '
-          f'{[i.filename for i in self._zip.infolist()[:5]]}')
+        f'{self.path}: no member of the form [mm-fit/]wNN/wNN_<modality>.npy; first members: '
+        f'{[i.filename for i in self._zip.infolist()[:5]]}'
+      )
 
   def workouts(self) -> list[str]:
     return sorted({workout for workout, _ in self._members})
@@ -191,8 +196,9 @@ def find_source(manual_dir: str | os.PathLike[str]) -> WorkoutSource:
   if FolderSource(manual_dir).workouts():
     return FolderSource(manual_dir)
   raise FileNotFoundError(
-      f'MM-Fit not found in {manual_dir!r}: expected mm-fit.zip, an mm-fit/ folder, or wNN/ '
-      f'folders; found {sorted(os.listdir(manual_dir))[:20]}')
+    f'MM-Fit not found in {manual_dir!r}: expected mm-fit.zip, an mm-fit/ folder, or wNN/ '
+    f'folders; found {sorted(os.listdir(manual_dir))[:20]}'
+  )
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,6 +209,7 @@ def find_source(manual_dir: str | os.PathLike[str]) -> WorkoutSource:
 @dataclasses.dataclass(kw_only=True)
 class WorkoutReport:
   """What the reader found missing or repaired in one workout (for the build log)."""
+
   workout: str
   missing: list[str] = dataclasses.field(default_factory=list)
   incomplete_devices: list[str] = dataclasses.field(default_factory=list)
@@ -239,8 +246,9 @@ def load_npy(source: WorkoutSource, workout: str, filename: str) -> np.ndarray:
     expected = header_bytes + math.prod(shape) * dtype.itemsize
     if total_bytes < expected:
       raise ValueError(
-          f'{workout}: {where} is truncated: its header promises shape {shape} {dtype} '
-          f'({expected} bytes with the header) but the file has {total_bytes} bytes')
+        f'{workout}: {where} is truncated: its header promises shape {shape} {dtype} '
+        f'({expected} bytes with the header) but the file has {total_bytes} bytes'
+      )
   try:
     with source.open(workout, filename) as handle:
       array = np.load(handle, allow_pickle=False)
@@ -251,10 +259,12 @@ def load_npy(source: WorkoutSource, workout: str, filename: str) -> np.ndarray:
   return array
 
 
-def _check_shape(array: np.ndarray, expected: tuple[int | None, ...], workout: str,
-                 where: str, layout: str) -> None:
+def _check_shape(
+  array: np.ndarray, expected: tuple[int | None, ...], workout: str, where: str, layout: str
+) -> None:
   ok = array.ndim == len(expected) and all(
-      e is None or s == e for s, e in zip(array.shape, expected, strict=False))
+    e is None or s == e for s, e in zip(array.shape, expected, strict=False)
+  )
   if not ok:
     shown = '(' + ', '.join('N' if e is None else str(e) for e in expected) + ')'
     raise ValueError(f'{workout}: {where} has shape {array.shape}; expected {shown} ({layout})')
@@ -267,8 +277,10 @@ def _integer_frames(values: np.ndarray, workout: str, where: str) -> np.ndarray:
   rounded = np.round(values)
   if np.any(np.abs(values - rounded) > 1e-6):
     bad = int(np.argmax(np.abs(values - rounded) > 1e-6))
-    raise ValueError(f'{workout}: {where} frame column holds {values[bad]!r} at row {bad}; '
-                     'expected whole frame numbers')
+    raise ValueError(
+      f'{workout}: {where} frame column holds {values[bad]!r} at row {bad}; '
+      'expected whole frame numbers'
+    )
   return rounded.astype(np.int64)
 
 
@@ -293,20 +305,28 @@ def read_labels(source: WorkoutSource, workout: str) -> list[LabelRow]:
     if not fields or all(not f.strip() for f in fields):
       continue
     if len(fields) != 4:
-      raise ValueError(f'{workout}: {where} line {line_number} has {len(fields)} fields '
-                       f'{fields}; expected 4: start_frame,end_frame,reps,activity')
+      raise ValueError(
+        f'{workout}: {where} line {line_number} has {len(fields)} fields '
+        f'{fields}; expected 4: start_frame,end_frame,reps,activity'
+      )
     try:
       start, end, reps = (int(float(f)) for f in fields[:3])
     except ValueError:
-      raise ValueError(f'{workout}: {where} line {line_number}: {fields[:3]} are not integers '
-                       '(start_frame,end_frame,reps)') from None
+      raise ValueError(
+        f'{workout}: {where} line {line_number}: {fields[:3]} are not integers '
+        '(start_frame,end_frame,reps)'
+      ) from None
     activity = fields[3].strip()
     if activity not in ACTIVITIES:
-      raise ValueError(f'{workout}: {where} line {line_number}: unknown activity {activity!r}; '
-                       f'expected one of {", ".join(ACTIVITIES)}')
+      raise ValueError(
+        f'{workout}: {where} line {line_number}: unknown activity {activity!r}; '
+        f'expected one of {", ".join(ACTIVITIES)}'
+      )
     if end <= start or reps < 0:
-      raise ValueError(f'{workout}: {where} line {line_number}: start {start}, end {end}, reps '
-                       f'{reps}; expected start < end and reps >= 0')
+      raise ValueError(
+        f'{workout}: {where} line {line_number}: start {start}, end {end}, reps '
+        f'{reps}; expected start < end and reps >= 0'
+      )
     rows.append(LabelRow(start, end, reps, ACTIVITIES.index(activity)))
   return rows
 
@@ -327,8 +347,14 @@ def _longest_run(mask: np.ndarray) -> tuple[int, int]:
   return int(starts[best]), int(ends[best] - starts[best])
 
 
-def _clean_sensor(array: np.ndarray, workout: str, where: str, settings: ReadSettings,
-                  report: WorkoutReport, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _clean_sensor(
+  array: np.ndarray,
+  workout: str,
+  where: str,
+  settings: ReadSettings,
+  report: WorkoutReport,
+  name: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """Returns (frames int64, timestamps_ms float64, values float64) sorted by timestamp."""
   array = np.asarray(array, dtype=np.float64)
   finite = np.all(np.isfinite(array), axis=1)
@@ -336,9 +362,10 @@ def _clean_sensor(array: np.ndarray, workout: str, where: str, settings: ReadSet
   if dropped > settings.max_bad_row_fraction * len(array):
     start, length = _longest_run(~finite)
     raise ValueError(
-        f'{workout}: {where} has {dropped} of {len(array)} rows with non-finite values (longest '
-        f'stretch {length} rows from row {start}); at most '
-        f'{settings.max_bad_row_fraction:.0%} can be dropped and bridged')
+      f'{workout}: {where} has {dropped} of {len(array)} rows with non-finite values (longest '
+      f'stretch {length} rows from row {start}); at most '
+      f'{settings.max_bad_row_fraction:.0%} can be dropped and bridged'
+    )
   if dropped:
     report.repairs[f'{name}:non_finite_rows_dropped'] += dropped
     array = array[finite]
@@ -348,9 +375,10 @@ def _clean_sensor(array: np.ndarray, workout: str, where: str, settings: ReadSet
     if unordered > settings.max_unordered_fraction * len(array):
       first = int(np.argmax(np.diff(timestamps) < 0))
       raise ValueError(
-          f'{workout}: {where} timestamps decrease at {unordered} of {len(array)} rows (first at '
-          f'row {first + 1}: {timestamps[first]} -> {timestamps[first + 1]} ms); expected '
-          f'increasing timestamps (at most {settings.max_unordered_fraction:.0%} re-sorted)')
+        f'{workout}: {where} timestamps decrease at {unordered} of {len(array)} rows (first at '
+        f'row {first + 1}: {timestamps[first]} -> {timestamps[first + 1]} ms); expected '
+        f'increasing timestamps (at most {settings.max_unordered_fraction:.0%} re-sorted)'
+      )
     order = np.argsort(timestamps, kind='stable')
     array = array[order]
     timestamps = array[:, 1]
@@ -365,8 +393,14 @@ def _clean_sensor(array: np.ndarray, workout: str, where: str, settings: ReadSet
   return frames, array[:, 1].copy(), array[:, 2:]
 
 
-def resample_stream(timestamps_ms: np.ndarray, values: np.ndarray, grid_start_ms: float,
-                    num_samples: int, rate_hz: float, max_gap_s: float) -> np.ndarray:
+def resample_stream(
+  timestamps_ms: np.ndarray,
+  values: np.ndarray,
+  grid_start_ms: float,
+  num_samples: int,
+  rate_hz: float,
+  max_gap_s: float,
+) -> np.ndarray:
   """Resamples an irregular stream onto `grid_start_ms + k * 1000 / rate_hz`, k < num_samples.
 
   Args:
@@ -384,8 +418,9 @@ def resample_stream(timestamps_ms: np.ndarray, values: np.ndarray, grid_start_ms
   if values.ndim == 1:
     values = values[:, None]
   median_interval_ms = float(np.median(np.diff(timestamps_ms)))
-  out = resample.resample(values, None, rate_hz, times_s=(timestamps_ms - grid_start_ms) / 1000.0,
-                          num_out=num_samples)
+  out = resample.resample(
+    values, None, rate_hz, times_s=(timestamps_ms - grid_start_ms) / 1000.0, num_out=num_samples
+  )
   grid = grid_start_ms + np.arange(num_samples) * (1000.0 / rate_hz)
   max_gap_ms = max(max_gap_s * 1000.0, 5.0 * median_interval_ms)
   after = np.searchsorted(timestamps_ms, grid, side='right')
@@ -396,19 +431,22 @@ def resample_stream(timestamps_ms: np.ndarray, values: np.ndarray, grid_start_ms
   # stream's first sample is naturally up to an interval or two later than the timeline start.
   hold_ms = EDGE_HOLD_INTERVALS * median_interval_ms
   near_ends = ((grid >= timestamps_ms[0] - hold_ms) & (grid < timestamps_ms[0])) | (
-      (grid >= timestamps_ms[-1]) & (grid <= timestamps_ms[-1] + hold_ms))
+    (grid >= timestamps_ms[-1]) & (grid <= timestamps_ms[-1] + hold_ms)
+  )
   covered = (inside & (gap <= max_gap_ms)) | near_ends
   out = out.astype(np.float32)
   out[~covered] = np.nan
   return out
 
 
-def frame_times_ms(pose_frames: np.ndarray, sensor_frames: list[np.ndarray],
-                   sensor_times_ms: list[np.ndarray]) -> np.ndarray:
+def frame_times_ms(
+  pose_frames: np.ndarray, sensor_frames: list[np.ndarray], sensor_times_ms: list[np.ndarray]
+) -> np.ndarray:
   """T(f): earliest pooled sensor timestamp whose frame is >= f, for each pose frame f.
 
   Frames beyond the sensors' frame range are extrapolated at 1000/30 ms per frame.
   """
+
   def first_times(query: np.ndarray) -> np.ndarray:
     result = np.full(query.size, np.inf)
     for frames, times in zip(sensor_frames, sensor_times_ms, strict=True):
@@ -435,8 +473,15 @@ def frame_times_ms(pose_frames: np.ndarray, sensor_frames: list[np.ndarray],
   return result
 
 
-def _repair_pose(values: np.ndarray, workout: str, where: str, frames: np.ndarray,
-                 settings: ReadSettings, report: WorkoutReport, name: str) -> np.ndarray:
+def _repair_pose(
+  values: np.ndarray,
+  workout: str,
+  where: str,
+  frames: np.ndarray,
+  settings: ReadSettings,
+  report: WorkoutReport,
+  name: str,
+) -> np.ndarray:
   """Interpolates short stretches of non-finite pose frames; rejects long ones."""
   bad = ~np.all(np.isfinite(values.reshape(values.shape[0], -1)), axis=1)
   if not bad.any():
@@ -444,9 +489,10 @@ def _repair_pose(values: np.ndarray, workout: str, where: str, frames: np.ndarra
   start, length = _longest_run(bad)
   if length > settings.max_pose_nan_frames or bad.all():
     raise ValueError(
-        f'{workout}: {where} has {length} consecutive frames with non-finite joints (frames '
-        f'{frames[start]}..{frames[start + length - 1]}); at most {settings.max_pose_nan_frames} '
-        'are interpolated')
+      f'{workout}: {where} has {length} consecutive frames with non-finite joints (frames '
+      f'{frames[start]}..{frames[start + length - 1]}); at most {settings.max_pose_nan_frames} '
+      'are interpolated'
+    )
   good = ~bad
   flat = values.reshape(values.shape[0], -1).copy()
   for column in range(flat.shape[1]):
@@ -460,8 +506,9 @@ def _repair_pose(values: np.ndarray, workout: str, where: str, frames: np.ndarra
 # --------------------------------------------------------------------------------------------
 
 
-def read_workout(source: WorkoutSource, workout: str, settings: ReadSettings = ReadSettings()
-                 ) -> tuple[dict[str, object], WorkoutReport]:
+def read_workout(
+  source: WorkoutSource, workout: str, settings: ReadSettings = ReadSettings()
+) -> tuple[dict[str, object], WorkoutReport]:
   """Reads, validates and aligns one workout.
 
   Returns:
@@ -477,21 +524,30 @@ def read_workout(source: WorkoutSource, workout: str, settings: ReadSettings = R
     if not source.exists(workout, filename(modality)):
       report.missing.append(modality)
   if 'pose_3d' in report.missing:
-    raise FileNotFoundError(f'{workout}: {source.describe(workout, filename("pose_3d"))} is '
-                            'missing; pose_3d is required (it is the clock of the workout)')
+    raise FileNotFoundError(
+      f'{workout}: {source.describe(workout, filename("pose_3d"))} is '
+      'missing; pose_3d is required (it is the clock of the workout)'
+    )
 
   # Pose: the clock.
   where_3d = source.describe(workout, filename('pose_3d'))
   pose_3d = load_npy(source, workout, filename('pose_3d'))
-  _check_shape(pose_3d, (3, None, NUM_POSE_3D_JOINTS + 1), workout, where_3d,
-               'xyz, frames, frame number + 17 Human3.6M joints')
+  _check_shape(
+    pose_3d,
+    (3, None, NUM_POSE_3D_JOINTS + 1),
+    workout,
+    where_3d,
+    'xyz, frames, frame number + 17 Human3.6M joints',
+  )
   if pose_3d.shape[1] < 2:
     raise ValueError(f'{workout}: {where_3d} has {pose_3d.shape[1]} frames; expected at least 2')
   frames = _integer_frames(pose_3d[0, :, 0].astype(np.float64), workout, where_3d)
   if np.any(np.diff(frames) <= 0):
     bad = int(np.argmax(np.diff(frames) <= 0))
-    raise ValueError(f'{workout}: {where_3d} frame numbers are not increasing at index '
-                     f'{bad + 1} ({frames[bad]} -> {frames[bad + 1]}); expected increasing frames')
+    raise ValueError(
+      f'{workout}: {where_3d} frame numbers are not increasing at index '
+      f'{bad + 1} ({frames[bad]} -> {frames[bad + 1]}); expected increasing frames'
+    )
   joints_3d = np.transpose(pose_3d[:, :, 1:], (1, 2, 0)).astype(np.float64)  # (N, 17, 3)
   joints_3d = _repair_pose(joints_3d, workout, where_3d, frames, settings, report, 'pose_3d')
   # MM-Fit pose_3d is in millimetres (its plotting code draws a 650 mm radius).
@@ -502,17 +558,24 @@ def read_workout(source: WorkoutSource, workout: str, settings: ReadSettings = R
   else:
     where_2d = source.describe(workout, filename('pose_2d'))
     pose_2d = load_npy(source, workout, filename('pose_2d'))
-    _check_shape(pose_2d, (2, None, NUM_POSE_2D_JOINTS + 1), workout, where_2d,
-                 'xy, frames, frame number + 18 COCO joints')
+    _check_shape(
+      pose_2d,
+      (2, None, NUM_POSE_2D_JOINTS + 1),
+      workout,
+      where_2d,
+      'xy, frames, frame number + 18 COCO joints',
+    )
     frames_2d = _integer_frames(pose_2d[0, :, 0].astype(np.float64), workout, where_2d)
     if not np.array_equal(frames_2d, frames):
       raise ValueError(
-          f'{workout}: {where_2d} has {frames_2d.size} frames ({frames_2d[:1]}..'
-          f'{frames_2d[-1:]}); expected the {frames.size} frames of pose_3d '
-          f'({frames[0]}..{frames[-1]})')
+        f'{workout}: {where_2d} has {frames_2d.size} frames ({frames_2d[:1]}..'
+        f'{frames_2d[-1:]}); expected the {frames.size} frames of pose_3d '
+        f'({frames[0]}..{frames[-1]})'
+      )
     joints_2d = np.transpose(pose_2d[:, :, 1:], (1, 2, 0)).astype(np.float64)
-    pose_2d_px = _repair_pose(joints_2d, workout, where_2d, frames, settings, report,
-                              'pose_2d').astype(np.float32)
+    pose_2d_px = _repair_pose(
+      joints_2d, workout, where_2d, frames, settings, report, 'pose_2d'
+    ).astype(np.float32)
 
   # Labels.
   rows = read_labels(source, workout)
@@ -520,8 +583,9 @@ def read_workout(source: WorkoutSource, workout: str, settings: ReadSettings = R
   for number, row in enumerate(rows, start=1):
     if row.start_frame < frames[0] or row.end_frame > frames[-1]:
       raise ValueError(
-          f'{workout}: {where_labels} row {number} spans frames {row.start_frame}..'
-          f'{row.end_frame}, outside the pose frame range {frames[0]}..{frames[-1]}')
+        f'{workout}: {where_labels} row {number} spans frames {row.start_frame}..'
+        f'{row.end_frame}, outside the pose frame range {frames[0]}..{frames[-1]}'
+      )
 
   # Sensors.
   streams: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -531,21 +595,25 @@ def read_workout(source: WorkoutSource, workout: str, settings: ReadSettings = R
     where = source.describe(workout, filename(modality))
     array = load_npy(source, workout, filename(modality))
     columns = 3 if modality.endswith('_hr') else 5
-    layout = ('frame, timestamp ms, bpm' if columns == 3 else 'frame, timestamp ms, x, y, z')
+    layout = 'frame, timestamp ms, bpm' if columns == 3 else 'frame, timestamp ms, x, y, z'
     _check_shape(array, (None, columns), workout, where, layout)
     streams[modality] = _clean_sensor(array, workout, where, settings, report, modality)
 
   inertial = [m for m in streams if m.endswith(('_acc', '_gyr'))]
   if not inertial:
-    raise ValueError(f'{workout}: no accelerometer or gyroscope file; at least one is needed to '
-                     'relate pose frames to time')
+    raise ValueError(
+      f'{workout}: no accelerometer or gyroscope file; at least one is needed to '
+      'relate pose frames to time'
+    )
   sensor_frames = np.concatenate([streams[m][0] for m in inertial])
   if sensor_frames.max() < frames[0] or sensor_frames.min() > frames[-1]:
     raise ValueError(
-        f'{workout}: sensor frame numbers {sensor_frames.min()}..{sensor_frames.max()} do not '
-        f'overlap the pose frames {frames[0]}..{frames[-1]}')
-  pose_times = frame_times_ms(frames, [streams[m][0] for m in inertial],
-                              [streams[m][1] for m in inertial])
+      f'{workout}: sensor frame numbers {sensor_frames.min()}..{sensor_frames.max()} do not '
+      f'overlap the pose frames {frames[0]}..{frames[-1]}'
+    )
+  pose_times = frame_times_ms(
+    frames, [streams[m][0] for m in inertial], [streams[m][1] for m in inertial]
+  )
   start_ms = float(pose_times[0])
   step_ms = 1000.0 / settings.imu_rate_hz
   num_samples = int(math.floor((pose_times[-1] + FRAME_MS - start_ms) / step_ms - 1e-9)) + 1
@@ -554,8 +622,9 @@ def read_workout(source: WorkoutSource, workout: str, settings: ReadSettings = R
     if modality not in streams:
       return np.zeros((0, channels), np.float32)
     _, times, values = streams[modality]
-    return resample_stream(times, values, start_ms, num_samples, settings.imu_rate_hz,
-                           settings.max_gap_s)
+    return resample_stream(
+      times, values, start_ms, num_samples, settings.imu_rate_hz, settings.max_gap_s
+    )
 
   imu = {}
   for device in DEVICES:
@@ -571,25 +640,25 @@ def read_workout(source: WorkoutSource, workout: str, settings: ReadSettings = R
 
   label, reps = frame_labels(frames, rows)
   example = {
-      'workout': workout,
-      'subject': np.int32(SUBJECT_BY_WORKOUT.get(workout, -1)),
-      'frame': frames,
-      'pose_time_s': ((pose_times - start_ms) / 1000.0).astype(np.float64),
-      'timeline_start_ms': np.float64(start_ms),
-      'pose_3d': pose_3d_m,
-      'pose_2d': pose_2d_px,
-      'label': label,
-      'reps': reps,
-      'sets': {
-          'start_frame': np.array([r.start_frame for r in rows], np.int64),
-          'end_frame': np.array([r.end_frame for r in rows], np.int64),
-          'reps': np.array([r.reps for r in rows], np.int32),
-          'label': np.array([r.label for r in rows], np.int32),
-      },
-      'imu': imu,
-      'mag': mag,
-      'hr': hr,
-      'present': {m: m not in report.missing for m in MODALITIES},
+    'workout': workout,
+    'subject': np.int32(SUBJECT_BY_WORKOUT.get(workout, -1)),
+    'frame': frames,
+    'pose_time_s': ((pose_times - start_ms) / 1000.0).astype(np.float64),
+    'timeline_start_ms': np.float64(start_ms),
+    'pose_3d': pose_3d_m,
+    'pose_2d': pose_2d_px,
+    'label': label,
+    'reps': reps,
+    'sets': {
+      'start_frame': np.array([r.start_frame for r in rows], np.int64),
+      'end_frame': np.array([r.end_frame for r in rows], np.int64),
+      'reps': np.array([r.reps for r in rows], np.int32),
+      'label': np.array([r.label for r in rows], np.int32),
+    },
+    'imu': imu,
+    'mag': mag,
+    'hr': hr,
+    'present': {m: m not in report.missing for m in MODALITIES},
   }
   return example, report
 

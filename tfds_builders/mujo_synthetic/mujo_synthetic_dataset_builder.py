@@ -52,9 +52,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       description=(
         f'{cfg.num_subjects} subjects, clips per split {dict(cfg.num_clips)}, '
         f'{cfg.clip_s:g} s each, seed {cfg.seed}.'
-        + ('' if cfg.vocabulary == 'mmfit' else
-           f' {len(cfg.activities)} classes, {len(cfg.imu_sites)} IMU sites, transitions in '
-           f'{cfg.transition_fraction:.0%} of clips{"" if cfg.video else ", no video"}.')
+        + (
+          ''
+          if cfg.vocabulary == 'mmfit'
+          else f' {len(cfg.activities)} classes, {len(cfg.imu_sites)} IMU sites, transitions in '
+          f'{cfg.transition_fraction:.0%} of clips{"" if cfg.video else ", no video"}.'
+        )
       ),
       corpus_config=cfg,
     )
@@ -71,13 +74,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # BYTES stores arrays raw (no per-value proto overhead, no int64 upcast); the video,
     # mostly background, is worth compressing.
     raw = tfds.features.Encoding.BYTES
-    video = {
-      'video': tfds.features.Tensor(
-        shape=(num_video, size, size, 1),
-        dtype=np.uint8,
-        encoding=tfds.features.Encoding.ZLIB,
-      )
-    } if cfg.video else {}
+    video = (
+      {
+        'video': tfds.features.Tensor(
+          shape=(num_video, size, size, 1),
+          dtype=np.uint8,
+          encoding=tfds.features.Encoding.ZLIB,
+        )
+      }
+      if cfg.video
+      else {}
+    )
     return self.dataset_info_from_configs(
       features=tfds.features.FeaturesDict(
         {
