@@ -108,3 +108,15 @@ def test_site_dropout_rate_and_minimum():
   assert (kept.sum(1) == 1).all()
   np.testing.assert_allclose(kept[:, present].mean(0), 1 / 5, atol=0.04)
   assert not augment.drop_sites(np.zeros(4, bool), np.random.default_rng(0), 0.5).any()
+
+
+def test_single_site_windows_keep_one_random_present_site():
+  present = np.array([True, False, True, True])
+  kept = _drop_statistics(augment.keep_one_site, present, 0.3, draws=6000)
+  lone = kept.sum(1) == 1
+  np.testing.assert_allclose(lone.mean(), 0.3, atol=0.02)
+  assert (kept[~lone] == present).all()  # Otherwise untouched.
+  assert not kept[:, 1].any()  # Never an absent site.
+  np.testing.assert_allclose(kept[lone][:, present].mean(0), 1 / 3, atol=0.04)
+  one = np.array([False, True, False])
+  assert (_drop_statistics(augment.keep_one_site, one, 1.0, draws=20) == one).all()
