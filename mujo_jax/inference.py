@@ -43,10 +43,10 @@ import numpy as np
 
 from mujo_jax import checkpoint
 from mujo_jax import pretrained as pretrained_lib
-from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.eval import embedding
 from mujo_jax.facts import resample
 from mujo_jax.facts import sites as sites_lib
+from mujo_jax.facts.tokenizer import ByteTokenizer
 from mujo_jax.models import joint
 
 GRAVITY = 9.81

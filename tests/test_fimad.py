@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from mujo_jax.data import fimad
-from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.facts import fimad_layout as layout
 from mujo_jax.facts import skeleton, virtual_imu
 from mujo_jax.facts.sites import FIMAD_SITES
+from mujo_jax.facts.tokenizer import ByteTokenizer
 from mujo_jax.synthesis import fimad_writer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ from configs import pretrain
 from mujo_jax import checkpoint as checkpoint_lib
 from mujo_jax import config_validation, sharding, train
 from mujo_jax.data import schema
-from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.eval import embedding, eval_data
+from mujo_jax.facts.tokenizer import ByteTokenizer
 from mujo_jax.inference import Embedder, window_starts
 from mujo_jax.models import joint
 

@@ -39,7 +39,7 @@ LAYERS: dict[str, Layer] = {
   # TFDS builders: read through `tfds.builder` / `tfds.data_source`, never imported by data.
   'builders': Layer(('tfds_builders',), ('facts', 'synthesis')),
   # What a batch is: what models, losses and evaluation may know of the data layer.
-  'schema': Layer(('mujo_jax.data.schema', 'mujo_jax.data.tokenizer'), ('facts',)),
+  'schema': Layer(('mujo_jax.data.schema',), ('facts',)),
   # Input pipelines.
   'data': Layer(('mujo_jax.data',), ('facts', 'synthesis', 'schema')),
   # Device-level utilities shared by the trainer and evaluation.
@@ -47,9 +47,7 @@ LAYERS: dict[str, Layer] = {
     ('mujo_jax.distributed', 'mujo_jax.sharding', 'mujo_jax.accumulation'), ('root',)
   ),
   # Encoders, the joint model, its losses.
-  'models': Layer(
-    ('mujo_jax.models', 'mujo_jax.losses', 'mujo_jax.multitask'), ('facts', 'schema')
-  ),
+  'models': Layer(('mujo_jax.models', 'mujo_jax.losses', 'mujo_jax.multitask'), ('facts',)),
   # A pretraining config resolved and checked across sections (the typed sections are the
   # models layer's dataclasses).
   'config': Layer(('mujo_jax.config_validation',), ('facts', 'schema', 'models')),

@@ -11,7 +11,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from mujo_jax.data.tokenizer import BOS_ID, EOS_ID, ByteTokenizer
+from mujo_jax.facts.tokenizer import BOS_ID, EOS_ID, ByteTokenizer
 from mujo_jax.models import config as model_config
 from mujo_jax.models import joint
 from mujo_jax.models.imu import ImuEncoder

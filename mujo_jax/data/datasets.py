@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 
 from mujo_jax.data import augment, synthetic_source, windows
-from mujo_jax.data.tokenizer import ByteTokenizer
+from mujo_jax.facts.tokenizer import ByteTokenizer
 from mujo_jax.synthesis import corpus
 
 # name → module implementing `source` and `make_window`.

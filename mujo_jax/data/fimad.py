@@ -29,9 +29,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mujo_jax.data import augment, windows
-from mujo_jax.data.tokenizer import ByteTokenizer
 from mujo_jax.facts import activities, resample
 from mujo_jax.facts.sites import FIMAD_SITES
+from mujo_jax.facts.tokenizer import ByteTokenizer
 
 BUILDER_NAME = 'fimad'
 VIDEO_FORMS = ('features', 'frames')

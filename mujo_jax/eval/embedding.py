@@ -23,7 +23,7 @@ import ml_collections
 import numpy as np
 
 from mujo_jax import config_validation, sharding
-from mujo_jax.data.tokenizer import ByteTokenizer
+from mujo_jax.facts.tokenizer import ByteTokenizer
 from mujo_jax.models import joint
 
 # Keys of a window that are metadata, never model input.

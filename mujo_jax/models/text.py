@@ -1,6 +1,6 @@
 """Text encoder: token + position embeddings, padding mask (id 0), mean over real tokens.
 
-Works with any tokenizer that keeps 0 as padding (`mujo_jax.data.tokenizer.Tokenizer`); the
+Works with any tokenizer that keeps 0 as padding (`mujo_jax.facts.tokenizer.Tokenizer`); the
 default byte tokenizer has 259 ids. Inputs shorter than `max_len` use the first rows of the
 position table, so the same text padded to different lengths gets the same embedding.
 """
@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from mujo_jax.data.tokenizer import PAD_ID, ByteTokenizer
+from mujo_jax.facts.tokenizer import PAD_ID, ByteTokenizer
 from mujo_jax.models.transformer import (
   Transformer,
   TransformerConfig,
