@@ -61,6 +61,7 @@ REP_S: dict[str, float] = {
   'Knees bending (crouching)': 2.5,
   'Jump front & back': 1.0,
 }
+MIN_PIECE_S = 1.0  # Shorter segments are cut from a 1 s piece.
 NULL_MOTIONS: tuple[str, ...] = ('standing', 'walking_slow')
 HEART_RATE_BPM: dict[str, float] = {'Jogging': 130.0, 'Running': 150.0, 'Jump front & back': 140.0}
 FORMATS: tuple[str, ...] = ('%.5g',) * (layout.NUM_COLUMNS - 1) + ('%d',)
@@ -139,7 +140,7 @@ def _motion_imu(
   pieces, made = [], 0
   while made < total:
     count = min(total - made, int(max_s * layout.RATE_HZ))
-    count = max(count, 2)
+    count = max(count, int(MIN_PIECE_S * layout.RATE_HZ))  # the virtual IMU's smoothing
     name = activity if activity else NULL_MOTIONS[len(pieces) % len(NULL_MOTIONS)]
     motion = wearable_motion.generate(
       name, subject, count / layout.RATE_HZ, layout.RATE_HZ, rng=rng
