@@ -1,0 +1,1 @@
+"""MHEALTH (UCI) as TFDS: one example per subject; see README.md."""
