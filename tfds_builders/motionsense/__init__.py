@@ -1,0 +1,1 @@
+"""MotionSense TFDS builder (`tfds build tfds_builders/motionsense --manual_dir=...`)."""
