@@ -236,6 +236,12 @@ def subject_rows(
   return rows
 
 
+def file_rows(session: str, subject: int, seed: int, settings: WriterSettings) -> np.ndarray:
+  """The numbers `write_pamap2` writes for one file (drawn from seed, subject, session only)."""
+  rng = np.random.default_rng([seed, subject, layout.SESSIONS.index(session)])
+  return subject_rows(session, subject, settings, rng)
+
+
 def format_rows(rows: np.ndarray) -> bytes:
   """PAMAP2's text form of (n, 54) numbers: timestamp `%.2f`, the rest `%g`, NaN as `NaN`."""
   out = []
@@ -269,10 +275,9 @@ def write_pamap2(
   paths = []
   for session in sessions:
     for subject in layout.expected_subjects(session):
-      rng = np.random.default_rng([seed, subject, layout.SESSIONS.index(session)])
       path = file_path(out_dir, session, subject)
       os.makedirs(os.path.dirname(path), exist_ok=True)
       with open(path, 'wb') as handle:
-        handle.write(format_rows(subject_rows(session, subject, settings, rng)))
+        handle.write(format_rows(file_rows(session, subject, seed, settings)))
       paths.append(path)
   return paths
