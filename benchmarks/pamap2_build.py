@@ -1,0 +1,104 @@
+"""Times a full-size PAMAP2 build and its evaluation windows.
+
+Writes the 14 subject files at the archive's sizes (3.85 M lines, ~1.8 GB of text) with the
+synthetic PAMAP2 writer into a temporary manual directory, runs the real command line
+`tfds build tfds_builders/pamap2 --file_format=array_record` on it, then cuts every evaluation
+window with `mujo_jax.data.pamap2.windows` (5 s, hop 2.5 s, 50 Hz).
+
+Prints one JSON line per figure, `{"name": ..., "value": ..., "unit": ...}`.
+
+  python benchmarks/pamap2_build.py                  # full size
+  python benchmarks/pamap2_build.py --rows=20000     # every file 20k lines
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+from absl import app, flags
+
+_ROWS = flags.DEFINE_integer('rows', None, 'Lines per file; default the archive sizes.')
+_WORK_DIR = flags.DEFINE_string(
+  'work_dir', None, 'Where to write (default: a temporary dir, deleted afterwards).'
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _emit(name: str, value: float, unit: str, **extra) -> None:
+  print(
+    json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}), flush=True
+  )
+
+
+def _size_bytes(path: str) -> int:
+  return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def _run(work_dir: str) -> None:
+  from mujo_jax.data import pamap2
+  from mujo_jax.synthesis import pamap2_writer
+
+  manual, data_dir = os.path.join(work_dir, 'manual'), os.path.join(work_dir, 'tfds')
+  start = time.perf_counter()
+  paths = pamap2_writer.write_pamap2(
+    manual, seed=0, settings=pamap2_writer.WriterSettings(rows=_ROWS.value)
+  )
+  _emit('pamap2_write_s', time.perf_counter() - start, 's', files=len(paths))
+  lines = 0
+  for path in paths:
+    with open(path, 'rb') as handle:
+      lines += sum(chunk.count(b'\n') for chunk in iter(lambda h=handle: h.read(1 << 24), b''))
+  _emit('pamap2_input_lines', lines, 'lines')
+  _emit('pamap2_input_size_mb', _size_bytes(manual) / 1e6, 'MB')
+
+  tfds_cli = (sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main')  # = `tfds`
+  start = time.perf_counter()
+  subprocess.run(
+    [
+      *tfds_cli,
+      'build',
+      os.path.join(REPO, 'tfds_builders', 'pamap2'),
+      f'--manual_dir={manual}',
+      f'--data_dir={data_dir}',
+      '--file_format=array_record',
+    ],
+    check=True,
+    cwd=REPO,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=REPO),
+  )
+  _emit('pamap2_tfds_build_s', time.perf_counter() - start, 's', cpus=os.cpu_count())
+  _emit('pamap2_output_size_mb', _size_bytes(os.path.join(data_dir, 'pamap2')) / 1e6, 'MB')
+
+  start = time.perf_counter()
+  windows = pamap2.windows(data_dir)
+  _emit(
+    'pamap2_windows_s',
+    time.perf_counter() - start,
+    's',
+    windows=int(windows['label'].shape[0]),
+    counts=windows['counts'],
+  )
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  if _WORK_DIR.value:
+    os.makedirs(_WORK_DIR.value, exist_ok=True)
+    _run(_WORK_DIR.value)
+  else:
+    with tempfile.TemporaryDirectory(prefix='pamap2_bench_') as work_dir:
+      _run(work_dir)
+
+
+if __name__ == '__main__':
+  app.run(main)
