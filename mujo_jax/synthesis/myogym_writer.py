@@ -8,7 +8,7 @@ other. What is written, and why:
 
 * A person's session: each exercise once, in id order, as one set of repetitions, with NULL
   (label 99: walking between stations, standing while changing weights) before each set and
-  after the last. At full size a set lasts U(18, 32) s and a NULL gap U(50, 120) s, so ~77 % of
+  after the last. At full size a set lasts U(18, 32) s and a NULL gap U(45, 114) s, so ~77 % of
   the rows are NULL as in the paper, and 10 persons give about the published 2,017,041 rows.
 * Motion: `wearable_motion.generate` with the `wearables` activity that is closest to the
   exercise (`MOTION_OF_EXERCISE`; several MyoGym classes share one, which only makes them
@@ -98,7 +98,7 @@ SAMPLE_US = 1e6 / layout.RATE_HZ
 DUPLICATE_RATE = (layout.TOTAL_ROWS - 1_608_998) / 1_608_998
 # Full-size durations (s): one set per exercise, NULL gaps around them.
 SET_S = (18.0, 32.0)
-NULL_S = (50.0, 120.0)
+NULL_S = (45.0, 114.0)
 MAX_PIECE_S = 20.0
 
 
