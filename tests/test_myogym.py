@@ -317,3 +317,20 @@ def test_malformed_file_stops_the_build_before_writing(tmp_path):
   assert 'raw_data_labels row 1 column 1 (exercise id) is 77;' in result.stdout + result.stderr
   written = [f for _, _, files in os.walk(data_dir) for f in files if 'array_record' in f]
   assert not written
+
+
+def test_v7_3_file_is_refused_with_a_hint(tmp_path):
+  """MATLAB v7.3 files are HDF5; the published file is v5, so a v7.3 copy gets a clear hint."""
+  header = b'MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2018 HDF5'
+  path = tmp_path / layout.FILE_NAME
+  path.write_bytes(header.ljust(116, b' ') + b'\x00' * 8 + b'\x00\x02' + b'IM' + b'\x00' * 512)
+  with pytest.raises(reader.MyoGymFormatError, match=r'expected the published MATLAB v5 file'):
+    reader.read(reader.Source(path))
+
+
+def test_dummy_data_is_a_valid_file():
+  people, evidence = reader.read(
+    reader.find_source(os.path.join(REPO, 'tfds_builders', 'myogym', 'dummy_data'))
+  )
+  assert [p.subject for p in people] == list(layout.SUBJECTS)
+  assert evidence.acc_on_grid == 1.0 and all(p.report.duplicate_rows > 0 for p in people)
