@@ -1,0 +1,103 @@
+"""Times a full-size MyoGym build and its evaluation windows.
+
+Writes a writer-made `MyoGym.mat` at the published size (10 persons x 30 exercises, ~77 % NULL,
+buffering duplicates: ~2.0 M rows), runs the real command line
+`tfds build tfds_builders/myogym --file_format=array_record` on it, and cuts every evaluation
+window with `mujo_jax.data.myogym.windows` (defaults: 5 s, hop 2.5 s, 50 Hz).
+
+Prints one JSON line per figure, `{"name": ..., "value": ..., "unit": ...}`.
+
+  python benchmarks/myogym_build.py                  # full size
+  python benchmarks/myogym_build.py --exercises=3    # quick
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+from absl import app, flags
+
+_EXERCISES = flags.DEFINE_integer('exercises', 30, 'Exercises per person (ids 1..n).')
+_WORK_DIR = flags.DEFINE_string(
+  'work_dir', None, 'Where to write (default: a temporary dir, deleted afterwards).'
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _emit(name: str, value: float, unit: str, **extra) -> None:
+  print(
+    json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}), flush=True
+  )
+
+
+def _size_bytes(path: str) -> int:
+  return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def _run(work_dir: str) -> None:
+  from mujo_jax.data import myogym
+  from mujo_jax.synthesis import myogym_writer
+
+  manual, data_dir = os.path.join(work_dir, 'manual'), os.path.join(work_dir, 'tfds')
+  start = time.perf_counter()
+  settings = myogym_writer.PersonSettings(exercises=tuple(range(1, _EXERCISES.value + 1)))
+  people = myogym_writer.write_myogym(manual, settings=settings, seed=0)
+  rows = sum(len(p.raw) for p in people.values())
+  duplicates = sum(int(p.duplicate.sum()) for p in people.values())
+  _emit('myogym_write_s', time.perf_counter() - start, 's', rows=rows, duplicates=duplicates)
+  _emit('myogym_input_size_mb', _size_bytes(manual) / 1e6, 'MB')
+
+  tfds_cli = (sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main')  # = `tfds`
+  start = time.perf_counter()
+  subprocess.run(
+    [
+      *tfds_cli,
+      'build',
+      os.path.join(REPO, 'tfds_builders', 'myogym'),
+      f'--manual_dir={manual}',
+      f'--data_dir={data_dir}',
+      '--file_format=array_record',
+    ],
+    check=True,
+    cwd=REPO,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='', PYTHONPATH=REPO),
+  )
+  _emit('myogym_tfds_build_s', time.perf_counter() - start, 's', cpus=os.cpu_count())
+  _emit('myogym_output_size_mb', _size_bytes(os.path.join(data_dir, 'myogym')) / 1e6, 'MB')
+
+  for include_null in (False, True):
+    start = time.perf_counter()
+    out = myogym.windows(data_dir, include_null=include_null)
+    _emit(
+      'myogym_windows_s',
+      time.perf_counter() - start,
+      's',
+      include_null=include_null,
+      windows=len(out['label']),
+      classes=len(set(out['label'].tolist())),
+      counts=out['counts'],
+    )
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  if _WORK_DIR.value:
+    os.makedirs(_WORK_DIR.value, exist_ok=True)
+    _run(_WORK_DIR.value)
+  else:
+    with tempfile.TemporaryDirectory(prefix='myogym_bench_') as work_dir:
+      _run(work_dir)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,1 @@
+"""MyoGym TFDS builder (manual download: MyoGym.mat)."""
