@@ -89,9 +89,20 @@ def linear_probe_settings(
   config.basic_motions = ml_collections.ConfigDict()
   config.basic_motions.hop_s = 2.5  # 3 windows of 5 s a 10 s recording.
   config.basic_motions.folds = 5
+  config.basic_motions.budget_unit = 'group'  # 2/class = 2 labelled recordings of each class.
   config.deepmimic = ml_collections.ConfigDict()
   config.deepmimic.hop_s = 1.0
   config.deepmimic.folds = 0
+  config.deepmimic.budget_unit = 'group'
+  # Downstream sets the user downloads and builds (`tfds build tfds_builders/<name>
+  # --manual_dir=... --data_dir=D`): `data_dir` is D; subject-wise 5-fold cross-validation
+  # (budgets count subjects' windows of a class).
+  for name in ('mhealth', 'motionsense', 'pamap2', 'myogym'):
+    config[name] = ml_collections.ConfigDict()
+    config[name].data_dir = ml_collections.config_dict.placeholder(str)
+    config[name].hop_s = 2.5
+    config[name].folds = 5
+    config[name].budget_unit = 'window'
 
   # ---------------------------------------------------------------- probes
   # Label budgets: fractions of each class's training windows, and fixed counts per class.

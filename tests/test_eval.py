@@ -273,3 +273,60 @@ def test_real_recordings_in_the_evaluation_job(pretrained_workdir, tmp_path):
     retrieval_rows = [r for r in csv.DictReader(handle) if r['dataset'] == 'deepmimic']
   assert {(r['query'], r['target']) for r in retrieval_rows} >= {('imu', 'pose'), ('pose', 'imu')}
   assert 'basic_motions' in (tmp_path / 'probe_results.md').read_text()
+
+
+_DOWNSTREAM = ('mhealth', 'motionsense', 'pamap2', 'myogym')
+
+
+@pytest.fixture(scope='module')
+def downstream_data_dir(tmp_path_factory):
+  """The four downstream builders run on their committed dummy data (our writers made it)."""
+  import importlib
+  from pathlib import Path
+
+  import tensorflow_datasets as tfds
+
+  data_dir = tmp_path_factory.mktemp('downstream')
+  root = Path(__file__).resolve().parents[1] / 'tfds_builders'
+  for name in _DOWNSTREAM:
+    builder_cls = importlib.import_module(f'tfds_builders.{name}.{name}_dataset_builder').Builder
+    builder = builder_cls(data_dir=str(data_dir), file_format='array_record')
+    builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=str(root / name / 'dummy_data'))
+    )
+  return data_dir
+
+
+def test_downstream_datasets_in_the_evaluation_job(
+  pretrained_workdir, downstream_data_dir, tmp_path
+):
+  """MHEALTH, MotionSense, PAMAP2 and MyoGym: subject-wise CV rows for every model."""
+  config = linear_probe_config.get_config('datasets=' + '+'.join(_DOWNSTREAM) + ',runlocal')
+  config.checkpoint = str(pretrained_workdir)
+  config.fractions = (1.0,)
+  config.labels_per_class = (2,)
+  config.modality_sets = ('imu',)
+  config.baselines.supervised = False
+  config.zero_shot = config.retrieval = config.plots = False
+  for name in _DOWNSTREAM:
+    config[name].data_dir = str(downstream_data_dir)
+    config[name].folds = 2
+  rows = linear_probe.run(config, tmp_path)['probe_rows']
+  for name in _DOWNSTREAM:
+    mine = [r for r in rows if r['dataset'] == name]
+    assert {r['model'] for r in mine} == {'pretrained', 'random_init', 'statistics'}, name
+    assert {r['split'] for r in mine} == {'cv2'} and {r['budget'] for r in mine} == {
+      '2/class',
+      '100 %',
+    }
+    # 2 labelled windows of each class that the training folds have.
+    two = [r for r in mine if r['budget'] == '2/class']
+    assert all(2 <= r['num_train'] <= 2 * 30 for r in two), name
+    assert all(r['num_eval'] > 0 for r in mine), name
+
+
+def test_downstream_dataset_needs_its_data_dir(pretrained_workdir, tmp_path):
+  config = linear_probe_config.get_config('datasets=pamap2,runlocal')
+  config.checkpoint = str(pretrained_workdir)
+  with pytest.raises(ValueError, match=r'pamap2.data_dir is not set'):
+    linear_probe.run(config, tmp_path)

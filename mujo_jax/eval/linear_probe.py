@@ -43,7 +43,7 @@ from sklearn import model_selection
 from sklearn.metrics import confusion_matrix
 
 from mujo_jax import checkpoint, sharding
-from mujo_jax.data import schema
+from mujo_jax.data import datasets, schema
 from mujo_jax.eval import (
   embedding,
   eval_data,
@@ -56,6 +56,7 @@ from mujo_jax.eval import (
   supervised,
   zero_shot,
 )
+from mujo_jax.facts import activities
 from mujo_jax.models import joint
 
 MAP_METHODS = ('pca', 'tsne')
@@ -90,6 +91,12 @@ def check_settings(config: ml_collections.ConfigDict) -> None:
   bad = [d for d in datasets if d not in eval_data.DATASETS]
   if not datasets or bad or len(set(datasets)) != len(datasets):
     fail(f'datasets={datasets}: expected distinct names from {eval_data.DATASETS}')
+  for name in datasets:
+    if name in eval_data.BUILT_RECORDINGS and not config[name].data_dir:
+      fail(
+        f'datasets has {name} but {name}.data_dir is not set (the TFDS data_dir holding the '
+        f'built {name} dataset; see tfds_builders/{name}/README.md)'
+      )
   if 'mmfit' in datasets:
     if not config.mmfit_data_dir:
       fail(
@@ -233,6 +240,13 @@ def fit_and_score(
     n_jobs,
   )
   return [row for rows in results for row in rows]
+
+
+def _pretraining_vocabulary(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The activity names the checkpoint's text encoder was trained on."""
+  if config.data.name == 'synthetic':
+    return datasets.corpus_config(config).activities
+  return activities.ACTIVITIES
 
 
 class _DatasetEvaluation:
@@ -380,9 +394,15 @@ class _DatasetEvaluation:
           num_train = []
           for fold, (fit, held_out) in enumerate(folds):
             fit, held_out = fit[valid[fit]], held_out[valid[held_out]]
+            if len(np.unique(labels[fit])) < 2:
+              raise ValueError(
+                f'{self.data.name}: fold {fold} has {len(fit)} windows valid for '
+                f'{modality_set.name} ({model_name}) in its training part: too few for a probe'
+              )
+            unit_groups = groups[fit] if self.data.budget_unit == 'group' else None
             chosen = fit[
               probe.stratified_subsets(
-                labels[fit], [budget], seed * 1000 + fold, groups=groups[fit]
+                labels[fit], [budget], seed * 1000 + fold, groups=unit_groups
               )[budget]
             ]
             fitted = probe.fit_probe(x[chosen], labels[chosen], x[chosen], labels[chosen], settings)
@@ -499,7 +519,8 @@ class _DatasetEvaluation:
     if 'text' not in self.model.modalities:
       self.results.notes.append('zero-shot skipped: the checkpoint has no text encoder')
       return
-    missing = zero_shot.missing_prompts(self.data.class_names)
+    vocabulary = _pretraining_vocabulary(self.pretrained.config)
+    missing = zero_shot.missing_prompts(self.data.class_names, vocabulary)
     if missing:
       self.results.notes.append(
         f'zero-shot skipped: no prompts for the classes {missing} '
@@ -509,6 +530,7 @@ class _DatasetEvaluation:
     prototypes = zero_shot.class_prototypes(
       lambda texts: embedding.embed_texts(self.model, self.pretrained.params, texts),
       self.data.class_names,
+      vocabulary,
     )
     keys = [m for m in self.probe_modalities]
     for split in self.data.eval_splits:

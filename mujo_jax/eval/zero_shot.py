@@ -43,29 +43,41 @@ NON_ACTIVITY_PROMPTS: tuple[str, ...] = (
 )
 
 
-def missing_prompts(class_names: Sequence[str]) -> list[str]:
+def phrase(name: str, vocabulary: Sequence[str] = ()) -> str | None:
+  """How prompts name class `name`: a written phrase, or the name itself when the pretraining
+  vocabulary has it (`walking_fast` -> 'walking fast'); None when the text encoder never saw it."""
+  if name in CLASS_PHRASES:
+    return CLASS_PHRASES[name]
+  return name.replace('_', ' ') if name in vocabulary else None
+
+
+def missing_prompts(class_names: Sequence[str], vocabulary: Sequence[str] = ()) -> list[str]:
   """Classes with no prompt: a dataset is zero-shot scored only when this is empty."""
-  return [n for n in class_names if n != 'non_activity' and n not in CLASS_PHRASES]
+  return [n for n in class_names if n != 'non_activity' and phrase(n, vocabulary) is None]
 
 
-def class_prompts(class_names: Sequence[str] = activities.ACTIVITIES) -> list[list[str]]:
+def class_prompts(
+  class_names: Sequence[str] = activities.ACTIVITIES, vocabulary: Sequence[str] = ()
+) -> list[list[str]]:
   """The prompts of every class, in class-id order."""
   prompts = []
   for name in class_names:
     if name == 'non_activity':
       prompts.append(list(NON_ACTIVITY_PROMPTS))
-    elif name in CLASS_PHRASES:
-      prompts.append([t.format(CLASS_PHRASES[name]) for t in TEMPLATES])
+    elif phrase(name, vocabulary) is not None:
+      prompts.append([t.format(phrase(name, vocabulary)) for t in TEMPLATES])
     else:
       raise ValueError(f'no zero-shot phrase for class {name!r}; known: {sorted(CLASS_PHRASES)}')
   return prompts
 
 
 def class_prototypes(
-  embed_text: Callable[[list[str]], np.ndarray], class_names: Sequence[str] = activities.ACTIVITIES
+  embed_text: Callable[[list[str]], np.ndarray],
+  class_names: Sequence[str] = activities.ACTIVITIES,
+  vocabulary: Sequence[str] = (),
 ) -> np.ndarray:
   """(K, D) unit-norm mean prompt embedding per class; `embed_text(list) -> (N, D)`."""
-  prompts = class_prompts(class_names)
+  prompts = class_prompts(class_names, vocabulary)
   flat = [p for per_class in prompts for p in per_class]
   embedded = np.asarray(embed_text(flat), np.float64)  # One call: one compile, full batches.
   prototypes = []
