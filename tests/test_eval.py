@@ -330,3 +330,30 @@ def test_downstream_dataset_needs_its_data_dir(pretrained_workdir, tmp_path):
   config.checkpoint = str(pretrained_workdir)
   with pytest.raises(ValueError, match=r'pamap2.data_dir is not set'):
     linear_probe.run(config, tmp_path)
+
+
+def test_cross_dataset_table_marks_unseen_classes():
+  rows = [
+    {
+      'dataset': d,
+      'split': 'cv5',
+      'modality_set': 'imu',
+      'model': m,
+      'budget': b,
+      'labels_per_class': lpc,
+      'fraction': f,
+      'macro_f1': v,
+    }
+    for d in ('a', 'b')
+    for m, v in (('pretrained', 0.9), ('statistics', 0.8))
+    for b, lpc, f in (('2/class', 2, float('nan')), ('100 %', 0, 1.0))
+  ]
+  table = report.cross_dataset_table(
+    rows, {'a': '0 of 4 classes', 'b': '4 of 4 classes'}, 'macro_f1'
+  )
+  lines = table.splitlines()
+  assert lines[0] == (
+    '| dataset | split | modality set | model | 2/class | 100 % | unseen in pretraining |'
+  )
+  assert len(lines) == 2 + 4
+  assert '| b | cv5 | imu | statistics | 0.800 | 0.800 | 4 of 4 classes |' in lines

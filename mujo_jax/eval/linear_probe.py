@@ -174,6 +174,8 @@ class DatasetResults:
   notes: list[str] = dataclasses.field(default_factory=list)
   plots: list[str] = dataclasses.field(default_factory=list)
   arrays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  # dataset -> 'k of n classes' absent from the pretraining vocabulary.
+  unseen: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _evenly_spaced_indices(count: int, maximum: int) -> np.ndarray:
@@ -641,6 +643,9 @@ def evaluate_dataset(
   """All evaluations of one dataset; plots go to `workdir` when it is given."""
   data = eval_data.load(name, pretrained.config, config)
   evaluation = _DatasetEvaluation(config, pretrained, data, mesh)
+  vocabulary = set(_pretraining_vocabulary(pretrained.config))
+  absent = [c for c in data.class_names if c not in vocabulary]
+  evaluation.results.unseen[name] = f'{len(absent)} of {len(data.class_names)} classes'
   evaluation.embed('pretrained', pretrained.params, full=True)
   models = ['pretrained']
   if data.probe and config.baselines.random_init:
@@ -711,6 +716,13 @@ def _markdown(
     f'scratch on the same labelled windows ({config.supervised.steps} steps).',
     '',
   ]
+  if len(results.unseen) > 1 and results.probe_rows:
+    lines += [
+      '### All datasets: macro F1 (mean ± std over seeds)',
+      '',
+      report.cross_dataset_table(results.probe_rows, results.unseen, 'macro_f1'),
+      '',
+    ]
   for section in report.probe_tables(results.probe_rows, 'macro_f1'):
     lines += [section, '']
   for section in report.probe_tables(results.probe_rows, 'accuracy'):
@@ -801,6 +813,7 @@ class LinearProbe:
       results.notes += [f'{name}: {note}' for note in part.notes]
       results.plots += part.plots
       results.arrays.update(part.arrays)
+      results.unseen.update(part.unseen)
     return Evaluation(results=results, pretrained=pretrained, seconds=time.time() - start)
 
   @staticmethod

@@ -103,3 +103,29 @@ def probe_tables(rows: Sequence[Mapping], metric: str) -> list[str]:
 
 def rows_table(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
   return markdown_table(columns, [[r[c] for c in columns] for r in rows])
+
+
+def cross_dataset_table(rows: Sequence[Mapping], unseen: Mapping[str, str], metric: str) -> str:
+  """One table for every dataset: dataset × split × modality set × model rows, budget columns.
+
+  `unseen` says, per dataset, how many of its classes the pretraining vocabulary lacks (a
+  dataset whose classes are all absent measures transfer to activities never pretrained on).
+  """
+  budgets = list(dict.fromkeys(r['budget'] for r in sorted(rows, key=_budget_order)))
+  lines = []
+  for dataset, split in dict.fromkeys((r['dataset'], r['split']) for r in rows):
+    selected = [r for r in rows if r['dataset'] == dataset and r['split'] == split]
+    for modality_set in dict.fromkeys(r['modality_set'] for r in selected):
+      for model in MODELS:
+        cells = []
+        for budget in budgets:
+          values = [
+            r[metric]
+            for r in selected
+            if r['modality_set'] == modality_set and r['model'] == model and r['budget'] == budget
+          ]
+          cells.append(mean_std(values) if values else '–')
+        if any(c != '–' for c in cells):
+          lines.append([dataset, split, modality_set, model] + cells + [unseen.get(dataset, '')])
+  header = ['dataset', 'split', 'modality set', 'model'] + budgets + ['unseen in pretraining']
+  return markdown_table(header, lines)
