@@ -315,7 +315,9 @@ def test_downstream_datasets_in_the_evaluation_job(
   for name in _DOWNSTREAM:
     mine = [r for r in rows if r['dataset'] == name]
     assert {r['model'] for r in mine} == {'pretrained', 'random_init', 'statistics'}, name
-    assert {r['split'] for r in mine} == {'cv2'} and {r['budget'] for r in mine} == {
+    # Subject-wise folds and the split papers report on (LOSO, PAMAP2's subject 106,
+    # MotionSense's short trials).
+    assert {r['split'] for r in mine} == {'cv2', 'literature'} and {r['budget'] for r in mine} == {
       '2/class',
       '100 %',
     }

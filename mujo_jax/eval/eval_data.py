@@ -33,7 +33,7 @@ from mujo_jax.data import motionsense as motionsense_lib
 from mujo_jax.data import myogym as myogym_lib
 from mujo_jax.data import pamap2 as pamap2_lib
 from mujo_jax.eval import embedding
-from mujo_jax.facts import activities
+from mujo_jax.facts import activities, pamap2_layout
 from mujo_jax.synthesis import corpus
 
 # Downstream datasets built with `tfds build` from the user's download (manual-dir builders),
@@ -69,6 +69,9 @@ class EvalDataset:
   # What a label budget counts in cross-validation: 'group' (a labelled recording: BasicMotions,
   # where a group is one 10 s recording) or 'window' (subjects' datasets, a group is a person).
   budget_unit: str = 'window'
+  # The dataset's published evaluation split as (fit, held-out) window indices per fold, where
+  # one exists (e.g. PAMAP2: subject 106 tested; MotionSense: trials 11-16 tested).
+  literature_folds: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
   @property
   def splits(self) -> tuple[str, ...]:
@@ -269,6 +272,40 @@ def deepmimic(
   return _real_recordings('deepmimic', arrays, pretrain_config, settings)
 
 
+def _leave_one_subject_out(arrays: dict[str, Any]) -> tuple:
+  groups = np.asarray(arrays['group'])
+  return tuple(
+    (np.flatnonzero(groups != g), np.flatnonzero(groups == g)) for g in np.unique(groups)
+  )
+
+
+def _pamap2_split(arrays: dict[str, Any]) -> tuple:
+  # Hammerla et al. 2016: subject 105 validates (unused: C is fixed), 106 is tested.
+  groups = np.asarray(arrays['group'])
+  split = pamap2_layout.LITERATURE_SPLIT
+  return (
+    (
+      np.flatnonzero(np.isin(groups, split['train'])),
+      np.flatnonzero(np.isin(groups, split['test'])),
+    ),
+  )
+
+
+def _motionsense_split(arrays: dict[str, Any]) -> tuple:
+  # The authors' trial-wise split: long trials (1-9) fit, short trials (11-16) are tested.
+  split = np.asarray(arrays['split'])
+  return ((np.flatnonzero(split == 'train'), np.flatnonzero(split == 'test')),)
+
+
+# The split papers report on (see each builder's README for the citation).
+LITERATURE_SPLITS = {
+  'mhealth': _leave_one_subject_out,
+  'myogym': _leave_one_subject_out,
+  'pamap2': _pamap2_split,
+  'motionsense': _motionsense_split,
+}
+
+
 def built_recordings(
   name: str, pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
 ) -> EvalDataset:
@@ -281,7 +318,8 @@ def built_recordings(
     hop_s=float(settings.hop_s),
     imu_rate_hz=rates['imu_rate_hz'],
   )
-  return _real_recordings(name, arrays, pretrain_config, settings)
+  dataset = _real_recordings(name, arrays, pretrain_config, settings)
+  return dataclasses.replace(dataset, literature_folds=LITERATURE_SPLITS[name](arrays))
 
 
 _LOADERS = {

@@ -368,66 +368,79 @@ class _DatasetEvaluation:
   def _row(self, **values):
     return {'dataset': self.data.name, 'checkpoint_step': self.pretrained.step, **values}
 
-  def fold_probes(self, model_name: str) -> None:
-    """Group-wise k-fold cross-validation: out-of-fold predictions pooled per seed.
+  def protocols(self) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Name -> (fit, held-out) window indices per fold, the same for every seed and model.
 
-    Folds are stratified by class and keep each group (subject or recording) in one fold;
-    they are the same for every seed and model, and seeds redraw only the labelled groups.
-    With few labels there is no validation split to choose C on, so the probe uses the
-    smallest C of `probe.c_grid` that is >= 1 (1 by default: scikit-learn's default).
+    `cv<k>`: k folds stratified by class that keep each group (subject or recording) in one
+    fold. `literature`: the dataset's published split where it has one (`eval_data`).
+    """
+    embeddings = self.embeddings['pretrained'][eval_data.ALL_WINDOWS]
+    labels, groups = embeddings['label'], embeddings['group']
+    folds = model_selection.StratifiedGroupKFold(
+      n_splits=self.data.folds, shuffle=True, random_state=0
+    )
+    out = {f'cv{self.data.folds}': list(folds.split(labels, labels, groups))}
+    if self.data.literature_folds:
+      out['literature'] = list(self.data.literature_folds)
+    return out
+
+  def fold_probes(self, model_name: str) -> None:
+    """Cross-validated probes: out-of-fold predictions pooled per seed, for every protocol.
+
+    Seeds redraw only the labelled windows (or groups). With few labels there is no validation
+    split to choose C on, so the probe uses the smallest C of `probe.c_grid` that is >= 1 (1 by
+    default: scikit-learn's default).
     """
     embeddings = self.embeddings[model_name][eval_data.ALL_WINDOWS]
     labels, groups = embeddings['label'], embeddings['group']
-    folds = list(
-      model_selection.StratifiedGroupKFold(
-        n_splits=self.data.folds, shuffle=True, random_state=0
-      ).split(labels, labels, groups)
-    )
     grid = sorted(self.settings.c_grid)
     settings = dataclasses.replace(
       self.settings, c_grid=(next((c for c in grid if c >= 1), grid[-1]),)
     )
     sets = self.statistics_sets() if model_name == 'statistics' else self.sets
-    for modality_set in sets:
-      x, valid = probe.features(embeddings, modality_set)
-      for seed in self.seeds:
-        for budget in self.budgets:
-          predicted = np.full(len(labels), -1)
-          num_train = []
-          for fold, (fit, held_out) in enumerate(folds):
-            fit, held_out = fit[valid[fit]], held_out[valid[held_out]]
-            if len(np.unique(labels[fit])) < 2:
-              raise ValueError(
-                f'{self.data.name}: fold {fold} has {len(fit)} windows valid for '
-                f'{modality_set.name} ({model_name}) in its training part: too few for a probe'
+    for protocol, folds in self.protocols().items():
+      for modality_set in sets:
+        x, valid = probe.features(embeddings, modality_set)
+        for seed in self.seeds:
+          for budget in self.budgets:
+            predicted = np.full(len(labels), -1)
+            num_train = []
+            for fold, (fit, held_out) in enumerate(folds):
+              fit, held_out = fit[valid[fit]], held_out[valid[held_out]]
+              if len(np.unique(labels[fit])) < 2:
+                raise ValueError(
+                  f'{self.data.name}: {protocol} fold {fold} has {len(fit)} windows valid for '
+                  f'{modality_set.name} ({model_name}) to fit on: too few for a probe'
+                )
+              unit_groups = groups[fit] if self.data.budget_unit == 'group' else None
+              chosen = fit[
+                probe.stratified_subsets(
+                  labels[fit], [budget], seed * 1000 + fold, groups=unit_groups
+                )[budget]
+              ]
+              fitted = probe.fit_probe(
+                x[chosen], labels[chosen], x[chosen], labels[chosen], settings
               )
-            unit_groups = groups[fit] if self.data.budget_unit == 'group' else None
-            chosen = fit[
-              probe.stratified_subsets(
-                labels[fit], [budget], seed * 1000 + fold, groups=unit_groups
-              )[budget]
-            ]
-            fitted = probe.fit_probe(x[chosen], labels[chosen], x[chosen], labels[chosen], settings)
-            predicted[held_out] = fitted.predict(x[held_out])
-            num_train.append(len(chosen))
-          scored = valid & (predicted >= 0)
-          f1, accuracy = probe.scores(labels[scored], predicted[scored])
-          self.results.probe_rows.append(
-            self._row(
-              split=f'cv{self.data.folds}',
-              modality_set=modality_set.name,
-              **probe.budget_columns(budget),
-              seed=seed,
-              model=model_name,
-              num_train=int(np.mean(num_train)),
-              num_eval=int(scored.sum()),
-              c=settings.c_grid[0],
-              validation_macro_f1=float('nan'),
-              macro_f1=f1,
-              accuracy=accuracy,
-              converged='',
+              predicted[held_out] = fitted.predict(x[held_out])
+              num_train.append(len(chosen))
+            scored = valid & (predicted >= 0)
+            f1, accuracy = probe.scores(labels[scored], predicted[scored])
+            self.results.probe_rows.append(
+              self._row(
+                split=protocol,
+                modality_set=modality_set.name,
+                **probe.budget_columns(budget),
+                seed=seed,
+                model=model_name,
+                num_train=int(np.mean(num_train)),
+                num_eval=int(scored.sum()),
+                c=settings.c_grid[0],
+                validation_macro_f1=float('nan'),
+                macro_f1=f1,
+                accuracy=accuracy,
+                converged='',
+              )
             )
-          )
 
   def probes(
     self, model_name: str, subsets: dict[tuple[int, probe.LabelBudget], np.ndarray]
