@@ -36,10 +36,10 @@ def experiment_config(
   config.name = name
   config.variant = variant  # The text after the colon in --config=<file>.py:<variant>.
   config.members = ml_collections.ConfigDict()
-  for member, variant in members.items():
+  for member, member_variant in members.items():
     config.members[member] = ml_collections.ConfigDict()
     config.members[member].pretrain = ','.join(
-      filter(None, (SIZES[size], variant, 'runlocal' if arg.runlocal else ''))
+      filter(None, (SIZES[size], member_variant, 'runlocal' if arg.runlocal else ''))
     )
     # Merged into the member's pretraining config (nested like configs/pretrain.py).
     config.members[member].overrides = ml_collections.ConfigDict()
