@@ -294,3 +294,21 @@ def test_tiny_experiment_rerun_redoes_nothing_then_only_the_deleted_member(tiny_
   # The re-run resumed from the member's final checkpoint: no step was trained again.
   summary = json.loads((workdir / f'members/{first}/seed0/summary.json').read_text())
   assert summary['steps'] == 4
+
+
+def test_slurm_array_runs_the_task_member_then_the_report(tmp_path):
+  fake = tmp_path / 'python'
+  fake.write_text('#!/usr/bin/env bash\necho "$@"\n')
+  fake.chmod(0o755)
+  env = {**os.environ, 'PATH': f'{tmp_path}:{os.environ["PATH"]}'}
+  env.pop('SLURM_ARRAY_TASK_ID', None)
+  script = str(ROOT / 'launch' / 'slurm_array.sbatch')
+  args = ['--config=configs/experiments/strategies.py', '--workdir=W']
+
+  def launched(**extra):
+    return subprocess.run(
+      ['bash', script, *args], env={**env, **extra}, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+  assert launched(SLURM_ARRAY_TASK_ID='3') == f'-m mujo_jax.main {" ".join(args)} --config.member=3'
+  assert launched() == f'-m mujo_jax.main {" ".join(args)} --config.report_only=True'
