@@ -173,21 +173,27 @@ def comparison_table(
   titles: Sequence[str],
   members: Sequence[str],
   marks: Mapping[tuple[tuple, str], str] | None = None,
+  transpose: bool = False,
 ) -> tuple[str, list[dict[str, Any]]]:
-  """Markdown (mean ± std over seeds; the best mean of each column in bold) and CSV rows."""
+  """Markdown (mean ± std over seeds; the best mean of each column in bold) and CSV rows.
+
+  One row per member and one column per `columns` entry; `transpose`: one row per entry and one
+  column per member (the best of each row in bold), for many entries.
+  """
   marks = marks or {}
   best = {}
   for column in columns:
     means = {m: _mean(list(values.get(column, {}).get(m, {}).values())) for m in members}
     means = {m: v for m, v in means.items() if not math.isnan(v)}
-    best[column] = max(means, key=means.get) if means else None
+    top = max(means.values()) if means else float('nan')
+    best[column] = {m for m, v in means.items() if v >= top - 1e-12}  # Ties are all bold.
   lines, rows = [], []
   for member in members:
     line = [member]
     for column, title in zip(columns, titles, strict=True):
       seeds = values.get(column, {}).get(member, {})
       text = _cell(list(seeds.values()))
-      if member == best[column] and seeds:
+      if member in best[column] and seeds:
         text = f'**{text}**'
       line.append(text + marks.get((column, member), ''))
       if seeds:
@@ -199,10 +205,13 @@ def comparison_table(
             'mean': _mean(per_seed),
             'std': float(np.std(per_seed)),
             'num_seeds': len(per_seed),
-            'best': member == best[column],
+            'best': member in best[column],
           }
         )
     lines.append(line)
+  if transpose:
+    flipped = [[title, *(line[1 + i] for line in lines)] for i, title in enumerate(titles)]
+    return report.markdown_table(['', *members], flipped), rows
   return report.markdown_table(['member', *titles], lines), rows
 
 
@@ -300,7 +309,8 @@ def write(
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   data = collect(workdir, members, seeds)
-  lines = [f'# {title}: {len(members)} members × {len(seeds)} pretraining seeds', '']
+  plural = 's' if len(seeds) != 1 else ''
+  lines = [f'# {title}: {len(members)} members × {len(seeds)} pretraining seed{plural}', '']
   if variants:
     lines += [
       report.markdown_table(
@@ -416,8 +426,13 @@ def write(
     r_values = per_seed_values(data.retrieval, ('dataset', 'split', 'query', 'target'), 'R@1')
     columns = sorted(r_values)
     titles = [f'{d}/{s} {q}→{t}' for d, s, q, t in columns]
-    table, retrieval_csv = comparison_table(r_values, columns, titles, members)
-    lines += ['## Cross-modal retrieval R@1 (mean ± std over seeds)', '', table, '']
+    table, retrieval_csv = comparison_table(r_values, columns, titles, members, transpose=True)
+    lines += [
+      '## Cross-modal retrieval R@1, query → target (mean ± std over seeds; best per row in bold)',
+      '',
+      table,
+      '',
+    ]
 
   # ---- robustness
   robustness_csv = []
@@ -428,7 +443,7 @@ def write(
     rb_values = per_seed_values(modality_rows, ('dataset', 'split', 'modalities'), 'macro_f1')
     columns = sorted(rb_values, key=lambda c: (c[0], c[1], -c[2].count('+'), c[2]))
     titles = [f'{d}/{s} {m}' for d, s, m in columns]
-    table, robustness_csv = comparison_table(rb_values, columns, titles, members)
+    table, robustness_csv = comparison_table(rb_values, columns, titles, members, transpose=True)
     lines += [
       '## Missing-modality robustness: macro F1 of one probe on the fused embedding (fitted '
       'with everything present) with modalities removed at test time',
@@ -478,7 +493,7 @@ def write(
             f'{c["pretrain_seconds_mean"]:.0f}',
             f'{c["pretrain_seconds_total"]:.0f}',
             '–' if math.isnan(c['eval_seconds_total']) else f'{c["eval_seconds_total"]:.0f}',
-            f'{c["final_loss"]:.3f}',
+            '–' if math.isnan(c['final_loss']) else f'{c["final_loss"]:.3f}',
           ]
           for c in cost_csv
         ],
