@@ -251,7 +251,8 @@ def f1_vs_budget_plot(
 ) -> Path:
   figure, axis = plt.subplots(figsize=(7, 4.5))
   x = np.arange(len(budgets))
-  for member in members:
+  colors = plt.get_cmap('tab20')
+  for index, member in enumerate(members):
     means = [_mean(list(values.get(c, {}).get(member, {}).values())) for c in columns]
     stds = [
       float(np.std(list(values[c][member].values()))) if values.get(c, {}).get(member) else 0.0
@@ -259,7 +260,16 @@ def f1_vs_budget_plot(
     ]
     if all(math.isnan(m) for m in means):
       continue
-    axis.errorbar(x, means, yerr=stds, marker='o', capsize=3, label=member)
+    axis.errorbar(
+      x,
+      means,
+      yerr=stds,
+      marker='osD^v'[index // 20 % 5],
+      linestyle=('-', '--', ':')[index // 20 % 3],
+      color=colors(index % 20),
+      capsize=3,
+      label=member,
+    )
   axis.set_xticks(x, budgets)
   axis.set_xlabel('label budget')
   axis.set_ylabel('macro F1')
@@ -275,7 +285,9 @@ def f1_vs_budget_plot(
 def heatmap_plot(
   matrix: np.ndarray, members: Sequence[str], datasets: Sequence[str], title: str, path: Path
 ) -> Path:
-  figure, axis = plt.subplots(figsize=(2.0 + 1.4 * len(datasets), 1.2 + 0.35 * len(members)))
+  figure, axis = plt.subplots(
+    figsize=(max(5.0, 2.5 + 1.4 * len(datasets)), 1.5 + 0.35 * len(members))
+  )
   image = axis.imshow(matrix, cmap='viridis', aspect='auto')
   axis.set_xticks(np.arange(len(datasets)), datasets, rotation=20, ha='right')
   axis.set_yticks(np.arange(len(members)), members)
@@ -415,7 +427,7 @@ def write(
       matrix,
       members,
       [f'{d}/{s} {largest[(d, s)]}' for d, s in names],
-      'macro F1 (mean over seeds) at the largest budget',
+      'macro F1, largest budget',
       workdir / 'report_heatmap.png',
     )
     plots.append(path.name)
