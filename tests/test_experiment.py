@@ -34,6 +34,8 @@ def test_strategies_config_has_every_strategy_with_both_losses():
     'size=small,strategy=anchored,anchor=pose,loss=siglip'
   )
   assert config.seeds == (0, 1, 2)
+  assert strategies.get_config('runlocal').seeds == (0,)
+  assert strategies.get_config('runlocal,seeds=3').seeds == (0, 1, 2)
   assert config.eval.datasets == ('synthetic',)
   assert strategies.get_config('datasets=synthetic+basic_motions').eval.datasets == (
     'synthetic',

@@ -18,9 +18,10 @@ def experiment_config(
 ) -> ml_collections.ConfigDict:
   """An experiment: `members` (name -> configs/pretrain.py variant) × `seeds`, then evaluation.
 
-  `arg` holds the shared variant keys: `size`, `seeds`, `steps`, `datasets`, `members` (a `+`
-  separated subset of the member names) and `runlocal` (tiny model on the tiny corpus, a few
-  steps, the runlocal evaluation without the costly baselines: a CI-sized run).
+  `arg` holds the shared variant keys: `size`, `seeds` (0: 3, or 1 with runlocal), `steps`,
+  `datasets`, `members` (a `+` separated subset of the member names) and `runlocal` (tiny
+  model on the tiny corpus, a few steps, the runlocal evaluation without the costly
+  baselines: a CI-sized run).
   """
   if arg.members:
     chosen = arg.members.split('+')
@@ -50,7 +51,8 @@ def experiment_config(
   config.total_steps = arg.steps  # Pretraining steps of every member (0: the member config's).
   # The end-of-run probe of pretraining is off: the evaluation below runs on every member.
   config.pretrain_evals = False
-  config.seeds = tuple(range(arg.seeds))  # Pretraining seeds of every member.
+  # Pretraining seeds of every member (seeds=0: 3, or 1 with runlocal).
+  config.seeds = tuple(range(arg.seeds or (1 if arg.runlocal else 3)))
 
   # The linear-probe evaluation of every member × seed (the `linear_probe` job's settings).
   config.eval = linear_probe_settings(
@@ -80,4 +82,4 @@ def experiment_config(
 
 
 def shared_arg_defaults() -> dict:
-  return dict(size='small', seeds=3, steps=0, datasets='synthetic', members='', runlocal=False)
+  return dict(size='small', seeds=0, steps=0, datasets='synthetic', members='', runlocal=False)

@@ -33,6 +33,4 @@ def members(loss: str) -> dict[str, str]:
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   variant = arg or ''
   arg = parse_arg(arg, loss='clip', **_common.shared_arg_defaults())
-  if arg.runlocal and arg.seeds == _common.shared_arg_defaults()['seeds']:
-    arg.seeds = 1
   return _common.experiment_config('modalities', members(arg.loss), arg, variant)

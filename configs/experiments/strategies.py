@@ -7,10 +7,10 @@ r"""Multitask strategies × contrastive losses: which way of mixing the pairs tr
 
 Members: joint, round_robin, random_pair, anchored on each modality and uncertainty weighting,
 each with the CLIP and the SigLIP loss (`<strategy>_<loss>`, 16 members), on all four
-modalities. Variants (after the colon): size=tiny|small|base, seeds=N (pretraining seeds 0..N-1),
-steps=N (pretraining steps; 0: configs/pretrain.py's), datasets=synthetic|synthetic+basic_motions
-(the evaluation's datasets), members=a+b (a subset), runlocal (tiny model, tiny corpus, a few
-steps, 1 seed: a CI-sized run).
+modalities. Variants (after the colon): size=tiny|small|base, seeds=N (pretraining seeds
+0..N-1; default 3, 1 with runlocal), steps=N (pretraining steps; 0: configs/pretrain.py's),
+datasets=synthetic|synthetic+basic_motions (the evaluation's datasets), members=a+b (a
+subset), runlocal (tiny model, tiny corpus, a few steps: a CI-sized run).
 """
 
 from __future__ import annotations
@@ -44,6 +44,4 @@ def members() -> dict[str, str]:
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   variant = arg or ''
   arg = parse_arg(arg, **_common.shared_arg_defaults())
-  if arg.runlocal and arg.seeds == _common.shared_arg_defaults()['seeds']:
-    arg.seeds = 1
   return _common.experiment_config('strategies', members(), arg, variant)
