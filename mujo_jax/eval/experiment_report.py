@@ -387,7 +387,8 @@ def write(
       f'seed ({", ".join(tests)}; n = {"/".join(map(str, n_seeds))} seeds; a paired t-test '
       f'when n ≥ 3, a paired bootstrap 95 % interval of the mean difference when n = 2). '
       f'`†`: the difference is larger than the seed spread (p < {alpha:g}, or the interval '
-      f'excludes 0): {len(flagged)} of {len(stats_csv)} comparisons.',
+      f'excludes 0): {len(flagged)} of {len(stats_csv)} comparisons, each at level {alpha:g} '
+      '(no correction for multiple comparisons).',
       '',
     ]
     if flagged:
