@@ -6,6 +6,12 @@
 #       --workdir=gs://bucket/mujo
 #
 # The global batch is divided evenly over the processes (hosts), each reading its own share.
+#
+# One member of an experiment (configs/experiments/*.py; indices from --config.print_commands)
+# per slice: the member index passes through like any other flag.
+#
+#   launch/tpu_pod.sh TPU_NAME ZONE -- --config=configs/experiments/strategies.py \
+#       --workdir=/mnt/shared/strategies --config.member=3
 set -euo pipefail
 if [[ $# -lt 3 || "$3" != "--" ]]; then
   echo "usage: $0 TPU_NAME ZONE -- <arguments of python -m mujo_jax.main>" >&2

@@ -1,11 +1,17 @@
-"""Entry point: `python -m mujo_jax.main --config=configs/pretrain.py --workdir=W`."""
+"""Entry point: `python -m mujo_jax.main --config=configs/pretrain.py --workdir=W`.
+
+`config.job`: `pretrain` (configs/pretrain.py), `linear_probe` (configs/linear_probe.py) or
+`experiment` (configs/experiments/*.py: members × seeds of pretraining and evaluation).
+"""
 
 from __future__ import annotations
+
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from mujo_jax import distributed, train
+from mujo_jax import distributed, experiment, train
 from mujo_jax.eval import linear_probe
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -25,8 +31,12 @@ def main(argv: list[str]) -> None:
     train.train_and_evaluate(config, _WORKDIR.value)
   elif config.job == 'linear_probe':
     linear_probe.run(config, _WORKDIR.value)
+  elif config.job == 'experiment':
+    experiment.run(config, _WORKDIR.value, pretrain=train.train_and_evaluate, argv=sys.argv[1:])
   else:
-    raise app.UsageError(f"config.job={config.job!r}: expected 'pretrain' or 'linear_probe'")
+    raise app.UsageError(
+      f"config.job={config.job!r}: expected 'pretrain', 'linear_probe' or 'experiment'"
+    )
 
 
 if __name__ == '__main__':

@@ -77,6 +77,24 @@ LAYERS: dict[str, Layer] = {
       'eval',
     ),
   ),
+  # Experiments: members × seeds of pretraining (the trainer is passed in by main) and
+  # evaluation, then their report.
+  'experiment': Layer(
+    ('mujo_jax.experiment',),
+    (
+      'root',
+      'facts',
+      'synthesis',
+      'schema',
+      'data',
+      'config',
+      'utilities',
+      'models',
+      'checkpoint',
+      'eval',
+      'configs',
+    ),
+  ),
   # The entry point: the only importer of the trainer.
   'main': Layer(
     ('mujo_jax.main',),
@@ -92,6 +110,7 @@ LAYERS: dict[str, Layer] = {
       'checkpoint',
       'eval',
       'train',
+      'experiment',
       'configs',
     ),
   ),

@@ -1,0 +1,85 @@
+"""Shared parts of the experiment definitions (configs/experiments/*.py)."""
+
+from __future__ import annotations
+
+import ml_collections
+
+from configs.common import linear_probe_settings
+
+# configs/pretrain.py variant keys of the model sizes.
+SIZES = {'tiny': 'size=tiny', 'small': 'size=small', 'base': 'size=base'}
+
+
+def experiment_config(
+  name: str,
+  members: dict[str, str],
+  arg: ml_collections.ConfigDict,
+  variant: str = '',
+) -> ml_collections.ConfigDict:
+  """An experiment: `members` (name -> configs/pretrain.py variant) × `seeds`, then evaluation.
+
+  `arg` holds the shared variant keys: `size`, `seeds` (0: 3, or 1 with runlocal), `steps`,
+  `datasets`, `members` (a `+` separated subset of the member names) and `runlocal` (tiny
+  model on the tiny corpus, a few steps, the runlocal evaluation without the costly
+  baselines: a CI-sized run).
+  """
+  if arg.members:
+    chosen = arg.members.split('+')
+    unknown = [m for m in chosen if m not in members]
+    if unknown:
+      raise ValueError(f'members={arg.members!r}: unknown {unknown}; known: {sorted(members)}')
+    members = {m: members[m] for m in chosen}
+  size = 'tiny' if arg.runlocal else arg.size
+  if size not in SIZES:
+    raise ValueError(f'size={size!r}: expected one of {sorted(SIZES)}')
+  config = ml_collections.ConfigDict()
+  config.job = 'experiment'
+  config.name = name
+  config.variant = variant  # The text after the colon in --config=<file>.py:<variant>.
+  config.members = ml_collections.ConfigDict()
+  for member, member_variant in members.items():
+    config.members[member] = ml_collections.ConfigDict()
+    config.members[member].pretrain = ','.join(
+      filter(None, (SIZES[size], member_variant, 'runlocal' if arg.runlocal else ''))
+    )
+    # Merged into the member's pretraining config (nested like configs/pretrain.py).
+    config.members[member].overrides = ml_collections.ConfigDict()
+  # Merged into every member's pretraining config after its own overrides.
+  config.pretrain_overrides = ml_collections.ConfigDict()
+  # TFDS data_dir of the synthetic corpus (None: TFDS's default); the evaluation reads it too.
+  config.tfds_data_dir = ml_collections.config_dict.placeholder(str)
+  config.total_steps = arg.steps  # Pretraining steps of every member (0: the member config's).
+  # The end-of-run probe of pretraining is off: the evaluation below runs on every member.
+  config.pretrain_evals = False
+  # Pretraining seeds of every member (seeds=0: 3, or 1 with runlocal).
+  config.seeds = tuple(range(arg.seeds or (1 if arg.runlocal else 3)))
+
+  # The linear-probe evaluation of every member × seed (the `linear_probe` job's settings).
+  config.eval = linear_probe_settings(
+    datasets=arg.datasets, seeds=1 if arg.runlocal else 3, runlocal=arg.runlocal
+  )
+  if arg.runlocal:
+    config.eval.baselines.supervised = False
+    config.eval.plots = False
+    config.eval.modality_sets = ('imu', 'imu+pose')
+    config.eval.fractions = (0.2, 1.0)
+  config.eval.checkpoint_step = ml_collections.config_dict.placeholder(int)  # None: the latest.
+  config.eval.mesh = (('data', -1),)
+
+  # The report: which probe rows the comparison tables read.
+  config.report = ml_collections.ConfigDict()
+  config.report.model = 'pretrained'
+  config.report.modality_set = 'imu'
+  config.report.alpha = 0.05  # Significance level of the paired test over seeds.
+
+  # Scale-out: `member` runs one member only (-1: all, in order), `print_commands` prints one
+  # command line per member (and one for the report) instead of running, `report_only` merges
+  # whatever members have finished.
+  config.member = -1
+  config.print_commands = False
+  config.report_only = False
+  return config
+
+
+def shared_arg_defaults() -> dict:
+  return dict(size='small', seeds=0, steps=0, datasets='synthetic', members='', runlocal=False)
