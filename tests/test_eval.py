@@ -359,3 +359,20 @@ def test_cross_dataset_table_marks_unseen_classes():
   )
   assert len(lines) == 2 + 4
   assert '| b | cv5 | imu | statistics | 0.800 | 0.800 | 4 of 4 classes |' in lines
+
+
+def test_supervised_baseline_under_cross_validation(pretrained_workdir, tmp_path):
+  """The from-scratch baseline is scored on the same folds as the probes."""
+  pytest.importorskip('sktime')
+  config = linear_probe_config.get_config('datasets=basic_motions,runlocal,seeds=1')
+  config.checkpoint = str(pretrained_workdir)
+  config.fractions = (1.0,)
+  config.modality_sets = ('imu',)
+  config.supervised.fractions = (1.0,)
+  config.supervised.steps = 3
+  config.zero_shot = config.retrieval = config.plots = config.robustness = False
+  rows = linear_probe.run(config, tmp_path)['probe_rows']
+  scratch = [r for r in rows if r['model'] == 'supervised']
+  assert [(r['split'], r['budget'], r['num_eval']) for r in scratch] == [('cv5', '100 %', 240)]
+  probe_row = next(r for r in rows if r['model'] == 'pretrained')
+  assert scratch[0]['num_train'] == probe_row['num_train']  # Same folds, same labelled windows.

@@ -384,63 +384,111 @@ class _DatasetEvaluation:
       out['literature'] = list(self.data.literature_folds)
     return out
 
-  def fold_probes(self, model_name: str) -> None:
-    """Cross-validated probes: out-of-fold predictions pooled per seed, for every protocol.
+  def _cross_validate(
+    self,
+    model_name: str,
+    modality_set: probe.ModalitySet,
+    valid: np.ndarray,
+    budgets: Sequence[probe.LabelBudget],
+    fit_and_predict: Any,
+    c: float,
+  ) -> None:
+    """Rows of one model and set for every protocol, budget and seed (out-of-fold, pooled).
 
-    Seeds redraw only the labelled windows (or groups). With few labels there is no validation
-    split to choose C on, so the probe uses the smallest C of `probe.c_grid` that is >= 1 (1 by
-    default: scikit-learn's default).
+    `fit_and_predict(chosen, held_out, seed) -> predictions` fits on the labelled windows
+    `chosen` of a fold's training part and labels its held-out windows. Seeds redraw only the
+    labelled windows (or groups); the folds are the same for every model.
+    """
+    embeddings = self.embeddings['pretrained'][eval_data.ALL_WINDOWS]
+    labels, groups = embeddings['label'], embeddings['group']
+    for protocol, folds in self.protocols().items():
+      for seed in self.seeds:
+        for budget in budgets:
+          predicted = np.full(len(labels), -1)
+          num_train = []
+          for fold, (fit, held_out) in enumerate(folds):
+            fit, held_out = fit[valid[fit]], held_out[valid[held_out]]
+            if len(np.unique(labels[fit])) < 2:
+              raise ValueError(
+                f'{self.data.name}: {protocol} fold {fold} has {len(fit)} windows valid for '
+                f'{modality_set.name} ({model_name}) to fit on: too few'
+              )
+            unit_groups = groups[fit] if self.data.budget_unit == 'group' else None
+            chosen = fit[
+              probe.stratified_subsets(
+                labels[fit], [budget], seed * 1000 + fold, groups=unit_groups
+              )[budget]
+            ]
+            predicted[held_out] = fit_and_predict(chosen, held_out, seed)
+            num_train.append(len(chosen))
+          scored = valid & (predicted >= 0)
+          f1, accuracy = probe.scores(labels[scored], predicted[scored])
+          self.results.probe_rows.append(
+            self._row(
+              split=protocol,
+              modality_set=modality_set.name,
+              **probe.budget_columns(budget),
+              seed=seed,
+              model=model_name,
+              num_train=int(np.mean(num_train)),
+              num_eval=int(scored.sum()),
+              c=c,
+              validation_macro_f1=float('nan'),
+              macro_f1=f1,
+              accuracy=accuracy,
+              converged='',
+            )
+          )
+
+  def fold_probes(self, model_name: str) -> None:
+    """Cross-validated probes of `model_name`'s embeddings (or the statistics features).
+
+    With few labels there is no validation split to choose C on, so the probe uses the
+    smallest C of `probe.c_grid` that is >= 1 (1 by default: scikit-learn's default).
     """
     embeddings = self.embeddings[model_name][eval_data.ALL_WINDOWS]
-    labels, groups = embeddings['label'], embeddings['group']
+    labels = embeddings['label']
     grid = sorted(self.settings.c_grid)
     settings = dataclasses.replace(
       self.settings, c_grid=(next((c for c in grid if c >= 1), grid[-1]),)
     )
     sets = self.statistics_sets() if model_name == 'statistics' else self.sets
-    for protocol, folds in self.protocols().items():
-      for modality_set in sets:
-        x, valid = probe.features(embeddings, modality_set)
-        for seed in self.seeds:
-          for budget in self.budgets:
-            predicted = np.full(len(labels), -1)
-            num_train = []
-            for fold, (fit, held_out) in enumerate(folds):
-              fit, held_out = fit[valid[fit]], held_out[valid[held_out]]
-              if len(np.unique(labels[fit])) < 2:
-                raise ValueError(
-                  f'{self.data.name}: {protocol} fold {fold} has {len(fit)} windows valid for '
-                  f'{modality_set.name} ({model_name}) to fit on: too few for a probe'
-                )
-              unit_groups = groups[fit] if self.data.budget_unit == 'group' else None
-              chosen = fit[
-                probe.stratified_subsets(
-                  labels[fit], [budget], seed * 1000 + fold, groups=unit_groups
-                )[budget]
-              ]
-              fitted = probe.fit_probe(
-                x[chosen], labels[chosen], x[chosen], labels[chosen], settings
-              )
-              predicted[held_out] = fitted.predict(x[held_out])
-              num_train.append(len(chosen))
-            scored = valid & (predicted >= 0)
-            f1, accuracy = probe.scores(labels[scored], predicted[scored])
-            self.results.probe_rows.append(
-              self._row(
-                split=protocol,
-                modality_set=modality_set.name,
-                **probe.budget_columns(budget),
-                seed=seed,
-                model=model_name,
-                num_train=int(np.mean(num_train)),
-                num_eval=int(scored.sum()),
-                c=settings.c_grid[0],
-                validation_macro_f1=float('nan'),
-                macro_f1=f1,
-                accuracy=accuracy,
-                converged='',
-              )
-            )
+    for modality_set in sets:
+      x, valid = probe.features(embeddings, modality_set)
+
+      def fit_and_predict(chosen, held_out, seed, x=x):
+        del seed  # lbfgs from zeros is deterministic.
+        fitted = probe.fit_probe(x[chosen], labels[chosen], x[chosen], labels[chosen], settings)
+        return fitted.predict(x[held_out])
+
+      self._cross_validate(
+        model_name, modality_set, valid, self.budgets, fit_and_predict, settings.c_grid[0]
+      )
+
+  def fold_supervised(self) -> None:
+    """The from-scratch baseline under the same folds and budgets (`supervised.fractions`)."""
+    settings = supervised_settings(self.config)
+    wanted, _ = probe.expand_modality_sets(
+      self.config.supervised.modality_sets, self.probe_modalities, self.data.sites
+    )
+    windows = self.data.windows[eval_data.ALL_WINDOWS]
+    embeddings = self.embeddings['pretrained'][eval_data.ALL_WINDOWS]
+    budgets = [probe.LabelBudget(fraction=f) for f in self.config.supervised.fractions]
+    for modality_set in [s for s in self.sets if s.name in {w.name for w in wanted}]:
+      _, valid = probe.features(embeddings, modality_set)
+      baseline = supervised.FromScratch(
+        self.data.model_config, modality_set, self.data.sites, len(self.data.class_names), settings
+      )
+
+      def fit_and_predict(chosen, held_out, seed, baseline=baseline):
+        params = baseline.fit(windows, chosen, seed)
+        return baseline.predict(
+          params, [windows[i] for i in held_out], self.config.embed_batch_size
+        )
+
+      self._cross_validate(
+        'supervised', modality_set, valid, budgets, fit_and_predict, float('nan')
+      )
 
   def probes(
     self, model_name: str, subsets: dict[tuple[int, probe.LabelBudget], np.ndarray]
@@ -680,10 +728,11 @@ def evaluate_dataset(
   elif data.folds:
     for model in models:
       evaluation.fold_probes(model)
-    if config.baselines.supervised or config.robustness:
+    if config.baselines.supervised:
+      evaluation.fold_supervised()
+    if config.robustness:
       evaluation.results.notes.append(
-        f'supervised baseline and robustness table skipped: {data.folds}-fold '
-        'cross-validated dataset'
+        f'robustness table skipped: {data.folds}-fold cross-validated dataset'
       )
   else:
     subsets = evaluation.subsets()
