@@ -12,6 +12,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -155,3 +157,33 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
   torch_matmul()
   figures['torch'] = 2 * size**3 / median([timed(torch_matmul) for _ in range(repeats)])
   return figures
+
+
+def dir_size_bytes(path: str) -> int:
+  """Bytes of every file under `path`."""
+  return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def time_tfds_build(name: str, manual_dir: str, data_dir: str) -> float:
+  """Seconds of `tfds build tfds_builders/<name> --file_format=array_record` (quiet, checked)."""
+
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  start = time.perf_counter()
+  subprocess.run(
+    [
+      sys.executable,
+      '-m',
+      'tensorflow_datasets.scripts.cli.main',
+      'build',  # = `tfds build`
+      os.path.join(repo, 'tfds_builders', name),
+      f'--manual_dir={manual_dir}',
+      f'--data_dir={data_dir}',
+      '--file_format=array_record',
+    ],
+    check=True,
+    cwd=repo,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=repo),
+  )
+  return time.perf_counter() - start

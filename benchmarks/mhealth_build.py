@@ -13,32 +13,18 @@ Prints one JSON line per figure, `{"name": ..., "value": ..., "unit": ...}`.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 
+import bench_util  # noqa: E402  (benchmarks/ is the script directory)
 from absl import app, flags
 
 _SCALE = flags.DEFINE_float('scale', 1.0, 'Duration scale of the writer (1 = full size).')
 _WORK_DIR = flags.DEFINE_string(
   'work_dir', None, 'Where to write (default: a temporary dir, deleted afterwards).'
 )
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _emit(name: str, value: float, unit: str, **extra) -> None:
-  print(
-    json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}), flush=True
-  )
-
-
-def _size_bytes(path: str) -> int:
-  return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
 def _run(work_dir: str) -> None:
@@ -52,34 +38,22 @@ def _run(work_dir: str) -> None:
   paths = mhealth_writer.write_mhealth(
     manual, seed=0, settings=mhealth_writer.SubjectSettings(scale=_SCALE.value)
   )
-  _emit('mhealth_write_s', time.perf_counter() - start, 's', subjects=len(paths))
+  bench_util.emit('mhealth_write_s', time.perf_counter() - start, 's', subjects=len(paths))
   rows = sum(sum(1 for _ in open(path)) for path in paths)
-  _emit('mhealth_input_rows', rows, 'rows')
-  _emit('mhealth_input_size_mb', _size_bytes(manual) / 1e6, 'MB')
+  bench_util.emit('mhealth_input_rows', rows, 'rows')
+  bench_util.emit('mhealth_input_size_mb', bench_util.dir_size_bytes(manual) / 1e6, 'MB')
 
-  tfds_cli = (sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main')  # = `tfds`
-  start = time.perf_counter()
-  subprocess.run(
-    [
-      *tfds_cli,
-      'build',
-      os.path.join(REPO, 'tfds_builders', 'mhealth'),
-      f'--manual_dir={manual}',
-      f'--data_dir={data_dir}',
-      '--file_format=array_record',
-    ],
-    check=True,
-    cwd=REPO,
-    stdout=subprocess.DEVNULL,
-    stderr=subprocess.DEVNULL,
-    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=REPO),
+  build_s = bench_util.time_tfds_build('mhealth', manual, data_dir)
+  bench_util.emit('mhealth_tfds_build_s', build_s, 's', cpus=os.cpu_count())
+  bench_util.emit(
+    'mhealth_output_size_mb',
+    bench_util.dir_size_bytes(os.path.join(data_dir, 'mhealth')) / 1e6,
+    'MB',
   )
-  _emit('mhealth_tfds_build_s', time.perf_counter() - start, 's', cpus=os.cpu_count())
-  _emit('mhealth_output_size_mb', _size_bytes(os.path.join(data_dir, 'mhealth')) / 1e6, 'MB')
 
   start = time.perf_counter()
   out = mhealth.windows(data_dir)
-  _emit(
+  bench_util.emit(
     'mhealth_windows_s',
     time.perf_counter() - start,
     's',

@@ -13,14 +13,12 @@ Prints one JSON line per figure, `{"name": ..., "value": ..., "unit": ...}`.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 
+import bench_util  # noqa: E402  (benchmarks/ is the script directory)
 from absl import app, flags
 
 _WORKOUTS = flags.DEFINE_integer('workouts', 21, 'Workouts w00.. to write and build.')
@@ -30,18 +28,6 @@ _WORK_DIR = flags.DEFINE_string(
 )
 _SPLIT = flags.DEFINE_string('split', 'test', 'Split whose evaluation windows are read.')
 _BATCH = flags.DEFINE_integer('batch_size', 256, 'Batch size of the window reading.')
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _emit(name: str, value: float, unit: str, **extra) -> None:
-  print(
-    json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}), flush=True
-  )
-
-
-def _size_bytes(path: str) -> int:
-  return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
 def _run(work_dir: str) -> None:
@@ -54,37 +40,23 @@ def _run(work_dir: str) -> None:
   manual, data_dir = os.path.join(work_dir, 'manual'), os.path.join(work_dir, 'tfds')
   start = time.perf_counter()
   mmfit_writer.write_mmfit(manual, _WORKOUTS.value, seed=0, minutes=_MINUTES.value)
-  _emit('mmfit_write_s', time.perf_counter() - start, 's', workouts=_WORKOUTS.value)
-  _emit('mmfit_input_size_mb', _size_bytes(manual) / 1e6, 'MB')
+  bench_util.emit('mmfit_write_s', time.perf_counter() - start, 's', workouts=_WORKOUTS.value)
+  bench_util.emit('mmfit_input_size_mb', bench_util.dir_size_bytes(manual) / 1e6, 'MB')
   frames = [
     np.load(os.path.join(manual, w, f'{w}_pose_3d.npy'), mmap_mode='r').shape[1]
     for w in sorted(os.listdir(manual))
   ]
-  _emit('mmfit_pose_frames_per_workout', float(np.mean(frames)), 'frames')
+  bench_util.emit('mmfit_pose_frames_per_workout', float(np.mean(frames)), 'frames')
 
-  tfds_cli = (sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main')  # = `tfds`
-  start = time.perf_counter()
-  subprocess.run(
-    [
-      *tfds_cli,
-      'build',
-      os.path.join(REPO, 'tfds_builders', 'mmfit'),
-      f'--manual_dir={manual}',
-      f'--data_dir={data_dir}',
-      '--file_format=array_record',
-    ],
-    check=True,
-    cwd=REPO,
-    stdout=subprocess.DEVNULL,
-    stderr=subprocess.DEVNULL,
-    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'),
+  build_s = bench_util.time_tfds_build('mmfit', manual, data_dir)
+  bench_util.emit('mmfit_tfds_build_s', build_s, 's', cpus=os.cpu_count())
+  bench_util.emit(
+    'mmfit_output_size_mb', bench_util.dir_size_bytes(os.path.join(data_dir, 'mmfit')) / 1e6, 'MB'
   )
-  _emit('mmfit_tfds_build_s', time.perf_counter() - start, 's', cpus=os.cpu_count())
-  _emit('mmfit_output_size_mb', _size_bytes(os.path.join(data_dir, 'mmfit')) / 1e6, 'MB')
 
   start = time.perf_counter()
   windows = mmfit.eval_windows(data_dir, _SPLIT.value)
-  _emit(
+  bench_util.emit(
     'mmfit_eval_windows_open_s',
     time.perf_counter() - start,
     's',
@@ -96,7 +68,7 @@ def _run(work_dir: str) -> None:
   count = sum(batch['label'].shape[0] for batch in batches)
   seconds = time.perf_counter() - start
   assert count == len(windows)
-  _emit(
+  bench_util.emit(
     'mmfit_eval_windows_per_s',
     count / seconds,
     'windows/s',

@@ -13,14 +13,12 @@ Prints one JSON line per figure, `{"name": ..., "value": ..., "unit": ...}`.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 
+import bench_util  # noqa: E402  (benchmarks/ is the script directory)
 from absl import app, flags
 
 _SUBJECTS = flags.DEFINE_integer('subjects', 24, 'Subjects 1..N to write and build.')
@@ -29,18 +27,6 @@ _ARCHIVE = flags.DEFINE_bool('archive', True, 'Write the zip (else the extracted
 _WORK_DIR = flags.DEFINE_string(
   'work_dir', None, 'Where to write (default: a temporary dir, deleted afterwards).'
 )
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _emit(name: str, value: float, unit: str, **extra) -> None:
-  print(
-    json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}), flush=True
-  )
-
-
-def _size_bytes(path: str) -> int:
-  return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
 def _run(work_dir: str) -> None:
@@ -57,35 +43,21 @@ def _run(work_dir: str) -> None:
     duration_s=_DURATION_S.value,
     archive=_ARCHIVE.value,
   )
-  _emit('motionsense_write_s', time.perf_counter() - start, 's', files=len(rows))
-  _emit('motionsense_rows', sum(rows.values()), 'rows')
-  _emit('motionsense_input_size_mb', _size_bytes(manual) / 1e6, 'MB')
+  bench_util.emit('motionsense_write_s', time.perf_counter() - start, 's', files=len(rows))
+  bench_util.emit('motionsense_rows', sum(rows.values()), 'rows')
+  bench_util.emit('motionsense_input_size_mb', bench_util.dir_size_bytes(manual) / 1e6, 'MB')
 
-  tfds_cli = (sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main')  # = `tfds`
-  start = time.perf_counter()
-  subprocess.run(
-    [
-      *tfds_cli,
-      'build',
-      os.path.join(REPO, 'tfds_builders', 'motionsense'),
-      f'--manual_dir={manual}',
-      f'--data_dir={data_dir}',
-      '--file_format=array_record',
-    ],
-    check=True,
-    cwd=REPO,
-    stdout=subprocess.DEVNULL,
-    stderr=subprocess.DEVNULL,
-    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=REPO),
-  )
-  _emit('motionsense_tfds_build_s', time.perf_counter() - start, 's', cpus=os.cpu_count())
-  _emit(
-    'motionsense_output_size_mb', _size_bytes(os.path.join(data_dir, 'motionsense')) / 1e6, 'MB'
+  build_s = bench_util.time_tfds_build('motionsense', manual, data_dir)
+  bench_util.emit('motionsense_tfds_build_s', build_s, 's', cpus=os.cpu_count())
+  bench_util.emit(
+    'motionsense_output_size_mb',
+    bench_util.dir_size_bytes(os.path.join(data_dir, 'motionsense')) / 1e6,
+    'MB',
   )
 
   start = time.perf_counter()
   out = motionsense.windows(data_dir)
-  _emit(
+  bench_util.emit(
     'motionsense_windows_s',
     time.perf_counter() - start,
     's',

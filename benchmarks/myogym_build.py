@@ -13,32 +13,18 @@ Prints one JSON line per figure, `{"name": ..., "value": ..., "unit": ...}`.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 
+import bench_util  # noqa: E402  (benchmarks/ is the script directory)
 from absl import app, flags
 
 _EXERCISES = flags.DEFINE_integer('exercises', 30, 'Exercises per person (ids 1..n).')
 _WORK_DIR = flags.DEFINE_string(
   'work_dir', None, 'Where to write (default: a temporary dir, deleted afterwards).'
 )
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _emit(name: str, value: float, unit: str, **extra) -> None:
-  print(
-    json.dumps({'name': name, 'value': round(float(value), 3), 'unit': unit, **extra}), flush=True
-  )
-
-
-def _size_bytes(path: str) -> int:
-  return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
 def _run(work_dir: str) -> None:
@@ -51,33 +37,21 @@ def _run(work_dir: str) -> None:
   people = myogym_writer.write_myogym(manual, settings=settings, seed=0)
   rows = sum(len(p.raw) for p in people.values())
   duplicates = sum(int(p.duplicate.sum()) for p in people.values())
-  _emit('myogym_write_s', time.perf_counter() - start, 's', rows=rows, duplicates=duplicates)
-  _emit('myogym_input_size_mb', _size_bytes(manual) / 1e6, 'MB')
-
-  tfds_cli = (sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main')  # = `tfds`
-  start = time.perf_counter()
-  subprocess.run(
-    [
-      *tfds_cli,
-      'build',
-      os.path.join(REPO, 'tfds_builders', 'myogym'),
-      f'--manual_dir={manual}',
-      f'--data_dir={data_dir}',
-      '--file_format=array_record',
-    ],
-    check=True,
-    cwd=REPO,
-    stdout=subprocess.DEVNULL,
-    stderr=subprocess.DEVNULL,
-    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='', PYTHONPATH=REPO),
+  bench_util.emit(
+    'myogym_write_s', time.perf_counter() - start, 's', rows=rows, duplicates=duplicates
   )
-  _emit('myogym_tfds_build_s', time.perf_counter() - start, 's', cpus=os.cpu_count())
-  _emit('myogym_output_size_mb', _size_bytes(os.path.join(data_dir, 'myogym')) / 1e6, 'MB')
+  bench_util.emit('myogym_input_size_mb', bench_util.dir_size_bytes(manual) / 1e6, 'MB')
+
+  build_s = bench_util.time_tfds_build('myogym', manual, data_dir)
+  bench_util.emit('myogym_tfds_build_s', build_s, 's', cpus=os.cpu_count())
+  bench_util.emit(
+    'myogym_output_size_mb', bench_util.dir_size_bytes(os.path.join(data_dir, 'myogym')) / 1e6, 'MB'
+  )
 
   for include_null in (False, True):
     start = time.perf_counter()
     out = myogym.windows(data_dir, include_null=include_null)
-    _emit(
+    bench_util.emit(
       'myogym_windows_s',
       time.perf_counter() - start,
       's',
