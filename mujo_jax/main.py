@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from absl import app, flags, logging
@@ -18,14 +19,30 @@ _CONFIG = config_flags.DEFINE_config_file(
   'config', None, 'Config file (get_config(arg)).', lock_config=True
 )
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and results.')
+_VERBOSE = flags.DEFINE_bool(
+  'verbose', False, 'Show the Python traceback of an input error (also: MUJO_TRACEBACK=1).'
+)
 flags.mark_flags_as_required(['config', 'workdir'])
+
+# Errors about what the user gave (config values, paths, data files) carry one line that names
+# the key, file or value and what was expected: that line is the answer, not a traceback.
+_INPUT_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  try:
+    _run(_CONFIG.value)
+  except _INPUT_ERRORS as error:
+    if _VERBOSE.value or os.environ.get('MUJO_TRACEBACK') == '1':
+      raise
+    print(f'error: {error}', file=sys.stderr)
+    sys.exit(2)
+
+
+def _run(config) -> None:
   distributed.initialize_from_env()
-  config = _CONFIG.value
   logging.info('job=%s workdir=%s', config.job, _WORKDIR.value)
   if config.job == 'pretrain':
     train.train_and_evaluate(config, _WORKDIR.value)

@@ -130,3 +130,21 @@ def test_preset_fields_stay_overridable_from_the_command_line():
   assert model.video_tubelet == (5, 8, 8)
   with pytest.raises(TypeError):
     pretrain.get_config().model.width = 'wide'
+
+
+def test_main_prints_one_line_for_a_bad_value_and_exits_2(tmp_path):
+  command = [
+    sys.executable,
+    '-m',
+    'mujo_jax.main',
+    '--config=configs/pretrain.py:runlocal',
+    f'--workdir={tmp_path}',
+    '--config.accum_steps=3',  # Does not divide the batch of 16: caught before any compute.
+  ]
+  result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 2
+  assert 'Traceback' not in result.stderr
+  last = result.stderr.strip().splitlines()[-1]
+  assert last == 'error: invalid config: batch_size=16 is not divisible by accum_steps=3'
+  verbose = subprocess.run(command + ['--verbose'], capture_output=True, text=True, timeout=120)
+  assert verbose.returncode != 0 and 'Traceback' in verbose.stderr
