@@ -187,3 +187,23 @@ def time_tfds_build(name: str, manual_dir: str, data_dir: str) -> float:
     env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=repo),
   )
   return time.perf_counter() - start
+
+
+def emit_tfds_build(name: str, manual_dir: str, data_dir: str) -> None:
+  """Times `tfds build` of `name` and emits `<name>_tfds_build_s` and the output size."""
+  emit(
+    f'{name}_tfds_build_s', time_tfds_build(name, manual_dir, data_dir), 's', cpus=os.cpu_count()
+  )
+  emit(f'{name}_output_size_mb', dir_size_bytes(os.path.join(data_dir, name)) / 1e6, 'MB')
+
+
+def run_in_work_dir(run: Callable[[str], None], work_dir: str | None, prefix: str) -> None:
+  """`run(dir)` in `work_dir` (kept) or in a temporary directory deleted afterwards."""
+  if work_dir:
+    os.makedirs(work_dir, exist_ok=True)
+    run(work_dir)
+    return
+  import tempfile
+
+  with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+    run(directory)

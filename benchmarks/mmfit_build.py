@@ -14,7 +14,6 @@ Prints one JSON line per figure, `{"name": ..., "value": ..., "unit": ...}`.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 
@@ -48,11 +47,7 @@ def _run(work_dir: str) -> None:
   ]
   bench_util.emit('mmfit_pose_frames_per_workout', float(np.mean(frames)), 'frames')
 
-  build_s = bench_util.time_tfds_build('mmfit', manual, data_dir)
-  bench_util.emit('mmfit_tfds_build_s', build_s, 's', cpus=os.cpu_count())
-  bench_util.emit(
-    'mmfit_output_size_mb', bench_util.dir_size_bytes(os.path.join(data_dir, 'mmfit')) / 1e6, 'MB'
-  )
+  bench_util.emit_tfds_build('mmfit', manual, data_dir)
 
   start = time.perf_counter()
   windows = mmfit.eval_windows(data_dir, _SPLIT.value)
@@ -80,12 +75,7 @@ def _run(work_dir: str) -> None:
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  if _WORK_DIR.value:
-    os.makedirs(_WORK_DIR.value, exist_ok=True)
-    _run(_WORK_DIR.value)
-  else:
-    with tempfile.TemporaryDirectory(prefix='mmfit_bench_') as work_dir:
-      _run(work_dir)
+  bench_util.run_in_work_dir(_run, _WORK_DIR.value, prefix='mmfit_bench_')
 
 
 if __name__ == '__main__':

@@ -14,7 +14,6 @@ Prints one JSON line per figure, `{"name": ..., "value": ..., "unit": ...}`.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 
@@ -44,11 +43,7 @@ def _run(work_dir: str) -> None:
   bench_util.emit('pamap2_input_lines', lines, 'lines')
   bench_util.emit('pamap2_input_size_mb', bench_util.dir_size_bytes(manual) / 1e6, 'MB')
 
-  build_s = bench_util.time_tfds_build('pamap2', manual, data_dir)
-  bench_util.emit('pamap2_tfds_build_s', build_s, 's', cpus=os.cpu_count())
-  bench_util.emit(
-    'pamap2_output_size_mb', bench_util.dir_size_bytes(os.path.join(data_dir, 'pamap2')) / 1e6, 'MB'
-  )
+  bench_util.emit_tfds_build('pamap2', manual, data_dir)
 
   start = time.perf_counter()
   windows = pamap2.windows(data_dir)
@@ -64,12 +59,7 @@ def _run(work_dir: str) -> None:
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  if _WORK_DIR.value:
-    os.makedirs(_WORK_DIR.value, exist_ok=True)
-    _run(_WORK_DIR.value)
-  else:
-    with tempfile.TemporaryDirectory(prefix='pamap2_bench_') as work_dir:
-      _run(work_dir)
+  bench_util.run_in_work_dir(_run, _WORK_DIR.value, prefix='pamap2_bench_')
 
 
 if __name__ == '__main__':
