@@ -72,6 +72,21 @@ def _budget_order(row: Mapping) -> tuple[int, float]:
   return (1, float(row['fraction']))
 
 
+def _budget_cells(
+  rows: Sequence[Mapping], modality_set: str, model: str, budgets: Sequence[str], metric: str
+) -> list[str]:
+  """'mean ± std' over seeds of `metric` per budget ('–' where nothing was measured)."""
+  cells = []
+  for budget in budgets:
+    values = [
+      r[metric]
+      for r in rows
+      if r['modality_set'] == modality_set and r['model'] == model and r['budget'] == budget
+    ]
+    cells.append(mean_std(values) if values else '–')
+  return cells
+
+
 def probe_tables(rows: Sequence[Mapping], metric: str) -> list[str]:
   """Per dataset × split: modality set × model rows, one column per label budget, mean ± std."""
   sections = []
@@ -83,14 +98,7 @@ def probe_tables(rows: Sequence[Mapping], metric: str) -> list[str]:
     lines = []
     for modality_set in dict.fromkeys(r['modality_set'] for r in selected):
       for model in MODELS:
-        cells = []
-        for budget in budgets:
-          values = [
-            r[metric]
-            for r in selected
-            if r['modality_set'] == modality_set and r['model'] == model and r['budget'] == budget
-          ]
-          cells.append(mean_std(values) if values else '–')
+        cells = _budget_cells(selected, modality_set, model, budgets, metric)
         if any(c != '–' for c in cells):
           lines.append([modality_set, model] + cells)
     header = ['modality set', 'model'] + budgets
@@ -117,14 +125,7 @@ def cross_dataset_table(rows: Sequence[Mapping], unseen: Mapping[str, str], metr
     selected = [r for r in rows if r['dataset'] == dataset and r['split'] == split]
     for modality_set in dict.fromkeys(r['modality_set'] for r in selected):
       for model in MODELS:
-        cells = []
-        for budget in budgets:
-          values = [
-            r[metric]
-            for r in selected
-            if r['modality_set'] == modality_set and r['model'] == model and r['budget'] == budget
-          ]
-          cells.append(mean_std(values) if values else '–')
+        cells = _budget_cells(selected, modality_set, model, budgets, metric)
         if any(c != '–' for c in cells):
           lines.append([dataset, split, modality_set, model] + cells + [unseen.get(dataset, '')])
   header = ['dataset', 'split', 'modality set', 'model'] + budgets + ['unseen in pretraining']
