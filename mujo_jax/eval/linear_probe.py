@@ -28,6 +28,7 @@ outputs replicated), so the probes run alike everywhere; process 0 writes the ou
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -368,6 +369,7 @@ class _DatasetEvaluation:
   def _row(self, **values):
     return {'dataset': self.data.name, 'checkpoint_step': self.pretrained.step, **values}
 
+  @functools.cached_property
   def protocols(self) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """Name -> (fit, held-out) window indices per fold, the same for every seed and model.
 
@@ -401,7 +403,7 @@ class _DatasetEvaluation:
     """
     embeddings = self.embeddings['pretrained'][eval_data.ALL_WINDOWS]
     labels, groups = embeddings['label'], embeddings['group']
-    for protocol, folds in self.protocols().items():
+    for protocol, folds in self.protocols.items():
       for seed in self.seeds:
         for budget in budgets:
           predicted = np.full(len(labels), -1)
