@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from mujo_jax.facts.tokenizer import BOS_ID, EOS_ID, ByteTokenizer
 from mujo_jax.models import config as model_config
@@ -91,6 +92,33 @@ def test_imu_encoder_shape_and_absent_site_invariance():
   subset = ImuEncoder(TINY, site_ids=(3, 7), patch_len=10, num_site_ids=64)
   out_subset = subset.apply(variables, imu[:, :, [0, 2]], site_mask[:, [0, 2]], train=False)
   np.testing.assert_allclose(out_subset[1], out[1], rtol=1e-5, atol=1e-6)
+
+
+def test_imu_magnitude_channels_are_the_norms_of_acc_and_gyr():
+  """With only the |acc|, |gyr| rows of the patch embedding kept, rotating the sensor (acc and
+  gyr by one rotation, as re-mounting a watch does) leaves the embedding unchanged; with only
+  the axis rows kept it does not. Fails if the appended channels are not rotation-invariant."""
+  encoder = ImuEncoder(TINY, site_ids=(0, 1), patch_len=10, num_site_ids=64, magnitudes=True)
+  imu = _imu(sites=2)
+  site_mask = np.ones((BATCH, 2), bool)
+  variables, apply = _init_apply(encoder, imu, site_mask)
+  kernel = np.asarray(variables['params']['patch_embed']['kernel'])
+  assert kernel.shape == (10 * 8, TINY.width)  # 8 channels a sample: 6 axes + 2 norms.
+  rows = np.arange(kernel.shape[0]) % 8
+  rotation = Rotation.from_rotvec([0.3, -1.1, 2.0]).as_matrix().astype(np.float32)
+  rotated = imu.copy()
+  rotated[..., :3] = imu[..., :3] @ rotation.T
+  rotated[..., 3:] = imu[..., 3:] @ rotation.T
+
+  def embed(keep_rows, x):
+    params = jax.tree.map(np.asarray, variables['params'])
+    params['patch_embed']['kernel'] = np.where(keep_rows[:, None], kernel, 0.0)
+    return np.asarray(apply({'params': params}, x, site_mask))
+
+  norms_only = rows >= 6
+  np.testing.assert_allclose(embed(norms_only, rotated), embed(norms_only, imu), atol=1e-5)
+  axes_only = rows < 6
+  assert np.abs(embed(axes_only, rotated) - embed(axes_only, imu)).max() > 1e-2
 
 
 def test_imu_encoder_rejects_bad_inputs():

@@ -58,6 +58,9 @@ class ModelConfig:
   remat: bool = False  # Recompute transformer blocks in the backward pass (saves memory).
   attention: str = 'auto'  # One of `transformer.ATTENTION_IMPLS`.
   imu_patch: int = 25  # Samples per IMU token.
+  # Append |acc| and |gyr| to each IMU sample (`imu.ImuEncoder`). False for checkpoints written
+  # before the key existed (their patch embedding has 6 channels a sample).
+  imu_magnitudes: bool = False
   pose_patch: int = 10  # Frames per pose token.
   video_tubelet: tuple[int, int, int] = (5, 16, 16)  # (frames, rows, cols) per video token.
   # 'frames': uint8 (B, T, H, W, C); 'features': pre-extracted float (B, T, F).
@@ -76,8 +79,9 @@ class ModelConfig:
       _positive_int('model.video_tubelet', value)
     if self.video_input not in VIDEO_INPUTS:
       raise ValueError(f'model.video_input={self.video_input!r}: expected one of {VIDEO_INPUTS}')
-    if not isinstance(self.remat, bool):
-      raise ValueError(f'model.remat={self.remat!r}: expected a bool')
+    for key in ('remat', 'imu_magnitudes'):
+      if not isinstance(getattr(self, key), bool):
+        raise ValueError(f'model.{key}={getattr(self, key)!r}: expected a bool')
     if self.attention not in ATTENTION_IMPLS:
       raise ValueError(f'model.attention={self.attention!r}: expected one of {ATTENTION_IMPLS}')
     parse_dtype(self.dtype)

@@ -1,8 +1,11 @@
 """IMU encoder: per-site patches over time, site and time embeddings, absent sites masked.
 
 Each of the S sites is cut into patches of `patch_len` samples × 6 channels (acc xyz, gyr xyz);
-one patch is one token, so the sequence is S × T/patch_len tokens. A token knows its site through
-a learned embedding indexed by the site's id in the global vocabulary
+one patch is one token, so the sequence is S × T/patch_len tokens. With `magnitudes`, each sample
+also carries |acc| and |gyr| (8 channels a sample): the norms do not change when a watch is worn
+face down or rolled around the forearm, and movement intensity, which separates coarse
+activities, is then one input instead of a function of six rotated axes. A token knows its site
+through a learned embedding indexed by the site's id in the global vocabulary
 (`mujo_jax.facts.sites.SITES`), so a model pretrained on some sites can be applied to another
 subset of them. Tokens of absent sites (`site_mask` False) are removed as attention keys and from
 the pooled mean, and their input is zeroed first so that even NaNs there cannot leak: the
@@ -25,6 +28,7 @@ from mujo_jax.models.transformer import (
 )
 
 IMU_CHANNELS = 6  # acc xyz (m/s²), gyr xyz (rad/s).
+ACC_GYR_AXES = (slice(0, 3), slice(3, 6))
 
 
 class ImuEncoder(nn.Module):
@@ -36,6 +40,7 @@ class ImuEncoder(nn.Module):
   patch_len: int  # Samples per token.
   num_site_ids: int  # Size of the site-embedding table (>= len(sites.SITES)).
   max_time_tokens: int = 64  # Longest input: max_time_tokens × patch_len samples.
+  magnitudes: bool = False  # `ModelConfig.imu_magnitudes`: append |acc| and |gyr| per sample.
 
   def _check(self, imu: jax.Array, site_mask: jax.Array) -> None:
     if imu.ndim != 4 or imu.shape[-1] != IMU_CHANNELS:
@@ -66,11 +71,15 @@ class ImuEncoder(nn.Module):
     self._check(imu, site_mask)
     cfg = self.transformer
     dtype = parse_dtype(cfg.dtype)
-    batch, time, sites, channels = imu.shape
+    batch, time, sites, _ = imu.shape
     num_patches = time // self.patch_len
     site_mask = site_mask.astype(bool)
 
     imu = jnp.where(site_mask[:, None, :, None], imu.astype(jnp.float32), 0.0)
+    if self.magnitudes:
+      norms = [jnp.sqrt(jnp.sum(imu[..., s] ** 2, -1, keepdims=True)) for s in ACC_GYR_AXES]
+      imu = jnp.concatenate([imu, *norms], axis=-1)
+    channels = imu.shape[-1]
     patches = imu.reshape(batch, num_patches, self.patch_len, sites, channels)
     patches = patches.transpose(0, 3, 1, 2, 4).reshape(
       batch, sites, num_patches, self.patch_len * channels

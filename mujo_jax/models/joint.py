@@ -131,6 +131,7 @@ class JointModel(nn.Module):
   multitask: multitask_lib.Multitask
   imu_site_ids: tuple[int, ...]
   imu_patch: int
+  imu_magnitudes: bool
   num_site_ids: int
   pose_patch: int
   video_tubelet: tuple[int, int, int]
@@ -149,6 +150,7 @@ class JointModel(nn.Module):
         site_ids=self.imu_site_ids,
         patch_len=self.imu_patch,
         num_site_ids=self.num_site_ids,
+        magnitudes=self.imu_magnitudes,
         name=name,
       ),
       'pose': lambda name: PoseEncoder(self.transformer, patch_len=self.pose_patch, name=name),
@@ -318,6 +320,7 @@ def build_model(spec: JointModelSpec) -> JointModel:
     multitask=spec.build_multitask(),
     imu_site_ids=spec.imu_site_ids,
     imu_patch=model.imu_patch,
+    imu_magnitudes=model.imu_magnitudes,
     num_site_ids=model.num_site_ids,
     pose_patch=model.pose_patch,
     video_tubelet=model.video_tubelet,
