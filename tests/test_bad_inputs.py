@@ -30,6 +30,7 @@ import jax
 import ml_collections
 import numpy as np
 import pytest
+from absl import flags as flags_lib
 
 from configs import pretrain
 from mujo_jax import checkpoint, config_validation, distributed, sharding
@@ -144,9 +145,7 @@ def _(tmp):
 
 @case('config', 'anchor not a modality', "'smell'", 'anchor')
 def _(tmp):
-  config_validation.resolve_pretrain_config(
-    _config('size=tiny,strategy=anchored,anchor=smell')
-  )
+  config_validation.resolve_pretrain_config(_config('size=tiny,strategy=anchored,anchor=smell'))
 
 
 @case('config', 'mesh larger than the devices', 'config.mesh', 'needs 64 devices', 'have')
@@ -628,9 +627,7 @@ def _(tmp):
   config = _embedder().config
   smaller = ml_collections.ConfigDict(config.to_dict())
   smaller.model.width = 32
-  params = jax.tree.map(
-    lambda leaf: np.zeros(leaf.shape, leaf.dtype), _abstract_params(smaller)
-  )
+  params = jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), _abstract_params(smaller))
   Embedder(_with_params(params))
 
 
@@ -704,7 +701,7 @@ for _name, _clip_id in [
   )
 
 
-@case('security', 'parent dirs in an MM-Fit workout id', "'../w09'", 'wNN')
+@case('security', 'parent dirs in an MM-Fit workout id', "'../inner/w09'", 'wNN')
 def _(tmp):
   _workout(tmp / 'inner')
   _read_workout(tmp / 'inner', '../inner/w09')
@@ -856,9 +853,7 @@ def test_initialize_from_env_passes_exactly_the_given_address(monkeypatch):
   monkeypatch.setenv('MUJO_PROCESS_ID', '1')
   monkeypatch.delenv('MUJO_DISTRIBUTED', raising=False)
   distributed.initialize_from_env()
-  assert calls == [
-    {'coordinator_address': '10.1.2.3:4567', 'num_processes': 2, 'process_id': 1}
-  ]
+  assert calls == [{'coordinator_address': '10.1.2.3:4567', 'num_processes': 2, 'process_id': 1}]
   monkeypatch.setenv('MUJO_PROCESS_ID', 'one')
   with pytest.raises(ValueError, match='MUJO_PROCESS_ID'):
     distributed.initialize_from_env()
@@ -866,80 +861,64 @@ def test_initialize_from_env_passes_exactly_the_given_address(monkeypatch):
 
 # ---------------------------------------------------------------- the command line
 
-# Imports `mujo_jax.main` once, then runs absl's `app.run` in one forked child per argument list
-# (absl parses flags once per process), and prints each child's exit status and stderr as JSON.
-_CLI_DRIVER = r"""
-import json, os, sys
-from absl import app
-from mujo_jax import main
-results = []
-for argv, traceback_env in json.loads(sys.argv[1]):
-  read, write = os.pipe()
-  pid = os.fork()
-  if pid == 0:
-    os.dup2(write, 2)
-    if traceback_env:
-      os.environ['MUJO_TRACEBACK'] = '1'
-    try:
-      app.run(main.main, argv=['mujo_jax.main', *argv])
-    except SystemExit as exit:
-      code = exit.code if isinstance(exit.code, int) else 1
-    except BaseException:
-      import traceback
-      traceback.print_exc()
-      code = 1
-    else:
-      code = 0
-    sys.stderr.flush()
-    os._exit(code)
-  os.close(write)
-  with os.fdopen(read) as stream:
-    stderr = stream.read()
-  _, status = os.waitpid(pid, 0)
-  results.append([os.waitstatus_to_exitcode(status), stderr])
-print(json.dumps(results))
-"""
-
 CLI_CASES = [
-  # (argv, MUJO_TRACEBACK=1, substrings of the one line)
-  (['--config=configs/pretrain.py:strategy=bogus'], False, ("multitask.strategy='bogus'",)),
-  (['--config=configs/pretrain.py:sise=tiny'], False, ("'sise'", 'known')),
-  (['--config=configs/nope.py'], False, ('configs/nope.py', 'not found')),
-  (['--config=configs/nope.py', '--config.batch_size=8'], False, ('configs/nope.py',)),
-  (['--config=configs/pretrain.py:runlocal', '--config.unknown_key=1'], False, ('unknown_key',)),
-  (['--config=configs/pretrain.py', '--config.model.widht=1'], False, ('model.widht',)),
-  (['--config=configs/pretrain.py', '--config.batch_size=many'], False, ('batch_size', "'many'")),
-  (['--config=configs/pretrain.py', '--no_such_flag=1'], False, ('no_such_flag',)),
-  (['--config=configs/pretrain.py'], False, ('--workdir',)),
-  (['--config=configs/pretrain.py:runlocal', '--config.accum_steps=3'], False, ('accum_steps=3',)),
+  # (arguments after the program name, substrings of the one line)
+  (['--config=configs/pretrain.py:strategy=bogus'], ("multitask.strategy='bogus'", 'joint')),
+  (['--config=configs/pretrain.py:sise=tiny'], ("'sise'", 'known')),
+  (['--config=configs/nope.py'], ('configs/nope.py', 'not found')),
+  (['--config', 'configs/nope.py:runlocal'], ('configs/nope.py', 'not found')),
+  (['--config=configs/nope.py', '--config.batch_size=8'], ('configs/nope.py', 'not found')),
+  (['--config=configs/pretrain.py:runlocal', '--config.unknown_key=1'], ('unknown_key', 'no key')),
+  (['--config=configs/pretrain.py', '--config.model.widht=1'], ('model.widht', "'widht'")),
+  (['--config=configs/pretrain.py', '--config.batch_size=many'], ('batch_size', "'many'")),
+  (['--config=configs/pretrain.py', '--no_such_flag=1'], ('no_such_flag',)),
 ]
 
 
-def test_command_line_prints_one_line_and_exits_2(tmp_path):
-  cases = [
-    (argv + ([f'--workdir={tmp_path / "w"}'] if argv[-1] != 'configs/pretrain.py' else []), env)
-    for argv, env, _ in CLI_CASES
+def _parse(argv: list[str]):
+  """`main.parse_flags` on flags defined afresh for `argv` (absl parses a FlagValues once)."""
+  from mujo_jax import main
+
+  flag_values = flags_lib.FlagValues()
+  config, _, _ = main.define_flags(flag_values, sys_argv=argv)
+  return main.parse_flags(argv, flag_values, config)
+
+
+@pytest.mark.parametrize('argv, contains', CLI_CASES, ids=[' '.join(a) for a, _ in CLI_CASES])
+def test_command_line_error_is_one_line_and_exit_2(argv, contains, tmp_path, capsys):
+  argv = ['mujo_jax.main', *argv, f'--workdir={tmp_path}']
+  with pytest.raises(SystemExit) as exit_info:
+    _parse(argv)
+  stderr = capsys.readouterr().err
+  assert exit_info.value.code == 2, stderr
+  assert len(stderr.strip().splitlines()) == 1 and stderr.startswith('error: '), stderr
+  assert all(s in stderr for s in contains), (stderr, contains)
+
+
+def test_command_line_without_workdir_is_one_line(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    _parse(['mujo_jax.main', '--config=configs/pretrain.py'])
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err.startswith('error: flag --workdir=None')
+
+
+def test_command_line_traceback_on_request(tmp_path, monkeypatch):
+  argv = ['mujo_jax.main', '--config=configs/pretrain.py:strategy=bogus', f'--workdir={tmp_path}']
+  with pytest.raises(flags_lib.Error, match='multitask.strategy'):
+    _parse([*argv, '--verbose'])
+  monkeypatch.setenv('MUJO_TRACEBACK', '1')
+  with pytest.raises(AttributeError, match='unknown_key'):
+    _parse(['mujo_jax.main', '--config=configs/pretrain.py', '--config.unknown_key=1', argv[2]])
+
+
+def _our_lines(stderr: str) -> list[str]:
+  """stderr without the C++ start-up logging of TensorFlow/XLA (`I0000 ...`, `W0000 ...`)."""
+  return [
+    line
+    for line in stderr.splitlines()
+    if line.strip()
+    and not line.startswith(('I0', 'W0', 'E0', 'WARNING: All log messages before absl'))
   ]
-  cases.append((CLI_CASES[0][0] + [f'--workdir={tmp_path / "w"}', '--verbose'], False))
-  cases.append((CLI_CASES[2][0] + [f'--workdir={tmp_path / "w"}'], True))
-  result = subprocess.run(
-    [sys.executable, '-c', _CLI_DRIVER, json.dumps(cases)],
-    capture_output=True,
-    text=True,
-    cwd=REPO,
-    timeout=300,
-    env=dict(os.environ, JAX_PLATFORMS='cpu'),
-  )
-  assert result.returncode == 0, result.stderr[-3000:]
-  outcomes = json.loads(result.stdout.strip().splitlines()[-1])
-  for (argv, _, contains), (code, stderr) in zip(CLI_CASES, outcomes, strict=False):
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert code == 2 and 'Traceback' not in stderr, (argv, code, stderr[-2000:])
-    assert len(lines) == 1 and lines[0].startswith('error: '), (argv, stderr)
-    assert all(s in lines[0] for s in contains), (argv, lines[0], contains)
-  for code, stderr in outcomes[len(CLI_CASES) :]:  # --verbose, MUJO_TRACEBACK=1.
-    assert code != 0 and 'Traceback' in stderr, stderr[-2000:]
-  assert not (tmp_path / 'w' / 'checkpoints').exists()
 
 
 def test_real_entry_point_prints_one_line_and_exits_2(tmp_path):
@@ -958,7 +937,7 @@ def test_real_entry_point_prints_one_line_and_exits_2(tmp_path):
     env=dict(os.environ, JAX_PLATFORMS='cpu'),
   )
   assert result.returncode == 2, result.stderr[-2000:]
-  assert result.stderr.strip().splitlines() == [
+  assert _our_lines(result.stderr) == [
     "error: --config=configs/pretrain.py:strategy=bogus: multitask.strategy='bogus': expected "
     "one of ('joint', 'round_robin', 'random_pair', 'anchored', 'uncertainty')"
   ]
