@@ -3,9 +3,9 @@
 Every case makes one bad input (a config value, a data file, an `Embedder` argument, a
 checkpoint of another architecture) and calls the function that validates it. The test fails on
 a silent result (nothing raised), a traceback or several lines in the message, or a vague one
-(the message must contain the named key/file/value and what was expected). Most cases run
-in-process; the command line is covered by one subprocess that imports `mujo_jax.main` once and
-forks per argument list, and one real `python -m mujo_jax.main` run.
+(the message must contain the named key/file/value and what was expected). Every case runs
+in-process: the command line's flag parsing through `main.parse_flags` on flags defined afresh
+per argument list, and one real `python -m mujo_jax.main` run checks the entry point itself.
 
 Data that the layouts allow to be missing (NaN gaps in an MM-Fit stream, a workout without the
 left phone, a FiMAD clip no split lists) is not an error: `LEGITIMATELY_MISSING` checks that it is
