@@ -42,7 +42,7 @@ def _run(work_dir: str) -> None:
   bench_util.emit('mmfit_write_s', time.perf_counter() - start, 's', workouts=_WORKOUTS.value)
   bench_util.emit('mmfit_input_size_mb', bench_util.dir_size_bytes(manual) / 1e6, 'MB')
   frames = [
-    np.load(os.path.join(manual, w, f'{w}_pose_3d.npy'), mmap_mode='r').shape[1]
+    np.load(os.path.join(manual, w, f'{w}_pose_3d.npy'), mmap_mode='r', allow_pickle=False).shape[1]
     for w in sorted(os.listdir(manual))
   ]
   bench_util.emit('mmfit_pose_frames_per_workout', float(np.mean(frames)), 'frames')

@@ -139,8 +139,11 @@ def load_exported(directory: str | Path) -> Pretrained:
       f'{WEIGHTS_FILE}, written by checkpoint.export_weights)'
     )
   config = load_config(directory)
-  with np.load(path, allow_pickle=False) as arrays:
-    params = traverse_util.unflatten_dict({k: arrays[k] for k in arrays.files}, sep='/')
+  try:
+    with np.load(path, allow_pickle=False) as arrays:
+      params = traverse_util.unflatten_dict({k: arrays[k] for k in arrays.files}, sep='/')
+  except ValueError as error:  # An object array: refused, since unpickling would run code.
+    raise ValueError(f'{path}: {error} (weights must be plain numeric arrays)') from None
   return Pretrained(
     config=config, params=params, step=int(config.total_steps), workdir=str(directory)
   )

@@ -8,12 +8,13 @@
   cosine = z_imu @ z_text.T                                   # all unit vectors
 
 What happens to a recording of any length (>= one window):
-1. Validation, before any compute: shapes, finite values, site names (`facts.sites.SITES`), and
+1. Validation, before any compute: shapes, finite values, site names (`facts.sites.SITES`), the
+   checkpoint's parameters against its config (another architecture fails at load), and
    plausible units — IMU acceleration must be specific force in m/s² *including gravity* (median
    |acc| near 9.81; data in g or with gravity removed is rejected with the fix to apply), gyro in
    rad/s (deg/s is caught when the median rotation rate is above ~15 deg/s, i.e. for any real
    exercise; near-still recordings cannot be told apart), pose in metres (not millimetres).
-   `check_units=False` skips the unit check.
+   `check_units=False` skips the unit check (`facts.units`, shared with the dataset builders).
 2. Resampling to the model's rates (IMU 50 Hz, pose 30 fps, video 10 fps by default) with
    `facts.resample`, the resampler the training data went through: polyphase filtering (line
    padding so gravity does not ring at the edges) for IMU and pose; the frame held at each
@@ -40,20 +41,17 @@ from typing import Any
 
 import jax
 import numpy as np
+from flax import traverse_util
 
 from mujo_jax import checkpoint
 from mujo_jax import pretrained as pretrained_lib
+from mujo_jax.data import schema
 from mujo_jax.eval import embedding
-from mujo_jax.facts import resample
+from mujo_jax.facts import resample, units
 from mujo_jax.facts import sites as sites_lib
 from mujo_jax.facts.tokenizer import ByteTokenizer
 from mujo_jax.models import joint
 
-GRAVITY = 9.81
-# Median |acc| (m/s², gravity included) outside this range means wrong units or no gravity.
-ACC_MEDIAN_RANGE = (4.0, 30.0)
-GYRO_MEDIAN_MAX = 15.0  # rad/s; ~860 deg/s is beyond sustained human limb rotation.
-POSE_RADIUS_RANGE = (0.05, 3.0)  # Median joint distance from the pelvis, metres.
 NUM_JOINTS = 17
 
 
@@ -77,34 +75,38 @@ def _positive_rate(name: str, value: Any) -> float:
   return float(value)
 
 
-def _check_imu_units(imu: np.ndarray) -> None:
-  acc = np.linalg.norm(imu[..., :3], axis=-1)
-  gyr = np.linalg.norm(imu[..., 3:], axis=-1)
-  acc_median = float(np.nanmedian(acc))
-  gyr_median = float(np.nanmedian(gyr))
-  low, high = ACC_MEDIAN_RANGE
-  if 0.4 <= acc_median <= 3.0:
+_SKIP_UNITS = ', or pass check_units=False'
+
+
+def _check_params(config: Any, params: Any, where: str) -> None:
+  """The parameters must be the ones `config`'s model creates: same paths, same shapes.
+
+  Otherwise a checkpoint of another architecture (another size, modalities or site table)
+  fails deep inside the first forward pass with a flax scope error; here it fails at load, with
+  one line naming the first parameter that differs.
+  """
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
+  batch = schema.dummy_batch(config, 1)
+  expected = jax.eval_shape(lambda: joint.init_params(model, jax.random.key(0), batch))
+  want = traverse_util.flatten_dict(expected, sep='/')
+  have = traverse_util.flatten_dict(jax.tree.map(np.shape, params), sep='/')
+  missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+  if missing:
     raise ValueError(
-      f'imu: median |acc| is {acc_median:.2f}, which looks like units of g; the '
-      f'model expects m/s² (multiply channels 0-2 by {GRAVITY}), or pass '
-      'check_units=False'
+      f'{where}: parameter params/{missing[0]} is missing ({len(missing)} missing in all); '
+      'the checkpoint was not written for this config'
     )
-  if acc_median < low:
+  if extra:
     raise ValueError(
-      f'imu: median |acc| is {acc_median:.2f} m/s², far below gravity (9.81): '
-      'the model expects specific force *including* gravity (raw accelerometer '
-      'output), not linear acceleration; or pass check_units=False'
+      f'{where}: parameter params/{extra[0]} is not in the model of the config '
+      f'({len(extra)} extra in all)'
     )
-  if acc_median > high:
-    raise ValueError(
-      f'imu: median |acc| is {acc_median:.1f}, implausibly large for m/s² '
-      '(cm/s² or raw counts?); or pass check_units=False'
-    )
-  if gyr_median > GYRO_MEDIAN_MAX:
-    raise ValueError(
-      f'imu: median |gyr| is {gyr_median:.1f}, which looks like deg/s; the model '
-      'expects rad/s (multiply channels 3-5 by pi/180), or pass check_units=False'
-    )
+  for path, struct in want.items():
+    if tuple(have[path]) != tuple(struct.shape):
+      raise ValueError(
+        f'{where}: parameter params/{path}: the checkpoint has shape {tuple(have[path])}, '
+        f'the config needs {tuple(struct.shape)} (a checkpoint of another architecture?)'
+      )
 
 
 class Embedder:
@@ -120,6 +122,7 @@ class Embedder:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
       raise ValueError(f'batch_size={batch_size!r}: expected a positive int')
     self.batch_size = batch_size
+    _check_params(self.config, pretrained.params, f'checkpoint {pretrained.workdir}')
     self.params = jax.device_put(pretrained.params)
     self._models: dict[tuple[str, ...], joint.JointModel] = {}
     self._embed_fns: dict[tuple, Any] = {}
@@ -269,7 +272,8 @@ class Embedder:
     if np.isnan(imu).all():
       raise ValueError('imu is all NaN')
     if check_units:
-      _check_imu_units(imu)
+      units.check_acc(imu[..., :3], 'imu', _SKIP_UNITS)
+      units.check_gyr(imu[..., 3:], 'imu', _SKIP_UNITS)
     imu = resample.resample(imu, rate_hz, self.rates['imu'])
     windows = self._windows(imu, 'imu', hop_s)  # (W, T, S, 6)
     present = np.isfinite(windows).all(axis=(1, 3))  # (W, S)
@@ -305,19 +309,7 @@ class Embedder:
       raise ValueError('pose must be finite numbers (interpolate or cut missing frames first)')
     pose = pose.astype(np.float32) - pose[:, :1, :].astype(np.float32)
     if check_units:
-      radius = float(np.median(np.linalg.norm(pose, axis=-1)[:, 1:]))
-      low, high = POSE_RADIUS_RANGE
-      if radius > high:
-        raise ValueError(
-          f'pose: median joint distance from the pelvis is {radius:.1f}, which '
-          'looks like millimetres; the model expects metres (divide by 1000), or '
-          'pass check_units=False'
-        )
-      if radius < low:
-        raise ValueError(
-          f'pose: median joint distance from the pelvis is {radius:.3f} m, too '
-          'small for a human body in metres; or pass check_units=False'
-        )
+      units.check_pose(pose, 'pose', 'm', _SKIP_UNITS)
     pose = resample.resample(pose, fps, self.rates['pose'])
     return self._pool(
       self._embed_batches('pose', {'pose': self._windows(pose, 'pose', hop_s)}), pool

@@ -71,10 +71,13 @@ def built(tmp_path_factory):
 
   acc = np.load(_npy(manual, 'w09', 'sw_l_acc'))
   acc[:, 2] = np.sin(2 * np.pi * SINE_HZ * (acc[:, 1] - acc[0, 1]) / 1000.0)
+  # Gravity on z keeps the file in m/s² (the reader rejects acc that looks like units of g).
+  acc[:, 3], acc[:, 4] = 0.0, 9.81
   np.save(_npy(manual, 'w09', 'sw_l_acc'), acc)
   phone = np.load(_npy(manual, 'w09', 'sp_r_acc'))
   seconds = (phone[:, 1] - phone[0, 1]) / 1000.0
   phone[:, 3] = np.sin(2 * np.pi * PHONE_SINE_HZ * seconds) + 0.5 * np.sin(2 * np.pi * 60 * seconds)
+  phone[:, 2], phone[:, 4] = 0.0, 9.81
   np.save(_npy(manual, 'w09', 'sp_r_acc'), phone)
   earbud = np.load(_npy(manual, 'w10', 'eb_l_acc'))
   relative = earbud[:, 1] - earbud[0, 1]

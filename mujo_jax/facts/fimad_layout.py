@@ -2,9 +2,11 @@
 
 This module is the one definition of the layout (`tfds_builders/fimad/README.md` documents it
 for users). The TFDS builder reads it and the synthetic writer (`mujo_jax.synthesis.
-fimad_writer`) writes it, so the two cannot drift apart. Every reader checks shapes, dtypes and
-finiteness and raises `CorruptClipError` naming the clip and the file: one bad file among ten
-thousand must be findable from the message alone.
+fimad_writer`) writes it, so the two cannot drift apart. Every reader checks shapes, dtypes,
+finiteness and units (`facts.units`: acc in m/s² with gravity, gyro in rad/s, pose in metres) and
+raises `CorruptClipError` naming the clip and the file: one bad file among ten thousand must be
+findable from the message alone. Clip ids become file names, so an id with a path separator or
+`..` is refused before any path is built from it.
 
 Time convention: sample `i` of a stream at rate `r` lies at `i / r` seconds from the start of
 the clip, for every stream of the clip. Streams of one clip therefore align by time, whatever
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mujo_jax.facts import units
 
 # ---------------------------------------------------------------- file names
 
@@ -218,6 +222,8 @@ class ClipPaths:
 
 def clip_paths(manual_dir: Path | str, clip_id: str) -> ClipPaths:
   root = Path(manual_dir)
+  # Every path below is built from the id: one with `/` or `..` would leave the directory.
+  check_clip_id(clip_id, f'FiMAD manual directory {str(root)!r}')
   return ClipPaths(
     clip_id=clip_id,
     pose=root / POSE_DIR / f'{clip_id}.npy',
@@ -254,6 +260,14 @@ def _finite_float32(clip_id: str, path: Path, array: np.ndarray, what: str) -> n
   return array.astype(np.float32)
 
 
+def _check_units(clip_id: str, path: Path, check: Any) -> None:
+  """Runs a `units` check; data in g, deg/s or mm would build silently and train wrongly."""
+  try:
+    check()
+  except ValueError as error:
+    raise CorruptClipError(clip_id, path, str(error)) from None
+
+
 def read_meta(clip_id: str, path: Path) -> dict[str, Any]:
   try:
     meta = json.loads(path.read_text(encoding='utf-8'))
@@ -283,7 +297,9 @@ def read_pose(clip_id: str, path: Path) -> np.ndarray:
     raise CorruptClipError(
       clip_id, path, f'expected pose of shape (T>=2, {NUM_POSE_JOINTS}, 3), got {pose.shape}'
     )
-  return _finite_float32(clip_id, path, pose, 'pose')
+  pose = _finite_float32(clip_id, path, pose, 'pose')
+  _check_units(clip_id, path, lambda: units.check_pose(pose, 'pose', 'm'))
+  return pose
 
 
 def read_imu(clip_id: str, path: Path, num_sites: int) -> np.ndarray:
@@ -296,7 +312,10 @@ def read_imu(clip_id: str, path: Path, num_sites: int) -> np.ndarray:
       f'expected IMU of shape (T, {num_sites}, '
       f'{IMU_CHANNELS}) (sites as listed in the metadata), got {imu.shape}',
     )
-  return _finite_float32(clip_id, path, imu, 'IMU')
+  imu = _finite_float32(clip_id, path, imu, 'IMU')
+  _check_units(clip_id, path, lambda: units.check_acc(imu[..., :3], 'IMU'))
+  _check_units(clip_id, path, lambda: units.check_gyr(imu[..., 3:], 'IMU'))
+  return imu
 
 
 def read_video_features(clip_id: str, path: Path) -> np.ndarray:

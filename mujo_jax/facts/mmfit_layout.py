@@ -57,12 +57,13 @@ WINDOW_S = 5.0
 EVAL_STRIDE_S = 0.2
 REFERENCE_MARGIN_FRAMES = 30
 
-_WORKOUT_RE = re.compile(r'^w\d\d$')
+_WORKOUT_RE = re.compile(r'w\d\d')
 
 
 def is_workout_id(name: str) -> bool:
   """Whether `name` is a workout folder name `wNN`."""
-  return bool(_WORKOUT_RE.match(name))
+  # fullmatch: `$` alone also matches before a trailing newline ('w01\n').
+  return isinstance(name, str) and bool(_WORKOUT_RE.fullmatch(name))
 
 
 def workout_id(number: int) -> str:

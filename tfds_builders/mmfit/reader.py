@@ -37,7 +37,9 @@ Repairs (documented and counted in `WorkoutReport.repairs`, never silent):
 
 Everything else that contradicts the layout (missing `pose_3d` or labels, truncated `.npy`,
 wrong shapes, non-increasing pose frames, label rows outside the pose frame range or with an
-unknown activity) raises an error naming the workout and file, found versus expected.
+unknown activity, acc not in m/s² with gravity, gyro in deg/s, pose_3d not in millimetres:
+`mujo_jax.facts.units`) raises an error naming the workout and file, found versus expected. A
+workout id must be `wNN`, so that it cannot name a path outside the data directory.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from mujo_jax.facts import resample
+from mujo_jax.facts import resample, units
 from mujo_jax.facts.activities import ACTIVITIES, NON_ACTIVITY
 from mujo_jax.facts.mmfit_layout import (
   DEVICES,
@@ -515,6 +517,12 @@ def read_workout(
     (example, report): `example` is a dict of numpy arrays in the builder's feature layout
     (see `mmfit_dataset_builder.Builder._info`); `report` lists missing files and repairs.
   """
+  if not is_workout_id(workout):
+    # The id becomes a path below the data directory: `../x` or `/x` would read elsewhere.
+    raise ValueError(
+      f'MM-Fit workout id {workout!r}: expected wNN (w and two digits), the name of a workout '
+      'folder inside the data directory'
+    )
   report = WorkoutReport(workout=workout)
 
   def filename(modality: str) -> str:
@@ -550,6 +558,7 @@ def read_workout(
     )
   joints_3d = np.transpose(pose_3d[:, :, 1:], (1, 2, 0)).astype(np.float64)  # (N, 17, 3)
   joints_3d = _repair_pose(joints_3d, workout, where_3d, frames, settings, report, 'pose_3d')
+  units.check_pose(joints_3d, f'{workout}: {where_3d}', 'mm')
   # MM-Fit pose_3d is in millimetres (its plotting code draws a 650 mm radius).
   pose_3d_m = (joints_3d / POSE_3D_UNITS_PER_M).astype(np.float32)
 
@@ -598,6 +607,11 @@ def read_workout(
     layout = 'frame, timestamp ms, bpm' if columns == 3 else 'frame, timestamp ms, x, y, z'
     _check_shape(array, (None, columns), workout, where, layout)
     streams[modality] = _clean_sensor(array, workout, where, settings, report, modality)
+    # Wrong units (g, deg/s) would build without an error and only train wrongly.
+    if modality.endswith('_acc'):
+      units.check_acc(streams[modality][2], f'{workout}: {where}')
+    elif modality.endswith('_gyr'):
+      units.check_gyr(streams[modality][2], f'{workout}: {where}')
 
   inertial = [m for m in streams if m.endswith(('_acc', '_gyr'))]
   if not inertial:
