@@ -11,9 +11,11 @@ r"""`run(config, workdir, pretrain=...)`: an experiment, i.e. members × seeds, 
 For every member (configs/experiments/*.py `members`, in the order of `config.members`) and
 pretraining seed, in `W/members/<member>/seed<k>/`: pretraining (skipped when `summary.json` is
 there; an interrupted one resumes from its own checkpoints), then the linear-probe evaluation
-into `.../eval/` (skipped when `probe_results.csv` is there), then `W/report.md`
+into `.../eval/` (skipped when `eval/timing.json` is there: written after every table, so an
+evaluation killed half-way is redone, never half-counted), then `W/report.md`
 (mujo_jax/eval/experiment_report.py). Killing the experiment and starting the same command again
-redoes nothing that had finished.
+redoes nothing that had finished. `wall_time.json` records every start of each stage, so that
+the cost of a resumed run is the sum of its starts.
 
 The trainer is passed in (`pretrain`: `train.train_and_evaluate`): mujo_jax/main.py is the one
 importer of the trainer.
@@ -95,9 +97,30 @@ def commands(
 
 
 def _write_json(path: Path, value: Any) -> None:
+  """Writes `value` whole or not at all: a kill mid-write leaves the previous file (or none)."""
   if jax.process_index() == 0:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2))
+    partial = path.with_name(path.name + '.partial')
+    partial.write_text(json.dumps(value, indent=2))
+    partial.replace(path)
+
+
+def _timed(directory: Path, stage: str, activity: Path, fn: Callable[[], Any]) -> float:
+  """Runs `fn` as one start of `stage`; returns the stage's wall time over all its starts.
+
+  The start is recorded before `fn` runs and its end after, so a start that is killed still
+  counts, up to its last write under `activity` (experiment_report.closed_starts).
+  """
+  path = directory / experiment_report.WALL_TIME
+  record = experiment_report.read_json(path) or {}
+  starts = experiment_report.closed_starts(record.get(stage, []), activity)
+  starts.append([time.time(), None])
+  record[stage] = starts
+  _write_json(path, record)
+  fn()
+  starts[-1][1] = time.time()
+  _write_json(path, record)
+  return sum(end - start for start, end in starts)
 
 
 def run_member(
@@ -111,20 +134,33 @@ def run_member(
   """Pretraining then evaluation of one member and seed, each skipped when it has finished."""
   directory = experiment_report.member_dir(workdir, name, seed)
   done = {}
-  if (directory / 'summary.json').exists():
+  # The trainer writes summary.json last; one cut short by a kill reads as None: pretrain again
+  # (it resumes from the final checkpoint and only rewrites the summary).
+  if experiment_report.read_json(directory / 'summary.json') is not None:
     done['pretrain'] = 'skipped'
   else:
     logging.info('experiment: pretraining %s seed %d in %s', name, seed, directory)
-    pretrain(member_pretrain_config(config, name, seed), directory)
+    _timed(
+      directory,
+      'pretrain',
+      directory,
+      lambda: pretrain(member_pretrain_config(config, name, seed), directory),
+    )
     done['pretrain'] = 'ran'
   eval_dir = experiment_report.eval_dir(workdir, name, seed)
-  if (eval_dir / 'probe_results.csv').exists():
+  marker = eval_dir / experiment_report.EVAL_DONE
+  if experiment_report.read_json(marker) is not None:
     done['eval'] = 'skipped'
   else:
     logging.info('experiment: evaluating %s seed %d in %s', name, seed, eval_dir)
-    start = time.time()
-    evaluate(member_eval_config(config, directory), eval_dir)
-    _write_json(eval_dir / 'timing.json', {'seconds': time.time() - start})
+    seconds = _timed(
+      directory,
+      'eval',
+      eval_dir,
+      lambda: evaluate(member_eval_config(config, directory), eval_dir),
+    )
+    # Last: its presence says that every table of the evaluation is there.
+    _write_json(marker, {'seconds': seconds})
     done['eval'] = 'ran'
   return done
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -153,7 +154,7 @@ def test_rerun_skips_finished_steps(tmp_path):
   experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate)
   assert fakes.calls == []
   # A member killed between pretraining and evaluation gets its evaluation only.
-  (tmp_path / 'members/joint_clip/seed0/eval/probe_results.csv').unlink()
+  shutil.rmtree(tmp_path / 'members/joint_clip/seed0/eval')
   experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate)
   assert [kind for kind, _ in fakes.calls] == ['eval']
 
@@ -228,6 +229,7 @@ def test_report_marks_only_differences_beyond_the_seed_spread(tmp_path):
       (directory / 'eval').mkdir(parents=True)
       # Two probe seeds per pretraining seed, averaged by the report.
       _write_probe_csv(directory / 'eval' / 'probe_results.csv', {0: value - 0.01, 1: value + 0.01})
+      (directory / 'eval' / experiment_report.EVAL_DONE).write_text('{"seconds": 1.0}')
       summary = {'steps': 10, 'wall_seconds': 2.0 + seed, 'final_loss': 1.0}
       (directory / 'summary.json').write_text(json.dumps(summary))
   path = experiment_report.write(tmp_path, list(members), (0, 1, 2))
@@ -246,6 +248,90 @@ def test_report_marks_only_differences_beyond_the_seed_spread(tmp_path):
   with (tmp_path / 'report_cost.csv').open() as handle:
     cost = {r['member']: r for r in csv.DictReader(handle)}
   assert float(cost['far']['pretrain_seconds_total']) == pytest.approx(9.0)
+
+
+class Clock:
+  """`time.time` of the runner, moved by hand: the tests below set what each start cost."""
+
+  def __init__(self, now: float = 1000.0):
+    self.now = now
+
+  def time(self) -> float:
+    return self.now
+
+
+class Killed(Exception):
+  """Stands for the kill of a run: the stage stops where it is, nothing after runs."""
+
+
+def test_cost_sums_every_start_of_a_resumed_run(tmp_path, monkeypatch):
+  clock = Clock()
+  monkeypatch.setattr(experiment, 'time', clock)
+  config = _tiny_config(member=0)
+  name = experiment.member_names(config)[0]
+  directory = experiment_report.member_dir(tmp_path, name, 0)
+  fakes = Fakes()
+
+  def killed_after_30_s(config, workdir):
+    # Saves a checkpoint 30 s into the run, then dies before its summary.
+    checkpoint = Path(workdir) / 'checkpoints' / '5' / 'state'
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_text('state')
+    os.utime(checkpoint, (clock.now + 30, clock.now + 30))
+    raise Killed
+
+  def resumed_for_20_s(config, workdir):
+    clock.now += 20
+    fakes.pretrain(config, workdir)  # Its summary's wall_seconds: this start only.
+
+  with pytest.raises(Killed):
+    experiment.run(config, tmp_path, pretrain=killed_after_30_s, evaluate=fakes.evaluate)
+  clock.now = 2000.0
+  experiment.run(config, tmp_path, pretrain=resumed_for_20_s, evaluate=fakes.evaluate)
+  starts = json.loads((directory / experiment_report.WALL_TIME).read_text())['pretrain']
+  assert starts == [[1000.0, 1030.0], [2000.0, 2020.0]]
+  experiment.run(_tiny_config(report_only=True), tmp_path, pretrain=fakes.pretrain)
+  with (tmp_path / 'report_cost.csv').open() as handle:
+    cost = {r['member']: r for r in csv.DictReader(handle)}
+  assert float(cost[name]['pretrain_seconds_total']) == pytest.approx(50.0)
+  assert 'summed over every start' in (tmp_path / 'report.md').read_text()
+
+
+def test_killed_evaluation_is_redone_and_its_tables_are_not_reported(tmp_path):
+  fakes = Fakes()
+  config = _tiny_config(member=0)
+  name = experiment.member_names(config)[0]
+
+  def killed_between_tables(config, workdir):
+    fakes.evaluate(config, workdir)  # probe_results.csv is written ...
+    raise Killed  # ... retrieval.csv never is.
+
+  with pytest.raises(Killed):
+    experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=killed_between_tables)
+  experiment.run(_tiny_config(report_only=True), tmp_path, pretrain=fakes.pretrain)
+  text = (tmp_path / 'report.md').read_text()
+  assert f'{name}/seed0 (evaluation not finished)' in text
+  assert f'| {name} |' not in _f1_tables(text)  # No half-evaluated row.
+  fakes.calls.clear()
+  done = experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate)
+  assert done[f'{name}/seed0'] == {'pretrain': 'skipped', 'eval': 'ran'}
+  experiment.run(_tiny_config(report_only=True), tmp_path, pretrain=fakes.pretrain)
+  assert f'| {name} |' in _f1_tables((tmp_path / 'report.md').read_text())
+
+
+def _f1_tables(report_text: str) -> str:
+  return report_text.split('## Linear-probe')[1].split('## Statistical')[0]
+
+
+def test_summary_cut_short_by_a_kill_pretrains_again(tmp_path):
+  fakes = Fakes()
+  config = _tiny_config(member=0)
+  experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate)
+  summary = experiment_report.member_dir(tmp_path, experiment.member_names(config)[0], 0)
+  (summary / 'summary.json').write_text('{"steps": 1')  # The trainer's write, cut short.
+  fakes.calls.clear()
+  experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate)
+  assert [kind for kind, _ in fakes.calls] == ['pretrain']
 
 
 # ---------------------------------------------------------------- the tiny experiment, for real
@@ -270,7 +356,7 @@ def test_tiny_experiment_runs_end_to_end(tiny_experiment):
   assert all(done[f'{m}/seed0'] == {'pretrain': 'ran', 'eval': 'ran'} for m in config.members)
   text = (workdir / 'report.md').read_text()
   for member in config.members:
-    assert f'| {member} |' in text.split('## Linear-probe')[1].split('## Statistical')[0]
+    assert f'| {member} |' in _f1_tables(text)
     summary = json.loads((workdir / f'members/{member}/seed0/summary.json').read_text())
     assert summary['steps'] == 4
   assert 'Cross-modal retrieval R@1' in text and 'imu→text' in text
