@@ -7,6 +7,8 @@ r"""`run(config, workdir, pretrain=...)`: an experiment, i.e. members × seeds, 
       --config.member=3                # member 3 only (all its seeds)
   python -m mujo_jax.main --config=configs/experiments/strategies.py --workdir=W \
       --config.report_only=True        # merge whatever members have finished
+  python -m mujo_jax.main --config=configs/experiments/strategies.py:runlocal --workdir=W \
+      --config.require_complete=True   # exit status 2 unless every member × seed finished (CI)
 
 For every member (configs/experiments/*.py `members`, in the order of `config.members`) and
 pretraining seed, in `W/members/<member>/seed<k>/`: pretraining (skipped when `summary.json` is
@@ -23,6 +25,7 @@ importer of the trainer.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -35,6 +38,7 @@ from typing import Any
 
 import jax
 import ml_collections
+from jax.experimental.compilation_cache import compilation_cache
 
 from configs import pretrain as pretrain_config
 from mujo_jax.eval import experiment_report, linear_probe
@@ -121,6 +125,36 @@ def _timed(directory: Path, stage: str, activity: Path, fn: Callable[[], Any]) -
   starts[-1][1] = time.time()
   _write_json(path, record)
   return sum(end - start for start, end in starts)
+
+
+@contextlib.contextmanager
+def compile_settings(cache_dir: str | Path | None, fast_compile: bool = False):
+  """JAX's compilation settings while the members run; the previous ones after.
+
+  `cache_dir`: JAX's persistent compilation cache (None: off). The members of an experiment
+  differ in a few config values: every seed of a member, and every member with the same loss,
+  compiles the same programs (init, embeddings, the evaluation's), and compilation is most of a
+  small model's CPU time. A cache directory the user set (`JAX_COMPILATION_CACHE_DIR`) is kept.
+  `fast_compile`: XLA without most optimisations (what the tests run under): for a tiny model
+  trained for a few steps, compiling costs far more than the steps it would speed up.
+  """
+  updates: dict[str, Any] = {}
+  if cache_dir is not None and not jax.config.values['jax_compilation_cache_dir']:
+    updates['jax_compilation_cache_dir'] = str(cache_dir)
+    # Every program: a member's few sub-second embedding compiles add up over members × seeds.
+    updates['jax_persistent_cache_min_compile_time_secs'] = 0.0
+  if fast_compile:
+    updates['jax_disable_most_optimizations'] = True
+  before = {key: jax.config.values[key] for key in updates}
+  for key, value in updates.items():
+    jax.config.update(key, value)
+  compilation_cache.reset_cache()  # JAX decides on first use whether a cache is on.
+  try:
+    yield
+  finally:
+    for key, value in before.items():
+      jax.config.update(key, value)
+    compilation_cache.reset_cache()
 
 
 def run_member(
@@ -212,11 +246,20 @@ def run(
       workdir / 'experiment.json',
       {'name': config.name, 'members': {n: config.members[n].pretrain for n in names}},
     )
-    for name in selected:
-      for seed in config.seeds:
-        done[f'{name}/seed{seed}'] = run_member(config, workdir, name, seed, pretrain, evaluate)
+    cache = workdir / 'jax_cache' if config.compilation_cache else None
+    with compile_settings(cache, config.fast_compile):
+      for name in selected:
+        for seed in config.seeds:
+          done[f'{name}/seed{seed}'] = run_member(config, workdir, name, seed, pretrain, evaluate)
   if (config.member == -1 or config.report_only) and jax.process_index() == 0:
     path = write_report(config, workdir)
     done['report'] = str(path)
     logging.info('experiment: report in %s', path)
+    if config.require_complete:
+      missing = experiment_report.collect(workdir, names, tuple(config.seeds)).missing
+      if missing:
+        raise ValueError(
+          f'experiment {config.name}: require_complete=True but {len(missing)} member runs have '
+          f'not finished: {", ".join(missing)} (the report in {path} leaves them out)'
+        )
   return done

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import pytest
 
 from configs.experiments import modalities, strategies
@@ -42,6 +44,33 @@ def test_strategies_config_has_every_strategy_with_both_losses():
     'synthetic',
     'basic_motions',
   )
+
+
+def test_small_scale_is_the_small_model_two_seeds_and_the_real_data_sets():
+  config = strategies.get_config('small')
+  assert len(config.members) == 16 and config.seeds == (0, 1)
+  assert config.eval.datasets == ('synthetic', 'basic_motions', 'deepmimic')
+  assert not config.eval.baselines.supervised and not config.fast_compile
+  pretrain = experiment.member_pretrain_config(config, 'uncertainty_siglip', seed=1)
+  assert pretrain.model.size == 'small' and pretrain.data.builder_config == 'default'
+  assert pretrain.total_steps == 120 and pretrain.batch_size == 32 and pretrain.seed == 1
+  linear_probe.check_settings(experiment.member_eval_config(config, Path('/w')))
+  # Its keys stay overridable, and it is one scale: not combined with runlocal.
+  assert strategies.get_config('small,seeds=3,steps=50').seeds == (0, 1, 2)
+  assert strategies.get_config('small,steps=50').total_steps == 50
+  with pytest.raises(ValueError, match='choose one'):
+    strategies.get_config('small,runlocal')
+  assert strategies.get_config('runlocal').fast_compile
+
+
+def test_compile_settings_cache_programs_then_restore_jax(tmp_path):
+  cache = tmp_path / 'jax_cache'
+  with experiment.compile_settings(cache):
+    assert jax.config.values['jax_compilation_cache_dir'] == str(cache)
+    jax.jit(lambda x: jnp.sin(x) * 3.25 + 7.5)(jnp.arange(5.0))  # A program of its own.
+  assert any(cache.iterdir())  # Stored: the next member or seed reads it instead of compiling.
+  assert jax.config.values['jax_compilation_cache_dir'] is None
+  assert jax.config.values['jax_persistent_cache_min_compile_time_secs'] == 1.0
 
 
 def test_modalities_config_is_every_subset_with_imu():
@@ -143,6 +172,16 @@ def test_member_index_runs_only_that_member(tmp_path):
   experiment.run(_tiny_config(report_only=True), tmp_path, pretrain=fakes.pretrain)
   text = (tmp_path / 'report.md').read_text()
   assert 'Not finished' in text and 'joint_clip/seed0 (pretraining not finished)' in text
+  # CI's report step: a missing member fails it, after the report is written.
+  (tmp_path / 'report.md').unlink()
+  with pytest.raises(ValueError, match='2 member runs have not finished: joint_clip/seed0'):
+    experiment.run(
+      _tiny_config(report_only=True, require_complete=True), tmp_path, pretrain=fakes.pretrain
+    )
+  assert (tmp_path / 'report.md').exists()
+  experiment.run(
+    _tiny_config(require_complete=True), tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate
+  )
 
 
 def test_rerun_skips_finished_steps(tmp_path):
@@ -362,6 +401,7 @@ def test_tiny_experiment_runs_end_to_end(tiny_experiment):
   assert 'Cross-modal retrieval R@1' in text and 'imu→text' in text
   assert 'Training cost' in text and 'Missing-modality robustness' in text
   assert (workdir / 'report_f1.csv').exists() and (workdir / 'report_heatmap.png').exists()
+  assert any((workdir / 'jax_cache').iterdir())  # The members' shared compiled programs.
 
 
 @pytest.mark.slow
