@@ -52,8 +52,9 @@ def test_small_scale_is_the_small_model_two_seeds_and_the_real_data_sets():
   assert config.eval.datasets == ('synthetic', 'basic_motions', 'deepmimic')
   assert not config.eval.baselines.supervised and not config.fast_compile
   pretrain = experiment.member_pretrain_config(config, 'uncertainty_siglip', seed=1)
-  assert pretrain.model.size == 'small' and pretrain.data.builder_config == 'default'
-  assert pretrain.total_steps == 120 and pretrain.batch_size == 32 and pretrain.seed == 1
+  assert pretrain.model.size == 'tiny' and pretrain.data.builder_config == 'default'
+  assert pretrain.total_steps == 300 and pretrain.batch_size == 32 and pretrain.seed == 1
+  assert pretrain.data.num_workers == 0 and pretrain.data.imu_rate_hz == 50.0  # Merged, kept.
   linear_probe.check_settings(experiment.member_eval_config(config, Path('/w')))
   # Its keys stay overridable, and it is one scale: not combined with runlocal.
   assert strategies.get_config('small,seeds=3,steps=50').seeds == (0, 1, 2)
