@@ -31,6 +31,7 @@ import json
 import logging
 import shlex
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -109,21 +110,46 @@ def _write_json(path: Path, value: Any) -> None:
     partial.replace(path)
 
 
+# Seconds between two updates of a running stage's end in wall_time.json: a killed start
+# counts up to its last update.
+HEARTBEAT_S = 10.0
+
+
 def _timed(directory: Path, stage: str, activity: Path, fn: Callable[[], Any]) -> float:
   """Runs `fn` as one start of `stage`; returns the stage's wall time over all its starts.
 
-  The start is recorded before `fn` runs and its end after, so a start that is killed still
-  counts, up to its last write under `activity` (experiment_report.closed_starts).
+  The start is recorded before `fn` runs and its end moved forward every `HEARTBEAT_S` while it
+  runs, so a start that is killed still counts, up to its last heartbeat (or, for a record
+  without one, its last write under `activity`: experiment_report.closed_starts).
   """
   path = directory / experiment_report.WALL_TIME
   record = experiment_report.read_json(path) or {}
   starts = experiment_report.closed_starts(record.get(stage, []), activity)
-  starts.append([time.time(), None])
+  now = time.time()
+  starts.append([now, now])
   record[stage] = starts
-  _write_json(path, record)
-  fn()
-  starts[-1][1] = time.time()
-  _write_json(path, record)
+  lock = threading.Lock()
+
+  def beat() -> None:
+    with lock:
+      starts[-1][1] = time.time()
+      _write_json(path, record)
+
+  beat()
+  stop = threading.Event()
+
+  def pulse() -> None:
+    while not stop.wait(HEARTBEAT_S):
+      beat()
+
+  heart = threading.Thread(target=pulse, daemon=True)
+  heart.start()
+  try:
+    fn()
+  finally:  # An exception ends the start too: its time was spent.
+    stop.set()
+    heart.join()
+    beat()
   return sum(end - start for start, end in starts)
 
 

@@ -313,12 +313,8 @@ def test_cost_sums_every_start_of_a_resumed_run(tmp_path, monkeypatch):
   fakes = Fakes()
 
   def killed_after_30_s(config, workdir):
-    # Saves a checkpoint 30 s into the run, then dies before its summary.
-    checkpoint = Path(workdir) / 'checkpoints' / '5' / 'state'
-    checkpoint.parent.mkdir(parents=True)
-    checkpoint.write_text('state')
-    os.utime(checkpoint, (clock.now + 30, clock.now + 30))
-    raise Killed
+    clock.now += 30
+    raise Killed  # Before its summary.
 
   def resumed_for_20_s(config, workdir):
     clock.now += 20
@@ -335,6 +331,29 @@ def test_cost_sums_every_start_of_a_resumed_run(tmp_path, monkeypatch):
     cost = {r['member']: r for r in csv.DictReader(handle)}
   assert float(cost[name]['pretrain_seconds_total']) == pytest.approx(50.0)
   assert 'summed over every start' in (tmp_path / 'report.md').read_text()
+
+
+def test_a_start_killed_outright_counts_up_to_its_last_heartbeat(tmp_path):
+  # SIGKILL: no exception handler runs; only the heartbeat has moved the start's end.
+  script = (
+    'import sys, time\n'
+    'from pathlib import Path\n'
+    'from mujo_jax import experiment\n'
+    'experiment.HEARTBEAT_S = 0.05\n'
+    'directory = Path(sys.argv[1])\n'
+    "experiment._timed(directory, 'pretrain', directory, lambda: time.sleep(600))\n"
+  )
+  process = subprocess.Popen([sys.executable, '-c', script, str(tmp_path)], cwd=ROOT)
+  record = tmp_path / experiment_report.WALL_TIME
+  deadline = time.time() + 120
+  while time.time() < deadline and not record.exists():
+    time.sleep(0.1)
+  time.sleep(1.0)
+  process.kill()
+  process.wait()
+  ((start, end),) = json.loads(record.read_text())['pretrain']
+  assert end - start >= 0.5  # It ran a second after its first record; beats every 0.05 s.
+  assert experiment_report.stage_seconds(tmp_path, 'pretrain') == pytest.approx(end - start)
 
 
 def test_killed_evaluation_is_redone_and_its_tables_are_not_reported(tmp_path):
