@@ -13,8 +13,9 @@ SIZES = {'tiny': 'size=tiny', 'small': 'size=small', 'base': 'size=base'}
 # clips), two seeds, evaluated on the synthetic test subjects and on the real recordings
 # (sktime's BasicMotions smartwatch set, pybullet's DeepMimic motion capture). Sized from
 # measured members on two CPU cores shared with another training run: the small model makes
-# ~1.5 steps/s there, the tiny one ~12, and 16 members × 2 seeds must fit in about 35 min
-# (README, Experiments). A CPU-sized comparison, not the paper's scale.
+# ~1.5 steps/s there, the tiny one ~12; a run whose programs were cached took 71 s at load ~9,
+# so 16 members × 2 seeds ~40 min (at load 12-15 it took longer: README, Experiments). A
+# CPU-sized comparison, not the paper's scale.
 SMALL = {
   'size': 'tiny',
   'steps': 300,
@@ -39,7 +40,7 @@ def experiment_config(
   scales below the paper's, each one set of the same keys: `runlocal` (tiny model on the tiny
   corpus, a few steps, the runlocal evaluation without the costly baselines: a CI-sized run)
   and `small` (`SMALL`: the tiny model for a few hundred steps on the default corpus, two
-  seeds, the real-data sets too: a by-hand run of about 35 min on two shared CPU cores).
+  seeds, the real-data sets too: a by-hand run of 40+ min on two shared CPU cores).
   """
   if arg.runlocal and arg.small:
     raise ValueError('runlocal and small are two scales of the experiment: choose one')
