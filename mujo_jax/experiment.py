@@ -7,13 +7,17 @@ r"""`run(config, workdir, pretrain=...)`: an experiment, i.e. members × seeds, 
       --config.member=3                # member 3 only (all its seeds)
   python -m mujo_jax.main --config=configs/experiments/strategies.py --workdir=W \
       --config.report_only=True        # merge whatever members have finished
+  python -m mujo_jax.main --config=configs/experiments/strategies.py:runlocal --workdir=W \
+      --config.require_complete=True   # exit status 2 unless every member × seed finished (CI)
 
 For every member (configs/experiments/*.py `members`, in the order of `config.members`) and
 pretraining seed, in `W/members/<member>/seed<k>/`: pretraining (skipped when `summary.json` is
 there; an interrupted one resumes from its own checkpoints), then the linear-probe evaluation
-into `.../eval/` (skipped when `probe_results.csv` is there), then `W/report.md`
+into `.../eval/` (skipped when `eval/timing.json` is there: written after every table, so an
+evaluation killed half-way is redone, never half-counted), then `W/report.md`
 (mujo_jax/eval/experiment_report.py). Killing the experiment and starting the same command again
-redoes nothing that had finished.
+redoes nothing that had finished. `wall_time.json` records every start of each stage, so that
+the cost of a resumed run is the sum of its starts.
 
 The trainer is passed in (`pretrain`: `train.train_and_evaluate`): mujo_jax/main.py is the one
 importer of the trainer.
@@ -21,11 +25,13 @@ importer of the trainer.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import shlex
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,6 +39,7 @@ from typing import Any
 
 import jax
 import ml_collections
+from jax.experimental.compilation_cache import compilation_cache
 
 from configs import pretrain as pretrain_config
 from mujo_jax.eval import experiment_report, linear_probe
@@ -95,9 +102,85 @@ def commands(
 
 
 def _write_json(path: Path, value: Any) -> None:
+  """Writes `value` whole or not at all: a kill mid-write leaves the previous file (or none)."""
   if jax.process_index() == 0:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2))
+    partial = path.with_name(path.name + '.partial')
+    partial.write_text(json.dumps(value, indent=2))
+    partial.replace(path)
+
+
+# Seconds between two updates of a running stage's end in wall_time.json: a killed start
+# counts up to its last update.
+HEARTBEAT_S = 10.0
+
+
+def _timed(directory: Path, stage: str, activity: Path, fn: Callable[[], Any]) -> float:
+  """Runs `fn` as one start of `stage`; returns the stage's wall time over all its starts.
+
+  The start is recorded before `fn` runs and its end moved forward every `HEARTBEAT_S` while it
+  runs, so a start that is killed still counts, up to its last heartbeat (or, for a record
+  without one, its last write under `activity`: experiment_report.closed_starts).
+  """
+  path = directory / experiment_report.WALL_TIME
+  record = experiment_report.read_json(path) or {}
+  starts = experiment_report.closed_starts(record.get(stage, []), activity)
+  now = time.time()
+  starts.append([now, now])
+  record[stage] = starts
+  lock = threading.Lock()
+
+  def beat() -> None:
+    with lock:
+      starts[-1][1] = time.time()
+      _write_json(path, record)
+
+  beat()
+  stop = threading.Event()
+
+  def pulse() -> None:
+    while not stop.wait(HEARTBEAT_S):
+      beat()
+
+  heart = threading.Thread(target=pulse, daemon=True)
+  heart.start()
+  try:
+    fn()
+  finally:  # An exception ends the start too: its time was spent.
+    stop.set()
+    heart.join()
+    beat()
+  return sum(end - start for start, end in starts)
+
+
+@contextlib.contextmanager
+def compile_settings(cache_dir: str | Path | None, fast_compile: bool = False):
+  """JAX's compilation settings while the members run; the previous ones after.
+
+  `cache_dir`: JAX's persistent compilation cache (None: off). The members of an experiment
+  differ in a few config values: every seed of a member, and every member with the same loss,
+  compiles the same programs (init, embeddings, the evaluation's), and compilation is most of a
+  small model's CPU time. A cache directory the user set (`JAX_COMPILATION_CACHE_DIR`) is kept.
+  `fast_compile`: XLA without most optimisations (what the tests run under): for a tiny model
+  trained for a few steps, compiling costs far more than the steps it would speed up.
+  """
+  updates: dict[str, Any] = {}
+  if cache_dir is not None and not jax.config.values['jax_compilation_cache_dir']:
+    updates['jax_compilation_cache_dir'] = str(cache_dir)
+    # Every program: a member's few sub-second embedding compiles add up over members × seeds.
+    updates['jax_persistent_cache_min_compile_time_secs'] = 0.0
+  if fast_compile:
+    updates['jax_disable_most_optimizations'] = True
+  before = {key: jax.config.values[key] for key in updates}
+  for key, value in updates.items():
+    jax.config.update(key, value)
+  compilation_cache.reset_cache()  # JAX decides on first use whether a cache is on.
+  try:
+    yield
+  finally:
+    for key, value in before.items():
+      jax.config.update(key, value)
+    compilation_cache.reset_cache()
 
 
 def run_member(
@@ -111,20 +194,33 @@ def run_member(
   """Pretraining then evaluation of one member and seed, each skipped when it has finished."""
   directory = experiment_report.member_dir(workdir, name, seed)
   done = {}
-  if (directory / 'summary.json').exists():
+  # The trainer writes summary.json last; one cut short by a kill reads as None: pretrain again
+  # (it resumes from the final checkpoint and only rewrites the summary).
+  if experiment_report.read_json(directory / 'summary.json') is not None:
     done['pretrain'] = 'skipped'
   else:
     logging.info('experiment: pretraining %s seed %d in %s', name, seed, directory)
-    pretrain(member_pretrain_config(config, name, seed), directory)
+    _timed(
+      directory,
+      'pretrain',
+      directory,
+      lambda: pretrain(member_pretrain_config(config, name, seed), directory),
+    )
     done['pretrain'] = 'ran'
   eval_dir = experiment_report.eval_dir(workdir, name, seed)
-  if (eval_dir / 'probe_results.csv').exists():
+  marker = eval_dir / experiment_report.EVAL_DONE
+  if experiment_report.read_json(marker) is not None:
     done['eval'] = 'skipped'
   else:
     logging.info('experiment: evaluating %s seed %d in %s', name, seed, eval_dir)
-    start = time.time()
-    evaluate(member_eval_config(config, directory), eval_dir)
-    _write_json(eval_dir / 'timing.json', {'seconds': time.time() - start})
+    seconds = _timed(
+      directory,
+      'eval',
+      eval_dir,
+      lambda: evaluate(member_eval_config(config, directory), eval_dir),
+    )
+    # Last: its presence says that every table of the evaluation is there.
+    _write_json(marker, {'seconds': seconds})
     done['eval'] = 'ran'
   return done
 
@@ -176,11 +272,20 @@ def run(
       workdir / 'experiment.json',
       {'name': config.name, 'members': {n: config.members[n].pretrain for n in names}},
     )
-    for name in selected:
-      for seed in config.seeds:
-        done[f'{name}/seed{seed}'] = run_member(config, workdir, name, seed, pretrain, evaluate)
+    cache = workdir / 'jax_cache' if config.compilation_cache else None
+    with compile_settings(cache, config.fast_compile):
+      for name in selected:
+        for seed in config.seeds:
+          done[f'{name}/seed{seed}'] = run_member(config, workdir, name, seed, pretrain, evaluate)
   if (config.member == -1 or config.report_only) and jax.process_index() == 0:
     path = write_report(config, workdir)
     done['report'] = str(path)
     logging.info('experiment: report in %s', path)
+    if config.require_complete:
+      missing = experiment_report.collect(workdir, names, tuple(config.seeds)).missing
+      if missing:
+        raise ValueError(
+          f'experiment {config.name}: require_complete=True but {len(missing)} member runs have '
+          f'not finished: {", ".join(missing)} (the report in {path} leaves them out)'
+        )
   return done

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import pytest
 
 from configs.experiments import modalities, strategies
@@ -41,6 +44,34 @@ def test_strategies_config_has_every_strategy_with_both_losses():
     'synthetic',
     'basic_motions',
   )
+
+
+def test_small_scale_is_the_small_model_two_seeds_and_the_real_data_sets():
+  config = strategies.get_config('small')
+  assert len(config.members) == 16 and config.seeds == (0, 1)
+  assert config.eval.datasets == ('synthetic', 'basic_motions', 'deepmimic')
+  assert not config.eval.baselines.supervised and not config.fast_compile
+  pretrain = experiment.member_pretrain_config(config, 'uncertainty_siglip', seed=1)
+  assert pretrain.model.size == 'tiny' and pretrain.data.builder_config == 'default'
+  assert pretrain.total_steps == 300 and pretrain.batch_size == 32 and pretrain.seed == 1
+  assert pretrain.data.num_workers == 0 and pretrain.data.imu_rate_hz == 50.0  # Merged, kept.
+  linear_probe.check_settings(experiment.member_eval_config(config, Path('/w')))
+  # Its keys stay overridable, and it is one scale: not combined with runlocal.
+  assert strategies.get_config('small,seeds=3,steps=50').seeds == (0, 1, 2)
+  assert strategies.get_config('small,steps=50').total_steps == 50
+  with pytest.raises(ValueError, match='choose one'):
+    strategies.get_config('small,runlocal')
+  assert strategies.get_config('runlocal').fast_compile
+
+
+def test_compile_settings_cache_programs_then_restore_jax(tmp_path):
+  cache = tmp_path / 'jax_cache'
+  with experiment.compile_settings(cache):
+    assert jax.config.values['jax_compilation_cache_dir'] == str(cache)
+    jax.jit(lambda x: jnp.sin(x) * 3.25 + 7.5)(jnp.arange(5.0))  # A program of its own.
+  assert any(cache.iterdir())  # Stored: the next member or seed reads it instead of compiling.
+  assert jax.config.values['jax_compilation_cache_dir'] is None
+  assert jax.config.values['jax_persistent_cache_min_compile_time_secs'] == 1.0
 
 
 def test_modalities_config_is_every_subset_with_imu():
@@ -142,6 +173,16 @@ def test_member_index_runs_only_that_member(tmp_path):
   experiment.run(_tiny_config(report_only=True), tmp_path, pretrain=fakes.pretrain)
   text = (tmp_path / 'report.md').read_text()
   assert 'Not finished' in text and 'joint_clip/seed0 (pretraining not finished)' in text
+  # CI's report step: a missing member fails it, after the report is written.
+  (tmp_path / 'report.md').unlink()
+  with pytest.raises(ValueError, match='2 member runs have not finished: joint_clip/seed0'):
+    experiment.run(
+      _tiny_config(report_only=True, require_complete=True), tmp_path, pretrain=fakes.pretrain
+    )
+  assert (tmp_path / 'report.md').exists()
+  experiment.run(
+    _tiny_config(require_complete=True), tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate
+  )
 
 
 def test_rerun_skips_finished_steps(tmp_path):
@@ -153,7 +194,7 @@ def test_rerun_skips_finished_steps(tmp_path):
   experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate)
   assert fakes.calls == []
   # A member killed between pretraining and evaluation gets its evaluation only.
-  (tmp_path / 'members/joint_clip/seed0/eval/probe_results.csv').unlink()
+  shutil.rmtree(tmp_path / 'members/joint_clip/seed0/eval')
   experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate)
   assert [kind for kind, _ in fakes.calls] == ['eval']
 
@@ -228,6 +269,7 @@ def test_report_marks_only_differences_beyond_the_seed_spread(tmp_path):
       (directory / 'eval').mkdir(parents=True)
       # Two probe seeds per pretraining seed, averaged by the report.
       _write_probe_csv(directory / 'eval' / 'probe_results.csv', {0: value - 0.01, 1: value + 0.01})
+      (directory / 'eval' / experiment_report.EVAL_DONE).write_text('{"seconds": 1.0}')
       summary = {'steps': 10, 'wall_seconds': 2.0 + seed, 'final_loss': 1.0}
       (directory / 'summary.json').write_text(json.dumps(summary))
   path = experiment_report.write(tmp_path, list(members), (0, 1, 2))
@@ -246,6 +288,109 @@ def test_report_marks_only_differences_beyond_the_seed_spread(tmp_path):
   with (tmp_path / 'report_cost.csv').open() as handle:
     cost = {r['member']: r for r in csv.DictReader(handle)}
   assert float(cost['far']['pretrain_seconds_total']) == pytest.approx(9.0)
+
+
+class Clock:
+  """`time.time` of the runner, moved by hand: the tests below set what each start cost."""
+
+  def __init__(self, now: float = 1000.0):
+    self.now = now
+
+  def time(self) -> float:
+    return self.now
+
+
+class Killed(Exception):
+  """Stands for the kill of a run: the stage stops where it is, nothing after runs."""
+
+
+def test_cost_sums_every_start_of_a_resumed_run(tmp_path, monkeypatch):
+  clock = Clock()
+  monkeypatch.setattr(experiment, 'time', clock)
+  config = _tiny_config(member=0)
+  name = experiment.member_names(config)[0]
+  directory = experiment_report.member_dir(tmp_path, name, 0)
+  fakes = Fakes()
+
+  def killed_after_30_s(config, workdir):
+    clock.now += 30
+    raise Killed  # Before its summary.
+
+  def resumed_for_20_s(config, workdir):
+    clock.now += 20
+    fakes.pretrain(config, workdir)  # Its summary's wall_seconds: this start only.
+
+  with pytest.raises(Killed):
+    experiment.run(config, tmp_path, pretrain=killed_after_30_s, evaluate=fakes.evaluate)
+  clock.now = 2000.0
+  experiment.run(config, tmp_path, pretrain=resumed_for_20_s, evaluate=fakes.evaluate)
+  starts = json.loads((directory / experiment_report.WALL_TIME).read_text())['pretrain']
+  assert starts == [[1000.0, 1030.0], [2000.0, 2020.0]]
+  experiment.run(_tiny_config(report_only=True), tmp_path, pretrain=fakes.pretrain)
+  with (tmp_path / 'report_cost.csv').open() as handle:
+    cost = {r['member']: r for r in csv.DictReader(handle)}
+  assert float(cost[name]['pretrain_seconds_total']) == pytest.approx(50.0)
+  assert 'summed over every start' in (tmp_path / 'report.md').read_text()
+
+
+def test_a_start_killed_outright_counts_up_to_its_last_heartbeat(tmp_path):
+  # SIGKILL: no exception handler runs; only the heartbeat has moved the start's end.
+  script = (
+    'import sys, time\n'
+    'from pathlib import Path\n'
+    'from mujo_jax import experiment\n'
+    'experiment.HEARTBEAT_S = 0.05\n'
+    'directory = Path(sys.argv[1])\n'
+    "experiment._timed(directory, 'pretrain', directory, lambda: time.sleep(600))\n"
+  )
+  process = subprocess.Popen([sys.executable, '-c', script, str(tmp_path)], cwd=ROOT)
+  record = tmp_path / experiment_report.WALL_TIME
+  deadline = time.time() + 120
+  while time.time() < deadline and not record.exists():
+    time.sleep(0.1)
+  time.sleep(1.0)
+  process.kill()
+  process.wait()
+  ((start, end),) = json.loads(record.read_text())['pretrain']
+  assert end - start >= 0.5  # It ran a second after its first record; beats every 0.05 s.
+  assert experiment_report.stage_seconds(tmp_path, 'pretrain') == pytest.approx(end - start)
+
+
+def test_killed_evaluation_is_redone_and_its_tables_are_not_reported(tmp_path):
+  fakes = Fakes()
+  config = _tiny_config(member=0)
+  name = experiment.member_names(config)[0]
+
+  def killed_between_tables(config, workdir):
+    fakes.evaluate(config, workdir)  # probe_results.csv is written ...
+    raise Killed  # ... retrieval.csv never is.
+
+  with pytest.raises(Killed):
+    experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=killed_between_tables)
+  experiment.run(_tiny_config(report_only=True), tmp_path, pretrain=fakes.pretrain)
+  text = (tmp_path / 'report.md').read_text()
+  assert f'{name}/seed0 (evaluation not finished)' in text
+  assert f'| {name} |' not in _f1_tables(text)  # No half-evaluated row.
+  fakes.calls.clear()
+  done = experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate)
+  assert done[f'{name}/seed0'] == {'pretrain': 'skipped', 'eval': 'ran'}
+  experiment.run(_tiny_config(report_only=True), tmp_path, pretrain=fakes.pretrain)
+  assert f'| {name} |' in _f1_tables((tmp_path / 'report.md').read_text())
+
+
+def _f1_tables(report_text: str) -> str:
+  return report_text.split('## Linear-probe')[1].split('## Statistical')[0]
+
+
+def test_summary_cut_short_by_a_kill_pretrains_again(tmp_path):
+  fakes = Fakes()
+  config = _tiny_config(member=0)
+  experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate)
+  summary = experiment_report.member_dir(tmp_path, experiment.member_names(config)[0], 0)
+  (summary / 'summary.json').write_text('{"steps": 1')  # The trainer's write, cut short.
+  fakes.calls.clear()
+  experiment.run(config, tmp_path, pretrain=fakes.pretrain, evaluate=fakes.evaluate)
+  assert [kind for kind, _ in fakes.calls] == ['pretrain']
 
 
 # ---------------------------------------------------------------- the tiny experiment, for real
@@ -270,12 +415,13 @@ def test_tiny_experiment_runs_end_to_end(tiny_experiment):
   assert all(done[f'{m}/seed0'] == {'pretrain': 'ran', 'eval': 'ran'} for m in config.members)
   text = (workdir / 'report.md').read_text()
   for member in config.members:
-    assert f'| {member} |' in text.split('## Linear-probe')[1].split('## Statistical')[0]
+    assert f'| {member} |' in _f1_tables(text)
     summary = json.loads((workdir / f'members/{member}/seed0/summary.json').read_text())
     assert summary['steps'] == 4
   assert 'Cross-modal retrieval R@1' in text and 'imu→text' in text
   assert 'Training cost' in text and 'Missing-modality robustness' in text
   assert (workdir / 'report_f1.csv').exists() and (workdir / 'report_heatmap.png').exists()
+  assert any((workdir / 'jax_cache').iterdir())  # The members' shared compiled programs.
 
 
 @pytest.mark.slow

@@ -2,15 +2,18 @@ r"""Multitask strategies × contrastive losses: which way of mixing the pairs tr
 
   python -m mujo_jax.main --config=configs/experiments/strategies.py --workdir=W
   python -m mujo_jax.main --config=configs/experiments/strategies.py:runlocal --workdir=W
+  python -m mujo_jax.main --config=configs/experiments/strategies.py:small --workdir=W
   python -m mujo_jax.main --config=configs/experiments/strategies.py --workdir=W \
       --config.print_commands=True
 
 Members: joint, round_robin, random_pair, anchored on each modality and uncertainty weighting,
 each with the CLIP and the SigLIP loss (`<strategy>_<loss>`, 16 members), on all four
 modalities. Variants (after the colon): size=tiny|small|base, seeds=N (pretraining seeds
-0..N-1; default 3, 1 with runlocal), steps=N (pretraining steps; 0: configs/pretrain.py's),
-datasets=synthetic|synthetic+basic_motions (the evaluation's datasets), members=a+b (a
-subset), runlocal (tiny model, tiny corpus, a few steps: a CI-sized run).
+0..N-1; default 3, 1 with runlocal, 2 with small), steps=N (pretraining steps; 0:
+configs/pretrain.py's), datasets=synthetic|synthetic+basic_motions+deepmimic (the evaluation's
+datasets), members=a+b (a subset), runlocal (tiny model, tiny corpus, 10 steps: the CI run,
+.ci/run), small (tiny model, default corpus, 300 steps, 2 seeds, the real-data sets too: 40+
+min on two shared CPU cores; configs/experiments/_common.py `SMALL`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The report of an experiment (mujo_jax/experiment.py): its members compared, from files only.
 
 Reads, for every member and pretraining seed, `W/members/<member>/seed<k>/summary.json`
-(pretraining cost) and `.../eval/{probe_results,retrieval,robustness}.csv` (the evaluation), and
-writes `W/report.md`, the CSVs behind its tables (`report_f1.csv`, `report_retrieval.csv`,
+(pretraining finished), `.../wall_time.json` (the runner's record of every start of each stage:
+the cost), `.../eval/timing.json` (evaluation finished: the runner writes it after the last
+table) and `.../eval/{probe_results,retrieval,robustness}.csv` (the evaluation), and writes
+`W/report.md`, the CSVs behind its tables (`report_f1.csv`, `report_retrieval.csv`,
 `report_robustness.csv`, `report_cost.csv`, `report_statistics.csv`) and two plots
 (`report_f1_vs_budget_<dataset>_<split>.png`, `report_heatmap.png`). Members or seeds that have
 not finished are listed as missing; the tables use whatever has.
@@ -35,6 +37,12 @@ from scipy import stats  # pylint: disable=wrong-import-position
 from mujo_jax.eval import report  # pylint: disable=wrong-import-position
 
 BOOTSTRAP_SAMPLES = 10_000
+# In a member's seed directory: `{stage: [[start, end], ...]}`, one pair per start of the stage
+# (`pretrain`, `eval`); end is null while it runs, or for ever when the start was killed.
+WALL_TIME = 'wall_time.json'
+# In a member's eval directory, written (atomically) after every table: evaluation finished.
+# Tables without it are a killed evaluation's and are not read.
+EVAL_DONE = 'timing.json'
 
 
 def member_dir(workdir: Path, member: str, seed: int) -> Path:
@@ -43,6 +51,45 @@ def member_dir(workdir: Path, member: str, seed: int) -> Path:
 
 def eval_dir(workdir: Path, member: str, seed: int) -> Path:
   return member_dir(workdir, member, seed) / 'eval'
+
+
+def read_json(path: Path) -> Any:
+  """The file's JSON value, or None when it is missing or cut short (a killed write)."""
+  try:
+    return json.loads(path.read_text())
+  except (FileNotFoundError, json.JSONDecodeError):
+    return None
+
+
+def last_write(directory: Path, after: float) -> float:
+  """The latest modification time of a file under `directory` (not before `after`)."""
+  times = [
+    p.stat().st_mtime
+    for p in directory.rglob('*')
+    if p.is_file() and not p.name.startswith(WALL_TIME)
+  ]
+  return max([after, *times])
+
+
+def closed_starts(starts: Sequence[Sequence[Any]], directory: Path) -> list[list[float]]:
+  """`starts` with every open one (killed, or still running) closed at its last write.
+
+  A killed start wrote no end; the latest file it left in `directory` (a checkpoint, a log
+  line, a table) is the last moment it is known to have worked.
+  """
+  return [
+    [float(start), float(end) if end is not None else last_write(directory, float(start))]
+    for start, end in starts
+  ]
+
+
+def stage_seconds(directory: Path, stage: str) -> float | None:
+  """Wall time of every start of `stage` in a member's seed directory, summed (None: none)."""
+  starts = (read_json(directory / WALL_TIME) or {}).get(stage)
+  if not starts:
+    return None
+  activity = directory / 'eval' if stage == 'eval' else directory
+  return float(sum(end - start for start, end in closed_starts(starts, activity)))
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -67,6 +114,7 @@ class Collected:
   retrieval: list[dict[str, Any]] = dataclasses.field(default_factory=list)
   robustness: list[dict[str, Any]] = dataclasses.field(default_factory=list)
   summaries: dict[tuple[str, int], dict[str, Any]] = dataclasses.field(default_factory=dict)
+  pretrain_seconds: dict[tuple[str, int], float] = dataclasses.field(default_factory=dict)
   eval_seconds: dict[tuple[str, int], float] = dataclasses.field(default_factory=dict)
   missing: list[str] = dataclasses.field(default_factory=list)
 
@@ -77,19 +125,27 @@ def collect(workdir: Path, members: Sequence[str], seeds: Sequence[int]) -> Coll
     for seed in seeds:
       directory = member_dir(workdir, member, seed)
       tag = {'member': member, 'seed': seed}
-      summary = directory / 'summary.json'
-      if summary.exists():
-        out.summaries[(member, seed)] = json.loads(summary.read_text())
-      timing = directory / 'eval' / 'timing.json'
-      if timing.exists():
-        out.eval_seconds[(member, seed)] = float(json.loads(timing.read_text())['seconds'])
-      probe_rows = _read_csv(directory / 'eval' / 'probe_results.csv')
-      if not probe_rows:
-        stage = 'evaluation' if summary.exists() else 'pretraining'
+      summary = read_json(directory / 'summary.json')
+      if summary is not None:
+        out.summaries[(member, seed)] = summary
+        # Every start of the pretraining; a workdir from before the runner recorded them has
+        # the trainer's own figure (its last start only).
+        seconds = stage_seconds(directory, 'pretrain')
+        out.pretrain_seconds[(member, seed)] = (
+          seconds if seconds is not None else float(summary['wall_seconds'])
+        )
+      done = read_json(directory / 'eval' / EVAL_DONE)
+      if done is None:
+        stage = 'evaluation' if summary is not None else 'pretraining'
         out.missing.append(f'{member}/seed{seed} ({stage} not finished)')
-      out.probe += [{**row, **tag} for row in probe_rows]
-      out.retrieval += [{**row, **tag} for row in _read_csv(directory / 'eval' / 'retrieval.csv')]
-      out.robustness += [{**row, **tag} for row in _read_csv(directory / 'eval' / 'robustness.csv')]
+        continue
+      out.eval_seconds[(member, seed)] = float(done['seconds'])
+      for rows, name in (
+        (out.probe, 'probe_results.csv'),
+        (out.retrieval, 'retrieval.csv'),
+        (out.robustness, 'robustness.csv'),
+      ):
+        rows += [{**row, **tag} for row in _read_csv(directory / 'eval' / name)]
   return out
 
 
@@ -477,16 +533,20 @@ def write(
         'member': member,
         'runs': len(runs),
         'steps': int(np.mean([r['steps'] for _, r in runs])),
-        'pretrain_seconds_mean': float(np.mean([r['wall_seconds'] for _, r in runs])),
-        'pretrain_seconds_total': float(np.sum([r['wall_seconds'] for _, r in runs])),
+        'pretrain_seconds_mean': float(
+          np.mean([data.pretrain_seconds[(member, s)] for s, _ in runs])
+        ),
+        'pretrain_seconds_total': float(
+          np.sum([data.pretrain_seconds[(member, s)] for s, _ in runs])
+        ),
         'eval_seconds_total': float(np.sum(evals)) if evals else float('nan'),
         'final_loss': _mean([_float(r.get('final_loss')) for _, r in runs]),
       }
     )
   if cost_csv:
     lines += [
-      '## Training cost (wall time of the last start of each run: a resumed run counts the '
-      'resumed part only)',
+      '## Training cost (wall time summed over every start of a run: a resumed run counts '
+      'the time before it was stopped too)',
       '',
       report.markdown_table(
         [
