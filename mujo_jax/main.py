@@ -9,11 +9,16 @@ from __future__ import annotations
 import os
 import sys
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+# TensorFlow (imported by clu's summary writer and TFDS; it computes nothing of a run) prints a
+# C++ oneDNN notice at import, in every process, before any log level applies. Set before the
+# imports below; the user's own value wins.
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 
-from mujo_jax import distributed, experiment, train
-from mujo_jax.eval import linear_probe
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from mujo_jax import distributed, experiment, train  # noqa: E402
+from mujo_jax.eval import linear_probe  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
   'config', None, 'Config file (get_config(arg)).', lock_config=True
@@ -32,6 +37,10 @@ _INPUT_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  # The console shows the run's progress lines, warnings and errors; the libraries' INFO logs
+  # (orbax, grain, clu, absl) come back with absl's --verbosity=0 (or 1 for DEBUG as well).
+  if not flags.FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)
   try:
     _run(_CONFIG.value)
   except _INPUT_ERRORS as error:
