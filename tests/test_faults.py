@@ -75,7 +75,7 @@ _RUNNER = textwrap.dedent("""
       main()
 """)
 
-TOTAL_STEPS = 16
+TOTAL_STEPS = 16 + 6 * KILLS  # Room for every kill to land before the end.
 _VARIANT = 'runlocal,batch_size=8,modalities=imu+text'  # Two towers: short compiles.
 
 
@@ -147,9 +147,19 @@ def _committed(workdir: Path) -> list[int]:
   return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
 
 
-def _saving(workdir: Path) -> list[str]:
+def _saving(workdir: Path) -> dict[str, int]:
+  """Checkpoint saves under way: temporary dir name -> inode (a new dir of an old name, as after
+  a restart, has a new inode)."""
   directory = workdir / 'checkpoints'
-  return [p.name for p in directory.glob('*.orbax-checkpoint-tmp')] if directory.exists() else []
+  if not directory.exists():
+    return {}
+  saving = {}
+  for path in directory.glob('*.orbax-checkpoint-tmp'):
+    try:
+      saving[path.name] = path.stat().st_ino
+    except FileNotFoundError:  # Committed (renamed) meanwhile.
+      pass
+  return saving
 
 
 def _final_state(workdir: Path) -> tuple[dict, list[str]]:
@@ -197,6 +207,34 @@ def _kill_and_check(process: subprocess.Popen, prefix: str) -> dict:
   return {'children': len(children), 'orphans': len(alive), 'shm_left': len(_shm_left(prefix))}
 
 
+class _NewSave:
+  """True once this run saves a step after `after` (a temporary dir that the previous kill did
+  not leave behind)."""
+
+  def __init__(self, workdir: Path, after: int):
+    self.workdir, self.after = workdir, after
+    self.stale = set(_saving(workdir).items())
+
+  def __call__(self) -> bool:
+    return any(
+      int(name.split('.')[0]) > self.after and (name, inode) not in self.stale
+      for name, inode in _saving(self.workdir).items()
+    )
+
+
+class _AfterTrainingStarts:
+  """True `delay` seconds after this run commits its first checkpoint (training under way)."""
+
+  def __init__(self, workdir: Path, after: int, delay: float):
+    self.workdir, self.after, self.delay = workdir, after, delay
+    self.started = None
+
+  def __call__(self) -> bool:
+    if self.started is None and max(_committed(self.workdir), default=0) > self.after:
+      self.started = time.time()
+    return self.started is not None and time.time() - self.started >= self.delay
+
+
 @pytest.fixture(scope='module')
 def compile_cache(tmp_path_factory) -> Path:
   return tmp_path_factory.mktemp('jax_cache')
@@ -227,19 +265,12 @@ def test_kill9_restarts_are_bit_identical(tmp_path, synthetic_data_dir, compile_
   for moment in moments:
     process, prefix = trainer.start(workdir)
     done = _committed(workdir)
-    if moment == 'first_save' or moment == 'save':
-      # A save of a step after those committed when this run started.
-      def condition(done=done):
-        return any(int(name.split('.')[0]) > max(done, default=0) for name in _saving(workdir))
+    if moment == 'first_save':
+      condition = _NewSave(workdir, after=0)
+    elif moment == 'save':  # A later save: 0-2 saves after this run's first.
+      condition = _NewSave(workdir, after=max(done, default=1) + 2 * rng.randrange(3))
     else:
-      delay = rng.uniform(0.0, 1.0)
-      started = []
-
-      def condition(done=done, delay=delay, started=started):
-        if not started and len(_committed(workdir)) > len(done):
-          started.append(time.time())  # Training is under way in this run.
-        return bool(started) and time.time() - started[0] >= delay
-
+      condition = _AfterTrainingStarts(workdir, max(done, default=0), rng.uniform(0.0, 0.5))
     if not _wait_for(condition, process):
       pytest.fail(f'the run ended before the {moment} kill: {process.stderr.read()[-2000:]}')
     report.append(
@@ -529,3 +560,117 @@ def test_no_valid_checkpoint_is_an_error_not_a_restart(saved_run, tmp_path):
   assert message.startswith(f'no valid checkpoint in {workdir}/checkpoints: step 4 (')
   assert 'step 2 (' in message
   assert _committed(workdir) == [2, 4]  # Nothing moved or overwritten.
+
+
+# ---------------------------------------------------------------- console
+
+
+def _cli_env() -> dict:
+  env = dict(os.environ, JAX_PLATFORMS='cpu', JAX_DISABLE_MOST_OPTIMIZATIONS='1')
+  env.pop('XLA_FLAGS', None)
+  env.pop('TF_ENABLE_ONEDNN_OPTS', None)  # main sets its own default.
+  return env
+
+
+@pytest.mark.slow
+def test_console_is_one_progress_line_per_interval_and_the_summary(tmp_path, synthetic_data_dir):
+  args = [
+    '--config=configs/pretrain.py:runlocal,batch_size=8,modalities=imu+text',
+    f'--workdir={tmp_path / "work"}',
+    f'--config.data.tfds_data_dir={synthetic_data_dir}',
+    '--config.total_steps=6',
+    '--config.log_every_steps=2',
+    '--config.save_every_steps=2',
+    '--config.data.num_workers=1',
+  ]
+  result = subprocess.run(
+    [sys.executable, '-m', 'mujo_jax.main', *args],
+    cwd=ROOT,
+    env=_cli_env(),
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert result.returncode == 0, result.stderr[-3000:]
+  out = result.stdout.splitlines()
+  progress = [line for line in out if line.startswith('step ')]
+  assert len(progress) == 3, out
+  for line, step in zip(progress, (2, 4, 6), strict=True):
+    assert re.fullmatch(rf'step {step}/6 \| [\d.]+ steps/s \| ETA \S+ \| loss [\d.]+', line), line
+  table = out[out.index(next(line for line in out if line.startswith('summary '))) :]
+  assert out == progress + table  # Nothing else on stdout ...
+  assert all(' | ' in line or set(line) <= {'-', '|'} for line in table)
+  assert result.stderr.strip() == '', result.stderr[-3000:]  # ... and nothing on stderr.
+
+  # --verbosity (absl's flag) brings the libraries' INFO logs back; a config error keeps it short.
+  verbose = subprocess.run(
+    [sys.executable, '-m', 'mujo_jax.main', *args, '--config.nonfinite=bogus', '--verbosity=0'],
+    cwd=ROOT,
+    env=_cli_env(),
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert verbose.returncode == 2
+  assert re.search(r'^I\d{4} .*main\.py:\d+\] job=pretrain workdir=', verbose.stderr, re.M)
+  assert verbose.stderr.strip().splitlines()[-1] == (
+    "error: invalid config: nonfinite='bogus': expected one of ('skip', 'stop')"
+  )
+
+
+# ---------------------------------------------------------------- a lost process
+
+
+def _multiprocess_args(workdir: Path, data_dir: str) -> list[str]:
+  return [
+    '--config=configs/pretrain.py:runlocal,batch_size=8,modalities=imu+text',
+    f'--workdir={workdir}',
+    f'--config.data.tfds_data_dir={data_dir}',
+    '--config.total_steps=100000',  # Runs until a process is lost.
+    '--config.save_every_steps=2',
+    '--config.data.num_workers=0',
+  ]
+
+
+def _process_with_id(parent: psutil.Process, process_id: str) -> psutil.Process:
+  deadline = time.time() + 120
+  while time.time() < deadline:
+    for child in parent.children(recursive=True):
+      try:
+        if child.environ().get('MUJO_PROCESS_ID') == process_id and 'mujo_jax.main' in ' '.join(
+          child.cmdline()
+        ):
+          return child
+      except psutil.NoSuchProcess:
+        pass
+    time.sleep(0.2)
+  raise TimeoutError(f'no process with MUJO_PROCESS_ID={process_id}')
+
+
+@pytest.mark.slow
+def test_lost_process_stops_the_job_and_is_named(tmp_path, synthetic_data_dir):
+  workdir = tmp_path / 'work'
+  launcher = subprocess.Popen(
+    [
+      'bash',
+      'launch/local_multiprocess.sh',
+      '2',
+      '--',
+      *_multiprocess_args(workdir, synthetic_data_dir),
+    ],
+    cwd=ROOT,
+    env=dict(_cli_env(), DEVICES_PER_PROCESS='1', MUJO_HEARTBEAT_TIMEOUT_S='5'),
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
+  lost = _process_with_id(psutil.Process(launcher.pid), '1')
+  survivor = _process_with_id(psutil.Process(launcher.pid), '0')
+  assert _wait_for(lambda: _committed(workdir), launcher)  # Training is under way.
+  lost.kill()
+  killed_at = time.time()
+  _, err = launcher.communicate(timeout=90)
+  assert time.time() - killed_at < 60
+  assert launcher.returncode != 0
+  assert f'process 1 (pid {lost.pid}) was killed by signal 9; stopping the other 1' in err, err
+  assert not survivor.is_running() or survivor.status() == psutil.STATUS_ZOMBIE

@@ -8,6 +8,7 @@ checkpointed with the model, so a restarted run reads exactly the batches it wou
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -82,11 +83,18 @@ def train_dataset(
     grain.ReadOptions(num_threads=2, prefetch_buffer_size=config.data.prefetch_batches)
   )
   if config.data.num_workers > 0:
+    # Workers send batches through their queue (pickled), not as grain's shared-memory arrays:
+    # those are unlinked by a thread when the last reference dies, which never runs for the
+    # batches still buffered (or held zero-copy by JAX) at interpreter exit, nor after a
+    # `kill -9` (`resource_tracker: ... leaked shared_memory objects`). A batch is a few MB: the
+    # extra copy costs milliseconds, off the training thread.
+    iter_dataset = grain.experimental.WithOptionsIterDataset(
+      iter_dataset, grain.experimental.DatasetOptions(min_shm_size=sys.maxsize)
+    )
     iter_dataset = iter_dataset.mp_prefetch(
       grain.MultiprocessingOptions(num_workers=config.data.num_workers),
       worker_init_fn=exit_with_parent,
     )
-    iter_dataset = iter_dataset.map(_own_memory)
   return iter_dataset
 
 
@@ -101,9 +109,7 @@ def exit_with_parent(worker_index: int, worker_count: int) -> None:
   A worker is a daemon of the trainer, which ends it on a normal exit; after `kill -9` nobody
   does, and it blocks forever on its full output queue (28 minutes and ~290 MB in issue 15).
   prctl(PR_SET_PDEATHSIG) would fire when the *thread* that started the worker ends, and grain
-  starts workers from a thread pool, so the worker watches its parent pid instead. Once it is
-  gone, the multiprocessing resource tracker (kept alive by the worker's handle) unlinks the
-  shared memory of the batches that were in flight.
+  starts workers from a thread pool, so the worker watches its parent pid instead.
   """
   del worker_index, worker_count
   parent = os.getppid()
@@ -114,18 +120,6 @@ def exit_with_parent(worker_index: int, worker_count: int) -> None:
     os._exit(1)
 
   threading.Thread(target=watch, name='exit-with-parent', daemon=True).start()
-
-
-def _own_memory(batch: dict[str, Any]) -> dict[str, np.ndarray]:
-  """Copies a batch out of grain's shared memory into memory this process owns.
-
-  A worker hands batches over as shared-memory arrays that are unlinked when the last
-  reference dies. `jax.make_array_from_process_local_data` may keep the host buffer (zero-copy
-  on CPU), so the trainer's last batches lived until interpreter shutdown, where grain's
-  asynchronous unlink never runs: `resource_tracker: ... leaked shared_memory objects`. One
-  copy per batch frees each segment as soon as the batch arrives.
-  """
-  return {key: np.array(value) for key, value in batch.items()}
 
 
 def evenly_spaced(dataset: grain.MapDataset, max_windows: int | None) -> grain.MapDataset:
