@@ -301,6 +301,7 @@ class _Interval:
   consecutive: int = 0  # Non-finite steps in a row, up to the newest fetched one.
   start_step: int = 0
   start_time: float = dataclasses.field(default_factory=time.time)
+  loop_start: tuple[int, float] = (0, 0.0)  # (step, time) where the loop began.
 
   def fetch(self, config: ml_collections.ConfigDict) -> dict[str, float] | None:
     """Means of the finite steps' metrics; logs (and counts) each skipped step."""
@@ -336,6 +337,8 @@ class _Interval:
 
   def progress_line(self, step: int, total: int, loss: float | None) -> str:
     now = time.time()
+    if step == self.start_step:  # An interval of the compiled step alone: count it after all.
+      self.start_step, self.start_time = self.loop_start
     rate = (step - self.start_step) / max(now - self.start_time, 1e-9)
     eta = _format_eta((total - step) / rate) if rate > 0 else '?'
     line = f'step {step}/{total} | {rate:.2f} steps/s | ETA {eta}'
@@ -398,7 +401,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     progress = periodic_actions.ReportProgress(
       num_train_steps=config.total_steps, writer=writer, every_steps=config.log_every_steps
     )
-    interval = _Interval(start_step=start_step)
+    interval = _Interval(start_step=start_step, loop_start=(start_step, time.time()))
     last_metrics: dict[str, float] = {}
     with _StopSignals() as stop:
       for step in range(start_step + 1, config.total_steps + 1):
