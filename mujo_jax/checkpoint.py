@@ -139,14 +139,14 @@ def check_free_space(workdir: Path, needed_bytes: int) -> None:
     )
 
 
-def is_disk_error(error: BaseException) -> bool:
-  """A save failed for want of room or permission (not a bug): report it as one line."""
+def disk_error(error: BaseException) -> OSError | None:
+  """The OSError of room or permission behind a failed save (not a bug), if that is what it is."""
   codes = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
   while error is not None:
     if isinstance(error, OSError) and error.errno in codes:
-      return True
+      return error
     error = error.__cause__ or error.__context__
-  return False
+  return None
 
 
 def restore_newest_valid(

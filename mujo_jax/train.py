@@ -253,7 +253,7 @@ def _committed_steps(workdir: Path) -> list[int]:
   return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
 
 
-def _disk_error(error: BaseException, step: int, workdir: Path) -> checkpoint.WorkdirError:
+def _save_failed(error: OSError, step: int, workdir: Path) -> checkpoint.WorkdirError:
   intact = [s for s in _committed_steps(workdir) if s != step]
   kept = f'the checkpoint of step {intact[-1]} is intact' if intact else 'no earlier checkpoint'
   return checkpoint.WorkdirError(
@@ -439,8 +439,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
           if preempting:
             mngr.wait_until_finished()
         except Exception as error:
-          if checkpoint.is_disk_error(error):
-            raise _disk_error(error, step, workdir) from error
+          if cause := checkpoint.disk_error(error):
+            raise _save_failed(cause, step, workdir) from error
           raise
         if preempting:
           why = stop.received or 'preemption notice'
@@ -451,8 +451,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
       try:
         mngr.wait_until_finished()
       except Exception as error:
-        if checkpoint.is_disk_error(error):
-          raise _disk_error(error, config.total_steps, workdir) from error
+        if cause := checkpoint.disk_error(error):
+          raise _save_failed(cause, config.total_steps, workdir) from error
         raise
       if stop.received:  # During the last save: the run is complete and saved.
         raise Preempted(_preempted(stop.received, config.total_steps, config, workdir, is_chief))
