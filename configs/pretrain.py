@@ -57,6 +57,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # GradCache-style exact accumulation: the contrastive loss sees the whole batch.
   config.accum_steps = 1
   config.accum_mode = 'exact'
+  # A step whose loss or gradient is not finite is not applied: 'skip' (logged and counted) or
+  # 'stop' the run; 'skip' stops too after this many such steps in a row.
+  config.nonfinite = 'skip'
+  config.nonfinite_max_consecutive = 10
 
   # ---------------------------------------------------------------- data
   config.data = ml_collections.ConfigDict()

@@ -5,27 +5,50 @@ and `checkpoints/<step>/{state,data_iter}` (orbax). The trainer saves through
 `checkpoint_manager`; evaluation, `Embedder` and tests restore through `load_pretrained`, which
 rebuilds the config from `config.json` and validates it again, so a checkpoint is always read
 by the architecture it was trained with.
+
+Faults of the workdir are handled here too: one run at a time (`lock_workdir`), a write and room
+for the checkpoints before the first step (`prepare_workdir`, `check_free_space`), and a corrupt
+latest checkpoint set aside for the newest valid one (`restore_newest_valid`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import fcntl
 import json
-from collections.abc import Mapping
+import logging
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 from flax import traverse_util
+from jax.experimental import multihost_utils
 
 from mujo_jax import config_validation
 
 CONFIG_FILE = 'config.json'
 CHECKPOINTS_DIR = 'checkpoints'
 ITEMS = ('state', 'data_iter')
+LOCK_FILE = '.lock'
+# Checkpoints that failed to restore are moved here (not deleted: they may be worth a look),
+# so that orbax neither lists them nor refuses to save their step again.
+CORRUPT_DIR = 'corrupt_checkpoints'
+
+
+class WorkdirError(ValueError):
+  """A workdir that cannot be used as it is: locked, unwritable, full, or no valid checkpoint.
+
+  A ValueError so that `main` reports it as the one line it is (the path and what is wrong).
+  """
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -52,10 +75,130 @@ def checkpoint_manager(workdir: Path, config: ml_collections.ConfigDict) -> ocp.
     save_interval_steps=config.save_every_steps,
     enable_async_checkpointing=True,
     create=True,
+    # A run killed during a save leaves `<step>.orbax-checkpoint-tmp`: never listed as a step,
+    # and removed when the next run starts.
+    cleanup_tmp_directories=True,
   )
   return ocp.CheckpointManager(
     Path(workdir).absolute() / CHECKPOINTS_DIR, options=options, item_names=ITEMS
   )
+
+
+# ---------------------------------------------------------------- workdir faults
+
+
+def lock_workdir(workdir: Path) -> TextIO:
+  """Takes the workdir's lock for this run (process 0); keep the returned file open.
+
+  flock, not a pid file: the kernel drops the lock when its holder dies, so a run killed with
+  `kill -9` never blocks its own restart, and two live runs can never both hold it.
+  """
+  path = Path(workdir) / LOCK_FILE
+  handle = open(path, 'a+')  # Held open (and locked) for the whole run.
+  try:
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    handle.seek(0)
+    holder = handle.read().strip() or 'another process'
+    handle.close()
+    raise WorkdirError(
+      f'workdir {workdir} is in use by {holder} (lock {path}): wait for that run to end, '
+      f'or give another --workdir'
+    ) from None
+  handle.seek(0)
+  handle.truncate()
+  handle.write(f'pid {os.getpid()} on {socket.gethostname()}\n')
+  handle.flush()
+  return handle
+
+
+def prepare_workdir(workdir: Path) -> None:
+  """Creates the workdir and proves that it takes a write, before anything else is done."""
+  probe = Path(workdir) / f'.write-probe-{os.getpid()}'
+  try:
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    with open(probe, 'wb') as handle:
+      handle.write(b'\0' * 4096)
+      handle.flush()
+      os.fsync(handle.fileno())
+  except OSError as error:
+    raise WorkdirError(
+      f'workdir {workdir} is not writable: {error.strerror or error} ({error.filename or probe})'
+    ) from error
+  finally:
+    probe.unlink(missing_ok=True)
+
+
+def check_free_space(workdir: Path, needed_bytes: int) -> None:
+  """Fails before the first step, not at a save, if the disk cannot take the checkpoints."""
+  free = shutil.disk_usage(workdir).free
+  if free < needed_bytes:
+    raise WorkdirError(
+      f'workdir {workdir} has {free / 2**20:.0f} MiB free: expected at least '
+      f'{needed_bytes / 2**20:.0f} MiB for the checkpoints this run keeps'
+    )
+
+
+def disk_error(error: BaseException) -> OSError | None:
+  """The OSError of room or permission behind a failed save (not a bug), if that is what it is."""
+  codes = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+  while error is not None:
+    if isinstance(error, OSError) and error.errno in codes:
+      return error
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def restore_newest_valid(
+  manager: ocp.CheckpointManager, workdir: Path, args: Callable[[], ocp.args.Composite]
+) -> tuple[int | None, Any]:
+  """Restores the newest checkpoint that reads back; sets the broken newer ones aside.
+
+  `args()` builds fresh restore arguments for each try. Returns `(None, None)` only when the
+  workdir has no checkpoint at all: a workdir with checkpoints of which none is valid is an
+  error, never a silent restart from step 0.
+  """
+  corrupt, problems = [], []
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      restored = manager.restore(step, args=args())
+    except Exception as error:  # Any failure to read back: corrupt.
+      reason = f'{type(error).__name__}: {_first_line(error)}'
+      corrupt.append(step)
+      problems.append(f'step {step} ({reason})')
+      logging.warning(
+        'checkpoint %s is corrupt or partial (%s): falling back to the one before',
+        manager.directory / str(step),
+        reason,
+      )
+      continue
+    _set_aside(manager, workdir, corrupt)
+    return step, restored
+  if problems:
+    raise WorkdirError(f'no valid checkpoint in {manager.directory}: ' + '; '.join(problems))
+  return None, None
+
+
+def _set_aside(manager: ocp.CheckpointManager, workdir: Path, steps: list[int]) -> None:
+  """Moves corrupt steps out of the checkpoint directory, so that orbax neither lists them nor
+  refuses to save their step number again, and re-lists it."""
+  if not steps:
+    return
+  if jax.process_index() == 0:
+    corrupt = Path(workdir) / CORRUPT_DIR
+    corrupt.mkdir(exist_ok=True)
+    for step in steps:
+      target = corrupt / f'{step}-{int(time.time())}'
+      os.replace(Path(manager.directory) / str(step), target)
+      logging.warning('moved the corrupt checkpoint of step %d to %s', step, target)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices('mujo_jax.checkpoint.set_aside')
+  manager.reload()
+
+
+def _first_line(error: BaseException) -> str:
+  lines = str(error).strip().splitlines()
+  return lines[0][:300] if lines else repr(error)
 
 
 def _lists_to_tuples(value: Any) -> Any:

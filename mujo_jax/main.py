@@ -10,11 +10,16 @@ import os
 import sys
 from typing import Any
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+# TensorFlow (imported by clu's summary writer and TFDS; it computes nothing of a run) prints a
+# C++ oneDNN notice at import, in every process, before any log level applies. Set before the
+# imports below; the user's own value wins.
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 
-from mujo_jax import distributed, experiment, train
-from mujo_jax.eval import linear_probe
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from mujo_jax import distributed, experiment, train  # noqa: E402
+from mujo_jax.eval import linear_probe  # noqa: E402
 
 
 def define_flags(
@@ -120,6 +125,10 @@ def parse_flags(
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  # The console shows the run's progress lines, warnings and errors; the libraries' INFO logs
+  # (orbax, grain, clu, absl) come back with absl's --verbosity=0 (or 1 for DEBUG as well).
+  if not flags.FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)
   try:
     _run(_CONFIG.value)
   except _INPUT_ERRORS as error:
