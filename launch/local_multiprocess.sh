@@ -32,9 +32,18 @@ for ((i = 0; i < num_processes; i++)); do
 done
 status=0
 while ((${#index_of[@]} > 0)); do
+  # Poll instead of `wait -n PIDS`: a process that dies before `wait -n` is called is
+  # already reaped, and bash then reports "no such job" and waits for the others forever.
   finished=
+  for pid in "${!index_of[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { finished=$pid; break; }
+  done
+  if [[ -z $finished ]]; then
+    sleep 0.2
+    continue
+  fi
   code=0
-  wait -n -p finished "${!index_of[@]}" || code=$?
+  wait "$finished" || code=$?
   index=${index_of[$finished]}
   unset "index_of[$finished]"
   if ((code != 0)); then
