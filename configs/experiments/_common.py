@@ -14,7 +14,7 @@ SIZES = {'tiny': 'size=tiny', 'small': 'size=small', 'base': 'size=base'}
 # (sktime's BasicMotions smartwatch set, pybullet's DeepMimic motion capture). Sized from
 # measured members on two CPU cores shared with another training run: the small model makes
 # ~1.5 steps/s there, the tiny one ~12; a run whose programs were cached took 71 s at load ~9,
-# so 16 members × 2 seeds ~40 min (at load 12-15 it took longer: README, Experiments). A
+# so 16 members × 2 seeds ~40 min; measured idle as two processes: 15.4 min (README). A
 # CPU-sized comparison, not the paper's scale.
 SMALL = {
   'size': 'tiny',
@@ -40,7 +40,8 @@ def experiment_config(
   scales below the paper's, each one set of the same keys: `runlocal` (tiny model on the tiny
   corpus, a few steps, the runlocal evaluation without the costly baselines: a CI-sized run)
   and `small` (`SMALL`: the tiny model for a few hundred steps on the default corpus, two
-  seeds, the real-data sets too: a by-hand run of 40+ min on two shared CPU cores).
+  seeds, the real-data sets too: a by-hand run of ~15 min as two processes on two idle CPU
+  cores, longer when they are shared).
   """
   if arg.runlocal and arg.small:
     raise ValueError('runlocal and small are two scales of the experiment: choose one')

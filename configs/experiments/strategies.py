@@ -12,7 +12,7 @@ modalities. Variants (after the colon): size=tiny|small|base, seeds=N (pretraini
 0..N-1; default 3, 1 with runlocal, 2 with small), steps=N (pretraining steps; 0:
 configs/pretrain.py's), datasets=synthetic|synthetic+basic_motions+deepmimic (the evaluation's
 datasets), members=a+b (a subset), runlocal (tiny model, tiny corpus, 10 steps: the CI run,
-.ci/run), small (tiny model, default corpus, 300 steps, 2 seeds, the real-data sets too: 40+
+.ci/run), small (tiny model, default corpus, 300 steps, 2 seeds, the real-data sets too: ~15
 min on two shared CPU cores; configs/experiments/_common.py `SMALL`).
 """
 
