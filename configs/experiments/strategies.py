@@ -13,7 +13,8 @@ modalities. Variants (after the colon): size=tiny|small|base, seeds=N (pretraini
 configs/pretrain.py's), datasets=synthetic|synthetic+basic_motions+deepmimic (the evaluation's
 datasets), members=a+b (a subset), runlocal (tiny model, tiny corpus, 10 steps: the CI run,
 .ci/run), small (tiny model, default corpus, 300 steps, 2 seeds, the real-data sets too: ~15
-min on two shared CPU cores; configs/experiments/_common.py `SMALL`).
+min as two processes on two idle CPU cores, longer when shared;
+configs/experiments/_common.py `SMALL`).
 """
 
 from __future__ import annotations
