@@ -143,7 +143,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # that keep a few sites or one (a lone watch), so that one wrist reads well on its own.
     # |acc| and |gyr| beside the axes: a real watch's mounting is unknown, its intensity is not.
     config.model.imu_magnitudes = True
-    config.total_steps = 3000
+    config.total_steps = 4500
     config.optim.warmup_steps = 250
     config.save_every_steps = 250
     config.augment.imu_rotation_deg = 30.0
