@@ -44,8 +44,14 @@ _ROUNDS = flags.DEFINE_integer('rounds', 16, 'Interleaved rounds (one step of ea
 _PEAK_EVERY = flags.DEFINE_integer('peak_every', 4, 'Measure the matmul peak every N rounds.')
 _WARMUP = flags.DEFINE_integer('warmup_steps', 2, 'Untimed steps per framework after compiling.')
 _MODES = flags.DEFINE_list(
-  'modes', ['jax', 'torch_eager', 'torch_compile'], 'What to time: jax, torch_eager, torch_compile.'
+  'modes',
+  ['jax', 'torch_eager', 'torch_compile', 'jax_forward', 'torch_eager_forward'],
+  'What to time: the train steps jax, torch_eager, torch_compile; the forward alone '
+  '(embedding, as evaluation and the Embedder run it) jax_forward, torch_eager_forward, '
+  'torch_compile_forward.',
 )
+_STEP_MODES = ('jax', 'torch_eager', 'torch_compile')
+_FORWARD_MODES = ('jax_forward', 'torch_eager_forward', 'torch_compile_forward')
 _OVERRIDES = flags.DEFINE_string(
   'config', '', 'Extra configs/pretrain.py arguments, e.g. "loss=siglip,strategy=uncertainty".'
 )
@@ -118,6 +124,9 @@ def main(argv):
       copy.deepcopy(twin), config, compile_model=True, fused=True
     )
   counters = {name: 0 for name in steps}
+  unknown_modes = sorted(set(_MODES.value) - set(_STEP_MODES) - set(_FORWARD_MODES))
+  if unknown_modes:
+    raise ValueError(f'--modes: unknown {unknown_modes}; known {_STEP_MODES + _FORWARD_MODES}')
 
   def run_torch(name):
     def go():
@@ -141,6 +150,34 @@ def main(argv):
     runners['jax'] = run_jax
   for name in steps:
     runners[name] = run_torch(name)
+
+  # ---- Forward alone: the embedding of the batch (no loss, no gradient), as the evaluation
+  # job and `Embedder` run it: jitted `JointModel.embed` against the twin's `embed` under
+  # `torch.no_grad` (eager, and compiled).
+  forward_params = jax.device_put(jax_params)
+  jax_embed = jax.jit(lambda params, b: model.apply({'params': params}, b, method='embed'))
+  device_batch = {k: v for k, v in batch.items() if k != 'present'}
+
+  def run_jax_forward():
+    jax.block_until_ready(jax_embed(forward_params, device_batch))
+
+  def run_torch_forward(embed_fn):
+    def go():
+      with torch.no_grad(), autocast:
+        embed_fn(torch_batch)
+      if device == 'cuda':
+        torch.cuda.synchronize()
+
+    return go
+
+  if 'jax_forward' in _MODES.value:
+    runners['jax_forward'] = run_jax_forward
+  # An evaluation-mode copy: no dropout, as JAX's `embed` (train=False) and evaluation run it.
+  eval_twin = copy.deepcopy(twin).eval()
+  if 'torch_eager_forward' in _MODES.value:
+    runners['torch_eager_forward'] = run_torch_forward(eval_twin.embed)
+  if 'torch_compile_forward' in _MODES.value:
+    runners['torch_compile_forward'] = run_torch_forward(torch.compile(eval_twin.embed))
 
   # ---- Warm-up (torch.compile compiles on its first call).
   warmup_seconds = {}
@@ -190,14 +227,18 @@ def main(argv):
       )
     )
     rows.append((f'{name} samples/s', f'{samples_per_s[name]:.1f}'))
-  for name in ('torch_eager', 'torch_compile'):
-    if 'jax' in samples_per_s and name in samples_per_s:
-      ratio = samples_per_s['jax'] / samples_per_s[name]
+  ratio_pairs = [('jax', 'torch_eager'), ('jax', 'torch_compile')] + [
+    ('jax_forward', 'torch_eager_forward'),
+    ('jax_forward', 'torch_compile_forward'),
+  ]
+  for jax_name, name in ratio_pairs:
+    if jax_name in samples_per_s and name in samples_per_s:
+      ratio = samples_per_s[jax_name] / samples_per_s[name]
       # Same-round ratios: robust to load that drifts between rounds.
-      paired = bench_util.median([t / j for t, j in zip(times[name], times['jax'], strict=True)])
-      best = min(times[name]) / min(times['jax'])
+      paired = bench_util.median([t / j for t, j in zip(times[name], times[jax_name], strict=True)])
+      best = min(times[name]) / min(times[jax_name])
       bench_util.emit(
-        f'jax_over_{name}',
+        f'{jax_name}_over_{name}',
         ratio,
         'x',
         paired_median=round(paired, 3),
@@ -205,7 +246,7 @@ def main(argv):
       )
       rows.append(
         (
-          f'JAX ÷ {name} (medians / same-round / best)',
+          f'{jax_name} ÷ {name} (medians / same-round / best)',
           f'{ratio:.2f}× / {paired:.2f}× / {best:.2f}×',
         )
       )
@@ -231,7 +272,7 @@ def main(argv):
       f'{peak_flops / 1e9:.1f} GFLOP/s',
     ),
   ]
-  for name in runners:
+  for name in (n for n in runners if n in _STEP_MODES):
     achieved = model_flops / step_seconds[name]
     mfu = achieved / peak_flops
     bench_util.emit(mfu_name if name == 'jax' else f'{name}_mfu', mfu)
