@@ -72,6 +72,37 @@ def timed(fn: Callable[[], Any]) -> float:
   return time.perf_counter() - start
 
 
+def interleaved(
+  runners: dict[str, Callable[[], Any]],
+  rounds: int,
+  after_round: Callable[[int], None] | None = None,
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+  """Wall and process-CPU seconds of each runner over `rounds` interleaved rounds.
+
+  Each round calls every runner once, the order rotating between rounds, so that load which
+  drifts during the run affects every runner alike; `after_round(i)` runs after round i.
+  """
+  wall = {name: [] for name in runners}
+  cpu = {name: [] for name in runners}
+  order = list(runners)
+  for round_index in range(rounds):
+    shift = round_index % len(order)
+    for name in order[shift:] + order[:shift]:
+      cpu_start = time.process_time()
+      wall[name].append(timed(runners[name]))
+      cpu[name].append(time.process_time() - cpu_start)
+    if after_round is not None:
+      after_round(round_index)
+  return wall, cpu
+
+
+def xla_flops(compiled: Any) -> float:
+  """FLOPs of a compiled JAX computation from XLA's cost analysis (a dict or [dict])."""
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost['flops'])
+
+
 def median(values: list[float]) -> float:
   return float(statistics.median(values))
 

@@ -27,7 +27,6 @@ import contextlib
 import functools
 import os
 import sys
-import time
 from typing import Any
 
 import flax.linen as nn
@@ -61,17 +60,16 @@ def _patched(module, name, value):
     setattr(module, name, original)
 
 
-def _attention_kt_barrier(query, key, value, mask):
-  query, key, value = (x.transpose(0, 2, 1, 3) for x in (query, key, value))
-  key_t = jax.lax.optimization_barrier(jnp.swapaxes(key, -1, -2))
-  scores = jnp.matmul(query * (query.shape[-1] ** -0.5), key_t, preferred_element_type=jnp.float32)
-  if mask is not None:
-    scores = jnp.where(mask[:, None, None, :], scores, transformer._MASKED_SCORE)
-  scores = scores - jax.lax.stop_gradient(jnp.max(scores, axis=-1, keepdims=True))
-  weights = jnp.exp(scores)
-  out = jnp.matmul(weights.astype(value.dtype), value, preferred_element_type=jnp.float32)
-  out = out / jnp.sum(weights, axis=-1, keepdims=True)
-  return out.astype(value.dtype).transpose(0, 2, 1, 3)
+class _JnpKtBarrier:
+  """`jax.numpy` for the transformer module, except that `swapaxes` (its one use: kᵀ in the CPU
+  attention) materialises the transpose behind an optimisation barrier."""
+
+  def __getattr__(self, name):
+    return getattr(jnp, name)
+
+  @staticmethod
+  def swapaxes(x, axis1, axis2):
+    return jax.lax.optimization_barrier(jnp.swapaxes(x, axis1, axis2))
 
 
 @jax.custom_vjp
@@ -147,7 +145,7 @@ class _OwnLayerNorm(nn.Module):
 PATCHES = {
   'nn_grads': lambda: _patched(nn, 'Dense', _DenseNNGrads),
   'own_norm': lambda: _patched(nn, 'LayerNorm', _OwnLayerNorm),
-  'kt_barrier': lambda: _patched(transformer, '_softmax_attention', _attention_kt_barrier),
+  'kt_barrier': lambda: _patched(transformer, 'jnp', _JnpKtBarrier()),
 }
 
 
@@ -211,15 +209,7 @@ def main(argv):
     runners[f'{name}/forward'] = forward_runner(name)
   for runner in runners.values():  # Warm-up.
     runner()
-  wall = {name: [] for name in runners}
-  cpu = {name: [] for name in runners}
-  order = list(runners)
-  for round_index in range(_ROUNDS.value):
-    shift = round_index % len(order)
-    for name in order[shift:] + order[:shift]:
-      cpu_start = time.process_time()
-      wall[name].append(bench_util.timed(runners[name]))
-      cpu[name].append(time.process_time() - cpu_start)
+  wall, cpu = bench_util.interleaved(runners, _ROUNDS.value)
 
   first = _VARIANTS.value[0]
   rows = [('size / batch / rounds', f'{_SIZE.value} / {config.batch_size} / {_ROUNDS.value}')]

@@ -114,48 +114,28 @@ def main(argv):
   masks = [jnp.ones((batch, n), bool) for n in counts]
   text_len = rng.integers(min(20, counts[_TEXT_TOWER] - 1), counts[_TEXT_TOWER], batch)
   masks[_TEXT_TOWER] = jnp.asarray(np.arange(counts[_TEXT_TOWER])[None] < text_len[:, None])
-  longest = max(counts)
-  similar = ((0, 2), (1,), (3,))
-
   variants = {
-    'separate': (SeparateTowers(cfg), (tokens, masks)),
-    'stacked': (
-      StackedTowers(cfg),
-      (
-        jnp.stack([_pad(x, longest) for x in tokens]),
-        jnp.stack([_pad(m, longest) for m in masks]),
-      ),
-    ),
-    'stacked_similar': (GroupedTowers(cfg, similar), (tokens, masks)),
+    'separate': SeparateTowers(cfg),
+    'stacked': GroupedTowers(cfg, (tuple(range(len(counts))),)),  # One group: all padded.
+    'stacked_similar': GroupedTowers(cfg, ((0, 2), (1,), (3,))),
   }
-  compiled, flops = {}, {}
-  for name, (module, inputs) in variants.items():
-    params = module.init(jax.random.key(0), *inputs)['params']
+  runners, flops = {}, {}
+  for name, module in variants.items():
+    params = module.init(jax.random.key(0), tokens, masks)['params']
 
-    def loss(p, module=module, inputs=inputs):
-      return jnp.sum(module.apply({'params': p}, *inputs))
+    def loss(p, module=module):
+      return jnp.sum(module.apply({'params': p}, tokens, masks))
 
-    step = jax.jit(jax.grad(loss))
-    lowered = step.lower(params).compile()
-    cost = lowered.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    flops[name] = float(cost['flops'])
-    compiled[name] = (lowered, params)
-    jax.block_until_ready(lowered(params))
+    compiled = jax.jit(jax.grad(loss)).lower(params).compile()
+    flops[name] = bench_util.xla_flops(compiled)
+    runners[name] = lambda fn=compiled, params=params: jax.block_until_ready(fn(params))
+    runners[name]()  # Warm-up.
 
-  times = {name: [] for name in compiled}
-  order = list(compiled)
-  for round_index in range(_ROUNDS.value):
-    shift = round_index % len(order)
-    for name in order[shift:] + order[:shift]:
-      fn, params = compiled[name]
-      times[name].append(
-        bench_util.timed(lambda fn=fn, params=params: jax.block_until_ready(fn(params)))
-      )
+  times, _ = bench_util.interleaved(runners, _ROUNDS.value)
 
   base = bench_util.median(times['separate'])
   rows = [('size / batch / tokens per tower', f'{_SIZE.value} / {batch} / {counts}')]
-  for name in compiled:
+  for name in variants:
     median = bench_util.median(times[name])
     bench_util.emit(
       f'{name}_s', median, 's', flops=flops[name], vs_separate=round(median / base, 3)

@@ -71,13 +71,15 @@ def _jax_setup(config):
   start = time.perf_counter()
   compiled = run.step_fn.lower(run.state, batch).compile()
   compile_seconds = time.perf_counter() - start
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  return (run.model, run.state, batch, host_batch, compiled, float(cost['flops']), compile_seconds)
+  flops = bench_util.xla_flops(compiled)
+  return (run.model, run.state, batch, host_batch, compiled, flops, compile_seconds)
 
 
 def main(argv):
   del argv
+  unknown_modes = sorted(set(_MODES.value) - set(_STEP_MODES) - set(_FORWARD_MODES))
+  if unknown_modes:
+    raise ValueError(f'--modes: unknown {unknown_modes}; known {_STEP_MODES + _FORWARD_MODES}')
   import torch  # pylint: disable=g-import-not-at-top
 
   on_gpu = jax.default_backend() == 'gpu'
@@ -124,9 +126,6 @@ def main(argv):
       copy.deepcopy(twin), config, compile_model=True, fused=True
     )
   counters = {name: 0 for name in steps}
-  unknown_modes = sorted(set(_MODES.value) - set(_STEP_MODES) - set(_FORWARD_MODES))
-  if unknown_modes:
-    raise ValueError(f'--modes: unknown {unknown_modes}; known {_STEP_MODES + _FORWARD_MODES}')
 
   def run_torch(name):
     def go():
@@ -173,7 +172,7 @@ def main(argv):
   if 'jax_forward' in _MODES.value:
     runners['jax_forward'] = run_jax_forward
   # An evaluation-mode copy: no dropout, as JAX's `embed` (train=False) and evaluation run it.
-  eval_twin = copy.deepcopy(twin).eval()
+  eval_twin = copy.deepcopy(twin).eval() if set(_MODES.value) & set(_FORWARD_MODES) else None
   if 'torch_eager_forward' in _MODES.value:
     runners['torch_eager_forward'] = run_torch_forward(eval_twin.embed)
   if 'torch_compile_forward' in _MODES.value:
@@ -192,16 +191,14 @@ def main(argv):
         runners['jax']()
 
   # ---- Interleaved rounds: one step of each framework per round, order rotating.
-  times = {name: [] for name in runners}
   peaks, loads = [], []
-  order = list(runners)
-  for round_index in range(_ROUNDS.value):
-    shift = round_index % len(order)
-    for name in order[shift:] + order[:shift]:
-      times[name].append(bench_util.timed(runners[name]))
+
+  def after_round(round_index):
     if round_index % _PEAK_EVERY.value == 0:
       peaks.append(max(bench_util.matmul_peak_flops(_PEAK_SIZE.value).values()))
     loads.append(bench_util.load_average())
+
+  times, _ = bench_util.interleaved(runners, _ROUNDS.value, after_round)
 
   # ---- Figures.
   batch_size = config.batch_size
@@ -227,11 +224,12 @@ def main(argv):
       )
     )
     rows.append((f'{name} samples/s', f'{samples_per_s[name]:.1f}'))
-  ratio_pairs = [('jax', 'torch_eager'), ('jax', 'torch_compile')] + [
+  for jax_name, name in (
+    ('jax', 'torch_eager'),
+    ('jax', 'torch_compile'),
     ('jax_forward', 'torch_eager_forward'),
     ('jax_forward', 'torch_compile_forward'),
-  ]
-  for jax_name, name in ratio_pairs:
+  ):
     if jax_name in samples_per_s and name in samples_per_s:
       ratio = samples_per_s[jax_name] / samples_per_s[name]
       # Same-round ratios: robust to load that drifts between rounds.
