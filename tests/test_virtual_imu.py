@@ -284,3 +284,55 @@ def test_bad_inputs_raise_clear_errors():
   collapsed[:, sk.joint_index('left_wrist')] = collapsed[:, sk.joint_index('left_elbow')]
   with pytest.raises(ValueError, match='left_elbow and left_wrist'):
     vi.from_pose(collapsed, 30.0, ('left_wrist',))
+
+
+FOREARM_SITES = ('left_wrist', 'right_wrist', 'left_forearm', 'right_forearm')
+
+
+def test_forearm_twist_rate_reads_on_the_forearm_axis_only():
+  # A still posed body whose forearms twist at known rates: the wrist and forearm gyros read
+  # exactly the twist rate about x (elbow -> wrist); y/z read nothing; the accelerometer's
+  # x (along the still forearm) and |acc| do not change, its y/z turn by the twist angle.
+  fps, num_frames = 60.0, 120
+  times = np.arange(num_frames) / fps
+  rates = np.array([3.0, -5.0])  # rad/s, (left, right): pronation-like speeds of a swing.
+  twist = times[:, None] * rates[None, :]
+  pose = _pose(num_frames)
+  sites = FOREARM_SITES + ('left_upper_arm', 'head')
+  # Leave out the edge half-windows, where the smoother extrapolates its fit.
+  edge = vi.smoothing_window_frames(fps, vi.DEFAULT_SMOOTHING_WINDOW_S) // 2
+  plain = vi.from_pose(pose, fps, sites)[edge:-edge]
+  twisted = vi.from_pose(pose, fps, sites, forearm_twist=twist)[edge:-edge]
+  twist = twist[edge:-edge]
+  side = [0, 1, 0, 1]  # Twist column of each forearm site.
+  for s, site in enumerate(FOREARM_SITES):
+    # rtol as the spinning-body test: a cubic SG fit of cos/sin of the angle, ~0.3 % at 5 rad/s.
+    np.testing.assert_allclose(twisted[:, s, 3], rates[side[s]], rtol=5e-3, err_msg=site)
+    np.testing.assert_allclose(twisted[:, s, 4:], 0.0, atol=2e-3, err_msg=site)
+    np.testing.assert_allclose(twisted[:, s, 0], plain[:, s, 0], atol=1e-4, err_msg=site)
+    np.testing.assert_allclose(
+      np.linalg.norm(twisted[:, s, :3], axis=-1),
+      np.linalg.norm(plain[:, s, :3], axis=-1),
+      atol=1e-4,
+    )
+    # Sensor-frame y/z of a fixed vector turn by -angle when the frame turns by +angle.
+    angle = twist[:, side[s]]
+    expected_y = np.cos(angle) * plain[:, s, 1] + np.sin(angle) * plain[:, s, 2]
+    np.testing.assert_allclose(twisted[:, s, 1], expected_y, atol=1e-3, err_msg=site)
+  # Other segments (the parent upper arm included) are not turned.
+  np.testing.assert_array_equal(twisted[:, 4:], plain[:, 4:])
+
+
+def test_zero_forearm_twist_equals_none_and_bad_twist_raises():
+  pose = _pose(40)
+  plain = vi.from_pose(pose, 30.0, ('left_wrist', 'right_wrist'), 50.0)
+  zero = vi.from_pose(
+    pose, 30.0, ('left_wrist', 'right_wrist'), 50.0, forearm_twist=np.zeros((40, 2))
+  )
+  np.testing.assert_allclose(zero, plain, atol=1e-6)
+  with pytest.raises(ValueError, match=r'forearm_twist must have shape \(40, 2\)'):
+    vi.from_pose(pose, 30.0, ('left_wrist',), forearm_twist=np.zeros((40, 1)))
+  bad = np.zeros((40, 2))
+  bad[7, 1] = np.nan
+  with pytest.raises(ValueError, match=r'forearm_twist has non-finite values at frames \[7\]'):
+    vi.from_pose(pose, 30.0, ('left_wrist',), forearm_twist=bad)

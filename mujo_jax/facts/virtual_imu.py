@@ -14,10 +14,15 @@ minimal rotation between consecutive directions (parallel transport, a prefix pr
 log2(T) vectorised steps). So x is always the segment axis, a hinge flexion (elbow, knee) is a
 pure rotation about the hinge axis, planar swings add no roll, and no cross product ever
 degenerates (consecutive directions are never opposite; if they were, that step is skipped).
-Axial rotation of a limb (pronation, humeral rotation) is not observable from joints and is
-absent. Accelerometer = specific force f = a - g (g = (0, 0, -9.81) m/s², world z up) of the
-site point, rotated into the sensor frame: a sensor at rest reads +9.81 along its axis that
-points up. Gyroscope = body angular velocity in the sensor frame, the vee of R^T dR/dt.
+Axial rotation of a limb (pronation, humeral rotation) is not observable from joints: it is
+absent unless given. `forearm_twist` supplies the forearms' (the two leaf segments') twist
+angle: each forearm frame is its twist-free frame rotated about its own x (elbow -> wrist) by
+the angle, right-handed, so a twist rate adds exactly that rate to the x gyro of the wrist and
+forearm sites and turns their y/z axes about the forearm (the gyro still comes from the SG
+derivative of the frames, now twisted). Accelerometer = specific force f = a - g
+(g = (0, 0, -9.81) m/s², world z up) of the site point, rotated into the sensor frame: a sensor
+at rest reads +9.81 along its axis that points up. Gyroscope = body angular velocity in the
+sensor frame, the vee of R^T dR/dt.
 
 Smoothing and resampling. Estimated 30 Hz pose jitters by centimetres, and differentiating
 twice amplifies that by fps². All derivatives therefore use Savitzky-Golay filters (local cubic
@@ -119,6 +124,9 @@ _SEGMENTS: dict[str, _Trunk | _Limb] = {
   'left_shin': _Limb('left_thigh', 'left_knee', 'left_ankle', (1.0, 0.0, 0.0)),
   'right_shin': _Limb('right_thigh', 'right_knee', 'right_ankle', (1.0, 0.0, 0.0)),
 }
+
+# The leaf segments `forearm_twist` turns, in its column order.
+FOREARMS = ('left_forearm', 'right_forearm')
 
 # Site -> (segment whose frame it wears, fraction of the way from proximal to distal joint).
 _SITE_PLACEMENT: dict[str, tuple[str, float]] = {
@@ -285,6 +293,7 @@ def from_pose(
   rng: np.random.Generator | None = None,
   *,
   smoothing_window_s: float = DEFAULT_SMOOTHING_WINDOW_S,
+  forearm_twist: np.ndarray | None = None,
 ) -> np.ndarray:
   """Synthesises accelerometer + gyroscope signals at body sites from a 3D pose sequence.
 
@@ -296,6 +305,9 @@ def from_pose(
     noise: optional sensor noise; needs `rng`.
     rng: random generator for the noise.
     smoothing_window_s: Savitzky-Golay window (seconds) for all derivatives.
+    forearm_twist: optional (T, 2) radians, the (left, right) forearm's right-handed rotation
+      about its elbow -> wrist axis relative to the twist-free frame, at the pose rate (None:
+      no twist). Anatomy (which sign is pronation on which side) is the caller's.
 
   Returns:
     (T_out, len(sites), 6) float32: acc xyz (m/s², specific force incl. gravity) then gyr xyz
@@ -324,6 +336,7 @@ def from_pose(
   if noise is not None and rng is None:
     raise ValueError('noise was given without rng; pass a np.random.Generator.')
   num_frames = pose.shape[0]
+  twist = _check_forearm_twist(forearm_twist, num_frames)
   window = smoothing_window_frames(fps, smoothing_window_s)
   if num_frames < window:
     raise ValueError(
@@ -348,6 +361,10 @@ def from_pose(
 
   # Orientation: frames from SG-smoothed joints; gyro from R^T dR/dt.
   frames_by_segment = _segment_frames(savgol(pose, 0), segments)
+  if twist is not None:
+    for column, name in enumerate(FOREARMS):
+      if name in frames_by_segment:
+        frames_by_segment[name] = frames_by_segment[name] @ _x_rotations(twist[:, column])
   frames = np.stack([frames_by_segment[_SITE_PLACEMENT[s][0]] for s in sites], axis=1)
   frame_rates = savgol(frames, 1)
   omega_skew = np.swapaxes(frames, -1, -2) @ frame_rates
@@ -368,6 +385,35 @@ def from_pose(
   if noise is not None:
     imu = _add_noise(imu, noise, rng)
   return imu.astype(np.float32)
+
+
+def _check_forearm_twist(twist: np.ndarray | None, num_frames: int) -> np.ndarray | None:
+  if twist is None:
+    return None
+  twist = np.asarray(twist, dtype=np.float64)
+  if twist.shape != (num_frames, len(FOREARMS)):
+    raise ValueError(
+      f'forearm_twist must have shape ({num_frames}, 2) (radians, columns {FOREARMS}, one '
+      f'row per pose frame), got {twist.shape}.'
+    )
+  if not np.all(np.isfinite(twist)):
+    bad = np.unique(np.nonzero(~np.isfinite(twist))[0])
+    raise ValueError(f'forearm_twist has non-finite values at frames {bad[:10].tolist()}.')
+  return twist
+
+
+def _x_rotations(angles: np.ndarray) -> np.ndarray:
+  """(T, 3, 3) right-handed rotations by `angles` (T,) radians about x."""
+  cos, sin = np.cos(angles), np.sin(angles)
+  one, zero = np.ones_like(angles), np.zeros_like(angles)
+  return np.stack(
+    [
+      np.stack([one, zero, zero], -1),
+      np.stack([zero, cos, -sin], -1),
+      np.stack([zero, sin, cos], -1),
+    ],
+    -2,
+  )
 
 
 def _check_segment_lengths(pose: np.ndarray, segments: Sequence[str]) -> None:
