@@ -31,6 +31,7 @@ from mujo_jax.facts import activities as activities_lib
 from mujo_jax.facts import resample, skeleton, virtual_imu
 from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES, WEARABLE_IMU_SITES
 from mujo_jax.synthesis import camera as camera_lib
+from mujo_jax.synthesis import forearm as forearm_lib
 from mujo_jax.synthesis import motion as motion_lib
 from mujo_jax.synthesis import render as render_lib
 from mujo_jax.synthesis import sensor as sensor_lib
@@ -288,7 +289,8 @@ def make_wearable_clip(
   the clip centre and a partner comes before or after it; the text names both in order.
   Keys as `make_clip`, IMU at `WEARABLE_IMU_SITES`, `video` only if asked for. With
   `devices`, each site's clean virtual IMU goes through its own simulated device
-  (`sensor.apply`) instead of the light `IMU_NOISE`.
+  (`sensor.apply`) instead of the light `IMU_NOISE`. The forearms roll (pronation and
+  supination) by `forearm.forearm_twist`, blended across a transition like the pose.
   """
   label = activities_lib.wearable_activity_id(activity)
   num_pose, num_imu, num_video = stream_lengths(clip_s)
@@ -307,12 +309,34 @@ def make_wearable_clip(
   else:
     motion = wearable_motion.generate(activity, subject, clip_s, float(POSE_FPS), rng=rng)
   pose_world = np.asarray(motion.pose, dtype=np.float64)
+  # The forearms' roll, which the pose cannot carry and a watch feels.
+  if transition is None:
+    activities, second_weight = (activity,), None
+  else:
+    activities = (transition.first, transition.second)
+    second_weight = transition.weight(np.arange(num_pose) / POSE_FPS)
+  twist = forearm_lib.forearm_twist(
+    activities,
+    pose_world,
+    POSE_FPS,
+    rng,
+    right_handed=wearable_motion.habits(subject).right_handed,
+    second_weight=second_weight,
+  )
   if devices is None:
     imu = virtual_imu.from_pose(
-      pose_world, POSE_FPS, WEARABLE_IMU_SITES, IMU_RATE_HZ, noise=IMU_NOISE, rng=rng
+      pose_world,
+      POSE_FPS,
+      WEARABLE_IMU_SITES,
+      IMU_RATE_HZ,
+      noise=IMU_NOISE,
+      rng=rng,
+      forearm_twist=twist,
     )
   else:
-    clean = virtual_imu.from_pose(pose_world, POSE_FPS, WEARABLE_IMU_SITES, IMU_RATE_HZ)
+    clean = virtual_imu.from_pose(
+      pose_world, POSE_FPS, WEARABLE_IMU_SITES, IMU_RATE_HZ, forearm_twist=twist
+    )
     imu, _ = sensor_lib.apply(clean, IMU_RATE_HZ, WEARABLE_IMU_SITES, devices, rng)
   if imu.shape[0] != num_imu or pose_world.shape[0] != num_pose:
     raise ValueError(f'{activity}: stream lengths {pose_world.shape[0]}, {imu.shape[0]}')

@@ -1301,6 +1301,10 @@ class Transition:
     """The clip's label: the activity under way at the clip centre."""
     return self.first if self.switch_s > duration_s / 2 else self.second
 
+  def weight(self, times: np.ndarray) -> np.ndarray:
+    """Share of `second` at `times` (s): 0 before the blend, 1 after, minimum-jerk between."""
+    return _smooth((np.asarray(times) - self.switch_s) / self.blend_s + 0.5)
+
 
 def generate_transition(
   first: str,
@@ -1327,9 +1331,10 @@ def generate_transition(
     offset = rng.uniform(0.5, 0.3 * duration) * (1.0 if rng.random() < 0.5 else -1.0)
     switch_s = duration / 2 + offset
   blend = float(rng.uniform(1.0, 2.0))
+  info = Transition(first=first, second=second, switch_s=float(switch_s), blend_s=blend)
   a = _state(first, subject, times, fps, rng)
   b = _state(second, subject, times, fps, rng)
-  w = _smooth((times - switch_s) / blend + 0.5)
+  w = info.weight(times)
   at = int(np.clip(round(switch_s * fps), 0, times.shape[0] - 1))
   b_root = b.root.copy()
   b_root[:, :2] += a.root[at, :2] - b.root[at, :2]
@@ -1340,7 +1345,6 @@ def generate_transition(
   pose = _pose(local, body, root, subject, heading)
   ankles = pose[:, [_J['left_ankle'], _J['right_ankle']], 2].min(axis=1)
   pose[..., 2] += np.maximum(ANKLE - ankles, 0.0)[:, None]
-  info = Transition(first=first, second=second, switch_s=float(switch_s), blend_s=blend)
   labelled = a if info.label_activity(duration) == first else b
   keep = times < switch_s - blend / 2 if labelled is a else times > switch_s + blend / 2
   rep_frames = (
