@@ -4,10 +4,11 @@ r"""Evaluation of a pretraining checkpoint: linear probes, baselines, zero-shot,
   python -m mujo_jax.main --config=configs/linear_probe.py:datasets=synthetic+mmfit \
       --config.checkpoint=W --config.mmfit_data_dir=~/tensorflow_datasets --workdir=E
 
-W is a pretraining workdir (`config.json` + `checkpoints/`); `checkpoint_step=None` takes its
-latest checkpoint. Results go to E: `probe_results.csv`, `probe_results.md`, `zero_shot.csv`,
-`retrieval.csv`, `robustness.csv`, `probe_windows.npz` (which training windows each fraction and
-seed used) and PNG plots.
+W is a pretraining workdir (`config.json` + `checkpoints/`; `checkpoint_step=None` takes its
+latest checkpoint) or a directory of exported weights (`config.json` + `params.npz`, e.g. the
+shipped `mujo_jax/pretrained/wearables_small`). Results go to E: `probe_results.csv`,
+`probe_results.md`, `zero_shot.csv`, `retrieval.csv`, `robustness.csv`, `probe_windows.npz`
+(which training windows each fraction and seed used) and PNG plots.
 
 Variants (after the colon): datasets=synthetic|mmfit|synthetic+mmfit, seeds=N (seeds 0..N-1),
 supervised=true|false, quick (the probe pretraining ends with: IMU, 2 labels per class and all

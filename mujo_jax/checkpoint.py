@@ -227,8 +227,20 @@ def load_config(workdir: str | Path) -> ml_collections.ConfigDict:
 
 
 def load_pretrained(workdir: str | Path, step: int | None = None) -> Pretrained:
-  """Host parameters and config of a pretraining workdir's latest (or given) checkpoint."""
+  """Host parameters and config of a pretraining workdir's latest (or given) checkpoint.
+
+  A directory of exported weights (`export_weights`: config.json + params.npz, no
+  checkpoints/) loads too, so evaluation and `Embedder.from_checkpoint` take a shipped or
+  handed-over model the same way; it holds one step, so `step` must be None.
+  """
   workdir = Path(workdir).expanduser().absolute()  # orbax refuses relative paths.
+  if not (workdir / CHECKPOINTS_DIR).exists() and (workdir / WEIGHTS_FILE).exists():
+    if step is not None:
+      raise ValueError(
+        f'{workdir} holds exported weights (one step, no {CHECKPOINTS_DIR}/): step={step} '
+        'cannot be chosen; pass None'
+      )
+    return load_exported(workdir)
   config = load_config(workdir)
   with ocp.CheckpointManager(workdir / CHECKPOINTS_DIR, item_names=ITEMS) as manager:
     step = manager.latest_step() if step is None else step

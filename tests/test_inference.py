@@ -180,3 +180,8 @@ def test_exported_weights_round_trip_and_embed_the_same(checkpoint, tmp_path, ev
   )
   with pytest.raises(FileNotFoundError, match='params.npz'):
     checkpoint_lib.load_exported(tmp_path)
+  # The evaluation job and from_checkpoint load exported weights like a workdir.
+  via_workdir_loader = checkpoint_lib.load_pretrained(exported)
+  jax.tree.map(np.testing.assert_array_equal, pretrained.params, via_workdir_loader.params)
+  with pytest.raises(ValueError, match='holds exported weights'):
+    checkpoint_lib.load_pretrained(exported, step=3)

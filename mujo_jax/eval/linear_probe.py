@@ -80,7 +80,7 @@ def check_job_config(config: ml_collections.ConfigDict) -> None:
   if not path.exists():
     raise FileNotFoundError(
       f'config.checkpoint={config.checkpoint!r}: no {path.name} there; '
-      'expected a pretraining workdir'
+      'expected a pretraining workdir or a directory of exported weights'
     )
   check_settings(config)
 
