@@ -51,6 +51,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial.transform import Rotation
 
 from mujo_jax.facts import resample, skeleton
 from mujo_jax.facts.sites import FIMAD_SITES, SITES
@@ -364,7 +365,8 @@ def from_pose(
   if twist is not None:
     for column, name in enumerate(FOREARMS):
       if name in frames_by_segment:
-        frames_by_segment[name] = frames_by_segment[name] @ _x_rotations(twist[:, column])
+        roll = Rotation.from_euler('x', twist[:, column, None]).as_matrix()  # Right-handed about x.
+        frames_by_segment[name] = frames_by_segment[name] @ roll
   frames = np.stack([frames_by_segment[_SITE_PLACEMENT[s][0]] for s in sites], axis=1)
   frame_rates = savgol(frames, 1)
   omega_skew = np.swapaxes(frames, -1, -2) @ frame_rates
@@ -400,20 +402,6 @@ def _check_forearm_twist(twist: np.ndarray | None, num_frames: int) -> np.ndarra
     bad = np.unique(np.nonzero(~np.isfinite(twist))[0])
     raise ValueError(f'forearm_twist has non-finite values at frames {bad[:10].tolist()}.')
   return twist
-
-
-def _x_rotations(angles: np.ndarray) -> np.ndarray:
-  """(T, 3, 3) right-handed rotations by `angles` (T,) radians about x."""
-  cos, sin = np.cos(angles), np.sin(angles)
-  one, zero = np.ones_like(angles), np.zeros_like(angles)
-  return np.stack(
-    [
-      np.stack([one, zero, zero], -1),
-      np.stack([zero, cos, -sin], -1),
-      np.stack([zero, sin, cos], -1),
-    ],
-    -2,
-  )
 
 
 def _check_segment_lengths(pose: np.ndarray, segments: Sequence[str]) -> None:

@@ -21,10 +21,9 @@ on handlebars or a keyboard, palms up in chest flyes), drawn per clip; wobble is
 random roll (three sinusoids up to `wobble_hz`). Gain and wobble are scaled per clip and side by
 U(0.7, 1.3), the sides' bases differ by N(0, 5 deg), and in one-handed tasks (brushing teeth,
 ironing, vacuuming) the non-dominant forearm keeps 30 % of the wobble, below 1 Hz, and no
-flexion coupling.
-The ranges are anatomical (active pronation/supination is about 80-90 deg each way) and the
-programs' grips are those of the exercises' usual descriptions; they are plausible, not
-measured.
+flexion coupling. The ranges are anatomical (active pronation/supination is about 80-90 deg
+each way) and the programs' grips are those of the exercises' usual descriptions; they are
+plausible, not measured.
 
 Sign: the virtual IMU turns each forearm frame right-handedly about its elbow -> wrist axis.
 With the arm hanging (axis pointing down) and the body facing +x, the left palm faces -y;
