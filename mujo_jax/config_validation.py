@@ -22,11 +22,13 @@ ACCUM_MODES = ('exact', 'naive')
 # Keys of the sections this module checks (`configs/pretrain.py` writes them; the typed sections
 # `model`, `loss`, `multitask` check their own keys). A key outside these is a typo that would
 # otherwise silently leave the default in place; a key missing from an older config is fine.
+# `data.imu_site_ids` (from `imu_sites`) and `data.activities` (the corpus's class names, written
+# by training) are derived, not set by users.
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
   'data': (
     'name', 'tfds_data_dir', 'builder_config', 'train_split', 'eval_split', 'imu_sites',
     'imu_site_ids', 'imu_rate_hz', 'pose_fps', 'video_fps', 'video_size', 'video_feature_dim',
-    'num_workers', 'prefetch_batches',
+    'num_workers', 'prefetch_batches', 'activities',
   ),
   'augment': ('imu_rotation_deg', 'imu_scale', 'site_dropout', 'single_site', 'modality_dropout'),
   'optim': ('learning_rate', 'warmup_steps', 'weight_decay', 'b1', 'b2', 'grad_clip_norm'),

@@ -29,7 +29,7 @@ import orbax.checkpoint as ocp
 from clu import metric_writers, parameter_overview, periodic_actions
 
 from mujo_jax import accumulation, checkpoint, config_validation, sharding
-from mujo_jax.data import pipeline, schema
+from mujo_jax.data import datasets, pipeline, schema
 from mujo_jax.eval import evaluators as evaluators_lib
 from mujo_jax.models import joint
 
@@ -360,6 +360,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   """
   start_time = time.time()
   config = config_validation.resolve_pretrain_config(config)
+  # The checkpoint keeps the class names its texts describe, so an evaluation by later code
+  # (whose corpus may have grown) prompts zero-shot only with names this model has read.
+  config.data.activities = list(datasets.text_vocabulary(config))
   check_fault_config(config)
   workdir = Path(workdir).absolute()  # orbax refuses relative checkpoint paths.
   checkpoint.prepare_workdir(workdir)

@@ -12,7 +12,9 @@ import pytest
 from configs import linear_probe as linear_probe_config
 from configs import pretrain
 from mujo_jax import train
-from mujo_jax.eval import linear_probe, probe, report, retrieval, robustness
+from mujo_jax.data import basic_motions, datasets
+from mujo_jax.eval import linear_probe, probe, report, retrieval, robustness, zero_shot
+from mujo_jax.facts import activities
 
 FRACTIONS = (0.2, 1.0)
 SEEDS = (0, 1)
@@ -242,6 +244,20 @@ def test_run_summary_equals_the_job(pretrained_workdir, tmp_path):
   assert job['scalars'] == pytest.approx(from_run, abs=0)
   # And the run wrote the evaluator's own table beside its checkpoints.
   assert (pretrained_workdir / 'evals/probe/probe_results.csv').exists()
+
+
+def test_zero_shot_vocabulary_is_the_one_the_checkpoint_recorded():
+  """A checkpoint trained before 'badminton' joined the corpus records the classes it read, so
+  later code does not prompt it with a class name its text encoder never saw."""
+  config = pretrain.get_config('corpus=wearables')
+  assert datasets.text_vocabulary(config) == activities.WEARABLE_ACTIVITIES  # Nothing recorded.
+  older = [name for name in activities.WEARABLE_ACTIVITIES if name != 'badminton']
+  with config.unlocked():
+    config.data.activities = older
+  assert datasets.text_vocabulary(config) == tuple(older)
+  assert zero_shot.missing_prompts(basic_motions.CLASS_NAMES, older) == ['badminton']
+  assert not zero_shot.missing_prompts(basic_motions.CLASS_NAMES, activities.WEARABLE_ACTIVITIES)
+  assert datasets.text_vocabulary(pretrain.get_config('data=fimad')) == activities.ACTIVITIES
 
 
 def test_real_recordings_in_the_evaluation_job(pretrained_workdir, tmp_path):

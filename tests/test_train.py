@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mujo_jax import checkpoint, config_validation, sharding, train
-from mujo_jax.data import pipeline, schema
+from mujo_jax.data import datasets, pipeline, schema
 
 
 def _first_batch(config):
@@ -75,6 +75,9 @@ def test_resume_is_exact(tiny_config, tmp_path, monkeypatch):
   assert resumed['final_loss'] == pytest.approx(straight['final_loss'], rel=1e-6)
   a = checkpoint.load_pretrained(tmp_path / 'straight').params
   b = checkpoint.load_pretrained(tmp_path / 'resumed').params
+  # The checkpoint records the class names its texts described (zero-shot prompts by them).
+  saved = checkpoint.load_pretrained(tmp_path / 'resumed').config
+  assert tuple(saved.data.activities) == datasets.corpus_config(saved).activities
   jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
   # The saved input iterator state (the next batch to read) is the same.
   state_a = sorted((tmp_path / 'straight/checkpoints/6/data_iter').glob('*.json'))
@@ -101,7 +104,7 @@ _DEVICE_EQUALITY = textwrap.dedent("""
     jax.config.update('jax_disable_most_optimizations', True)
     from configs import pretrain
     from mujo_jax import accumulation, config_validation, sharding, train
-    from mujo_jax.data import pipeline, schema
+    from mujo_jax.data import datasets, pipeline, schema
     from mujo_jax.models import joint
     config = pretrain.get_config('runlocal,batch_size=8')
     config.data.tfds_data_dir = sys.argv[1]

@@ -17,6 +17,7 @@ import ml_collections
 import numpy as np
 
 from mujo_jax.data import augment, synthetic_source, windows
+from mujo_jax.facts import activities
 from mujo_jax.facts.tokenizer import ByteTokenizer
 from mujo_jax.synthesis import corpus
 
@@ -53,6 +54,18 @@ def corpus_config(config: ml_collections.ConfigDict) -> corpus.CorpusConfig:
       f'config.data.builder_config={name!r}: expected one of {sorted(corpus.CONFIGS)}'
     )
   return corpus.CONFIGS[name]
+
+
+def text_vocabulary(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The activity names a pretraining config's texts describe: the recorded `data.activities`
+  when the config has it (training writes it, so a checkpoint keeps what it was trained on),
+  else those of the current corpus code (older checkpoints)."""
+  recorded = config.data.get('activities', None)
+  if recorded is not None:
+    return tuple(recorded)
+  if config.data.name == 'synthetic':
+    return tuple(corpus_config(config).activities)
+  return activities.ACTIVITIES
 
 
 def source(config: ml_collections.ConfigDict, split: str) -> Any:

@@ -57,7 +57,6 @@ from mujo_jax.eval import (
   supervised,
   zero_shot,
 )
-from mujo_jax.facts import activities
 from mujo_jax.models import joint
 
 MAP_METHODS = ('pca', 'tsne')
@@ -243,13 +242,6 @@ def fit_and_score(
     n_jobs,
   )
   return [row for rows in results for row in rows]
-
-
-def _pretraining_vocabulary(config: ml_collections.ConfigDict) -> tuple[str, ...]:
-  """The activity names the checkpoint's text encoder was trained on."""
-  if config.data.name == 'synthetic':
-    return datasets.corpus_config(config).activities
-  return activities.ACTIVITIES
 
 
 class _DatasetEvaluation:
@@ -584,7 +576,12 @@ class _DatasetEvaluation:
     if 'text' not in self.model.modalities:
       self.results.notes.append('zero-shot skipped: the checkpoint has no text encoder')
       return
-    vocabulary = _pretraining_vocabulary(self.pretrained.config)
+    vocabulary = datasets.text_vocabulary(self.pretrained.config)
+    if self.pretrained.config.data.get('activities', None) is None:
+      self.results.notes.append(
+        'zero-shot: the checkpoint does not record the classes its texts described; '
+        "assuming the current corpus's"
+      )
     missing = zero_shot.missing_prompts(self.data.class_names, vocabulary)
     if missing:
       self.results.notes.append(
@@ -706,7 +703,7 @@ def evaluate_dataset(
   """All evaluations of one dataset; plots go to `workdir` when it is given."""
   data = eval_data.load(name, pretrained.config, config)
   evaluation = _DatasetEvaluation(config, pretrained, data, mesh)
-  vocabulary = set(_pretraining_vocabulary(pretrained.config))
+  vocabulary = set(datasets.text_vocabulary(pretrained.config))
   absent = [c for c in data.class_names if c not in vocabulary]
   evaluation.results.unseen[name] = f'{len(absent)} of {len(data.class_names)} classes'
   evaluation.embed('pretrained', pretrained.params, full=True)
