@@ -127,21 +127,3 @@ def test_wearable_clips_carry_the_twist(monkeypatch):
   np.testing.assert_array_equal(clip['pose'], flat['pose'])
   x_rms = [np.sqrt(np.mean(c['imu'][:, LEFT_WRIST, 3] ** 2)) for c in (flat, clip)]
   assert x_rms[1] > 1.5 * x_rms[0]
-
-
-def test_badminton_pronates_the_racket_forearm_through_the_swing():
-  """Backswing supinates (elbow flexed), the swing pronates fast as the elbow extends; the free
-  forearm rolls slowly."""
-  fps = 100.0
-  subject = corpus.get_subject(0, 3)
-  right_handed = wm.habits(subject).right_handed
-  pose = np.asarray(wm.generate('badminton', subject, 8.0, fps, rng=np.random.default_rng(1)).pose)
-  pronation = forearm.pronation_deg(
-    'badminton', pose, fps, np.random.default_rng(2), right_handed=right_handed
-  )
-  racket = 1 if right_handed else 0
-  flexion = forearm.elbow_flexion_deg(pose)
-  assert np.corrcoef(pronation[:, racket], flexion[:, racket])[0, 1] < -0.8
-  rate = np.abs(np.diff(pronation, axis=0)) * fps
-  assert rate[:, racket].max() > 500.0, rate[:, racket].max()
-  assert rate[:, 1 - racket].max() < 0.25 * rate[:, racket].max()

@@ -11,14 +11,13 @@ import sys
 
 import numpy as np
 import pytest
-from scipy import signal
 from sklearn import linear_model, pipeline, preprocessing
 
 from mujo_jax.facts import activities
 from mujo_jax.facts import skeleton as sk
 from mujo_jax.facts import virtual_imu as vi
 from mujo_jax.facts.sites import WEARABLE_IMU_SITES
-from mujo_jax.synthesis import corpus, forearm, motion, text
+from mujo_jax.synthesis import corpus, motion, text
 from mujo_jax.synthesis import wearable_motion as wm
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -245,7 +244,7 @@ def test_wearables_tiny_builds_with_the_new_class_names(tmp_path):
     env=env,
   )
   assert result.returncode == 0, result.stderr[-4000:]
-  info_dir = tmp_path / 'mujo_synthetic' / 'wearables_tiny' / '1.2.0'
+  info_dir = tmp_path / 'mujo_synthetic' / 'wearables_tiny' / '1.1.0'
   features = json.loads((info_dir / 'features.json').read_text())
   assert 'video' not in json.dumps(features)
   import tensorflow_datasets as tfds
@@ -257,40 +256,3 @@ def test_wearables_tiny_builds_with_the_new_class_names(tmp_path):
   source = tfds.data_source('mujo_synthetic/wearables_tiny', split='train', data_dir=tmp_path)
   assert len(source) == cfg.num_clips['train']
   assert source[0]['imu'].shape == (300, len(WEARABLE_IMU_SITES), 6)
-
-
-def _handed_subjects() -> dict[bool, motion.Subject]:
-  """One right-handed and one left-handed subject (handedness is a drawn habit)."""
-  rng = np.random.default_rng(3)
-  found = {}
-  for i in range(200):
-    subject = motion.sample_subject(rng, i)
-    found.setdefault(wm.habits(subject).right_handed, subject)
-    if len(found) == 2:
-      return found
-  raise AssertionError('no left-handed subject in 200 draws')
-
-
-def test_badminton_whips_the_racket_arm_once_per_shot():
-  """The racket wrist (the dominant hand's, either hand) moves fastest; its elbow extends at the
-  speed of a clear or smash (hundreds of deg/s, below the ~2,500 deg/s of elite throws); shots
-  come about once per 1.6 s."""
-  fps, duration = 100.0, 12.0
-  for right_handed, subject in _handed_subjects().items():
-    m = wm.generate('badminton', subject, duration, fps, rng=np.random.default_rng(7))
-    racket, other = ('right', 'left') if right_handed else ('left', 'right')
-    speed = {
-      side: np.linalg.norm(np.diff(m.pose[:, _j(f'{side}_wrist')], axis=0), axis=-1) * fps
-      for side in ('left', 'right')
-    }
-    assert speed[racket].max() > 6.0, (right_handed, speed[racket].max())
-    assert speed[racket].max() > 1.5 * speed[other].max(), right_handed
-    flexion = forearm.elbow_flexion_deg(np.asarray(m.pose))[:, 1 if right_handed else 0]
-    flexion_rate = np.diff(flexion) * fps
-    assert 500.0 < -flexion_rate.min() < 2500.0, flexion_rate.min()
-    peaks, _ = signal.find_peaks(
-      speed[racket], height=0.5 * speed[racket].max(), distance=int(0.8 * fps)
-    )
-    swings = len(peaks)
-    expected = duration / (1.6 / subject.tempo)
-    assert 0.5 * expected <= swings <= 1.5 * expected + 1, (swings, expected)

@@ -95,8 +95,6 @@ WEARABLE_ACTIVITIES: tuple[str, ...] = ACTIVITIES + (
   'ironing',
   'brushing_teeth',
   'typing',
-  # Sport.
-  'badminton',
 )
 
 _WEARABLE_ID_BY_NAME = {name: index for index, name in enumerate(WEARABLE_ACTIVITIES)}

@@ -145,9 +145,6 @@ PROGRAMS: dict[str, Program] = {
   # The brush is scrubbed with quick turns of the wrist.
   'brushing_teeth': Program((0.0, 60.0), wobble_deg=20.0, wobble_hz=3.0, one_handed=True),
   'typing': Program((80.0, 90.0), wobble_deg=3.0, wobble_hz=1.5),
-  # The racket forearm supinates in the backswing (elbow flexed) and pronates hard through the
-  # swing as the elbow extends, as in a clear or smash; the other hand is free.
-  'badminton': Program((0.0, 30.0), gain=-0.9, wobble_deg=12.0, wobble_hz=2.0, one_handed=True),
 }
 _UNMATCHED = set(activities_lib.WEARABLE_ACTIVITIES) ^ set(PROGRAMS)
 if _UNMATCHED:

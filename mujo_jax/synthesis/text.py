@@ -766,20 +766,6 @@ _WEARABLE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str,
     ('Seated, the hands rest on the keyboard with small movements.',),
     'types',
   ),
-  'badminton': (
-    (
-      'a person playing badminton',
-      'someone in a badminton rally',
-      'hitting a shuttlecock with a racket',
-      'playing badminton, clears and drives',
-    ),
-    ('arm', 'shoulder', 'wrist'),
-    (
-      'The racket arm cocks behind the head and whips forward to hit the shuttle.',
-      'Quick steps to the shuttle, a fast swing of the racket, then back to the base.',
-    ),
-    'plays badminton',
-  ),
 }
 
 # Verb phrases of MM-Fit's classes, for transition clips.

@@ -846,111 +846,6 @@ def _brushing_teeth(c: _Ctx, rig: _Rig, variant: str) -> motion_lib._Placement:
   return motion_lib._Placement()
 
 
-def _keyframes(phase: np.ndarray, knots: tuple[float, ...], values: np.ndarray) -> np.ndarray:
-  """(T, D) minimum-jerk blend of key `values[..., i, :]` at phase `knots[i]` (rising over [0, 1]).
-
-  values: (K, D) keys shared by all frames, or (T, K, D) keys per frame.
-  """
-  values = np.broadcast_to(values, phase.shape + np.shape(values)[-2:])
-  knots = np.asarray(knots)
-  segment = np.clip(np.searchsorted(knots, phase, side='right') - 1, 0, len(knots) - 2)
-  w = _smooth((phase - knots[segment]) / (knots[segment + 1] - knots[segment]))[:, None]
-  frames = np.arange(phase.shape[0])
-  return (1.0 - w) * values[frames, segment] + w * values[frames, segment + 1]
-
-
-def _bump(x) -> np.ndarray:
-  """sin^2 bump: 0 outside [0, 1], 1 at 0.5 (a foot's lift over its step)."""
-  return np.sin(np.pi * np.clip(x, 0.0, 1.0)) ** 2
-
-
-# Badminton shots, one per repetition: the racket arm's (forward, lateral, elbow) degrees at
-# ready, end of backswing, contact and follow-through (`_direction` angles, lateral < 0 = across
-# the body), and the other arm's. The swing from backswing to contact takes 7 % of a shot
-# (~0.1 s): the arm whips through 150 deg as the elbow extends, as a clear or smash does.
-_SHOT_KNOTS = (0.0, 0.25, 0.65, 0.72, 0.82, 1.0)
-# The free arm, raised towards the shuttle, is pulled down over a longer stretch of the shot.
-_FREE_ARM_KNOTS = (0.0, 0.25, 0.6, 0.8, 0.9, 1.0)
-_SHOTS = {
-  'overhead': (
-    ((40.0, 15.0, 90.0), (30.0, 110.0, 125.0), (165.0, 20.0, 10.0), (50.0, -25.0, 35.0)),
-    ((30.0, 15.0, 80.0), (140.0, 20.0, 20.0), (40.0, 10.0, 50.0), (20.0, 10.0, 60.0)),
-  ),
-  'forehand': (
-    ((40.0, 15.0, 90.0), (10.0, 85.0, 70.0), (65.0, 45.0, 15.0), (45.0, -30.0, 40.0)),
-    ((30.0, 15.0, 80.0), (60.0, -20.0, 40.0), (25.0, 10.0, 60.0), (20.0, 10.0, 60.0)),
-  ),
-  'backhand': (
-    ((40.0, 15.0, 90.0), (45.0, -40.0, 115.0), (70.0, 55.0, 20.0), (50.0, 75.0, 25.0)),
-    ((30.0, 15.0, 80.0), (25.0, 10.0, 70.0), (20.0, 15.0, 60.0), (20.0, 15.0, 60.0)),
-  ),
-}
-_SHOT_YAW_DEG = (0.0, 35.0, -15.0, -25.0)  # Trunk turn away from the shuttle, then through it.
-# The racket upper arm's external (+) / internal (-) rotation at the same keys: a clear or smash
-# cocks the arm externally and internally rotates it through the swing, the main source of
-# racket speed; a backhand the other way round.
-_SHOT_ROTATION_DEG = {
-  'overhead': (0.0, 60.0, -30.0, -40.0),
-  'forehand': (0.0, 40.0, -20.0, -30.0),
-  'backhand': (0.0, -40.0, 30.0, 20.0),
-}
-
-
-def _badminton(c: _Ctx, rig: _Rig, variant: str) -> _Rooted:
-  """A rally: each repetition is one shot; quick steps out to the shuttle, a backswing, a fast
-  swing and follow-through of the racket arm, steps back to the base; the trunk turns with it."""
-  u = c.timeline.phase
-  reps = c.timeline.rep_index - int(c.timeline.rep_index.min())
-  count = int(reps.max()) + 1
-  if variant == 'overhead':
-    kinds = np.zeros(count, int)
-  else:  # Rallies mix overhead clears with forehand and backhand drives.
-    kinds = c.rng.choice(3, size=count, p=(0.4, 0.3, 0.3))
-  names = tuple(_SHOTS)
-  dominant = c.dominant()
-  dom_sign = 1.0 if dominant == 'left' else -1.0
-  amp = c.amp()
-  # Keys of this frame's shot, blended over the phase: ready -> ready over the repetition.
-  racket = np.stack([np.asarray(_SHOTS[n][0]) for n in names])[kinds[reps]]  # (T, 4, 3)
-  other = np.stack([np.asarray(_SHOTS[n][1]) for n in names])[kinds[reps]]
-  order = [0, 0, 1, 2, 3, 0]
-  racket_deg = _keyframes(u, _SHOT_KNOTS, racket[:, order])
-  rotation = np.stack([np.asarray(_SHOT_ROTATION_DEG[n]) for n in names])[kinds[reps]]
-  rotation_deg = _keyframes(u, _SHOT_KNOTS, rotation[:, order, None])[:, 0] * amp
-  other_deg = _keyframes(u, _FREE_ARM_KNOTS, other[:, order])
-  yaw = dom_sign * amp * _keyframes(u, _SHOT_KNOTS, np.asarray(_SHOT_YAW_DEG)[order, None])[:, 0]
-  # Footwork: out to a spot drawn per shot (0.3-0.9 m from the base) and back, one foot then the
-  # other, each lifted as it steps; a crouched ready stance that dips before the swing.
-  reach = c.rng.uniform(0.3, 0.9, count) * c.subject.amplitude
-  bearing = c.rng.uniform(-np.pi, np.pi, count)
-  target = np.stack([np.cos(bearing), np.sin(bearing)], -1) * reach[:, None]
-  feet = _stand_feet(c, width=0.08)
-  for k, (side, _) in enumerate(_SIDES):
-    lag = 0.08 * k
-    step_out, step_back = (u - lag) / 0.17, (u - 0.82 - lag / 2) / 0.14
-    feet[:, k, :2] += target[reps] * (_smooth(step_out) - _smooth(step_back))[:, None]
-    feet[:, k, 2] += 0.05 * (_bump(step_out) + _bump(step_back))
-    if side == dominant:  # The racket-side foot drops back for the shot and comes through.
-      back = _keyframes(u, _SHOT_KNOTS, np.array([[0.0], [0.0], [1.0], [0.3], [0.0], [0.0]]))
-      feet[:, k, 0] -= 0.25 * amp * back[:, 0]
-  root = np.zeros((c.num_frames, 3))
-  root[:, :2] = feet[..., :2].mean(1)
-  root[:, 2] = c.standing_pelvis_z - 0.06 - 0.04 * _bump((u - 0.55) / 0.17)
-  arch = _keyframes(u, _SHOT_KNOTS, np.array([[0.0], [0.0], [1.0], [0.0], [-0.5], [0.0]]))[:, 0]
-  lean = 12.0 - 10.0 * arch
-  rig.turn('pelvis', _axis(2, 0.4 * yaw * _DEG) @ _lean(0.5 * lean))
-  rig.turn('spine', _axis(2, 0.6 * yaw * _DEG) @ _lean(0.5 * lean))
-  for side, sign in _SIDES:
-    deg = racket_deg if side == dominant else other_deg
-    _arm(rig, side, _direction(deg[:, 0], deg[:, 1], sign), deg[:, 2])
-    if side == dominant:  # About the upper arm's own axis, as `_rotation` turns it.
-      shoulder = _J[f'{side}_shoulder']
-      rig.local[:, shoulder] = rig.local[:, shoulder] @ _axis(2, sign * rotation_deg * _DEG)
-  limit = _max_pelvis_z(rig, c, None, root[:, :2], feet)
-  root[:, 2] = np.minimum(root[:, 2], limit - 0.002)
-  return _Rooted(root_position=root, ankles=feet)
-
-
 def _plank(c: _Ctx, rig: _Rig, variant: str) -> motion_lib._Placement:
   return _pushup_family(c, rig, 0.03 * (1 + np.sin(2 * np.pi * c.times / 4.0)), None)
 
@@ -1120,9 +1015,8 @@ _REP_PERIOD_S = {
   'shoulder_internal_rotation': 2.4,
   'vacuuming': 1.8,
   'ironing': 1.5,
-  'badminton': 1.6,
 }
-_NO_PAUSE = frozenset({'kettlebell_swings', 'vacuuming', 'ironing', 'burpees', 'badminton'})
+_NO_PAUSE = frozenset({'kettlebell_swings', 'vacuuming', 'ironing', 'burpees'})
 
 _PROGRAMS: dict[str, _Program] = {
   **{name: functools.partial(_gait_program, spec=spec) for name, spec in _GAITS.items()},
@@ -1160,7 +1054,6 @@ _PROGRAMS: dict[str, _Program] = {
   'ironing': _ironing,
   'brushing_teeth': _brushing_teeth,
   'typing': _typing,
-  'badminton': _badminton,
 }
 
 _VARIANTS: dict[str, tuple[str, ...]] = {
@@ -1182,7 +1075,6 @@ _VARIANTS: dict[str, tuple[str, ...]] = {
   'pendulum_swings': ('forward_back', 'side_to_side', 'circles'),
   'arm_circles': ('forward', 'backward', 'large'),
   'waist_bends_forward': ('hang', 'reach'),
-  'badminton': ('overhead', 'mixed'),
 }
 
 WEARABLE_ONLY = activities_lib.WEARABLE_ACTIVITIES[len(activities_lib.ACTIVITIES) :]

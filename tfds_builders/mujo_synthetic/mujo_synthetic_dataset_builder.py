@@ -44,11 +44,10 @@ def _num_workers(num_clips: int) -> int:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic parallel corpus: MM-Fit's 11 classes (tiny, default) or 53 (wearables)."""
 
-  VERSION = tfds.core.Version('1.2.0')
+  VERSION = tfds.core.Version('1.1.0')
   RELEASE_NOTES = {
     '1.0.0': 'First release.',
     '1.1.0': "'wearables': the forearms pronate and supinate (forearm.forearm_twist).",
-    '1.2.0': "'wearables': a 54th activity, badminton (rallies of overhead and drive shots).",
   }
   BUILDER_CONFIGS = [
     MujoSyntheticConfig(
