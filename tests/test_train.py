@@ -74,9 +74,10 @@ def test_resume_is_exact(tiny_config, tmp_path, monkeypatch):
   assert resumed['steps'] == straight['steps'] == 6
   assert resumed['final_loss'] == pytest.approx(straight['final_loss'], rel=1e-6)
   a = checkpoint.load_pretrained(tmp_path / 'straight').params
-  b = checkpoint.load_pretrained(tmp_path / 'resumed').params
+  resumed_checkpoint = checkpoint.load_pretrained(tmp_path / 'resumed')
+  b = resumed_checkpoint.params
   # The checkpoint records the class names its texts described (zero-shot prompts by them).
-  saved = checkpoint.load_pretrained(tmp_path / 'resumed').config
+  saved = resumed_checkpoint.config
   assert tuple(saved.data.activities) == datasets.corpus_config(saved).activities
   jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
   # The saved input iterator state (the next batch to read) is the same.
@@ -104,7 +105,7 @@ _DEVICE_EQUALITY = textwrap.dedent("""
     jax.config.update('jax_disable_most_optimizations', True)
     from configs import pretrain
     from mujo_jax import accumulation, config_validation, sharding, train
-    from mujo_jax.data import datasets, pipeline, schema
+    from mujo_jax.data import pipeline, schema
     from mujo_jax.models import joint
     config = pretrain.get_config('runlocal,batch_size=8')
     config.data.tfds_data_dir = sys.argv[1]
