@@ -115,6 +115,8 @@ def test_ensure_built_reuses_the_cli_build_and_reads_features(cli_data_dir):
   assert [p.stat().st_mtime_ns for p in records] == mtimes  # Reused, not rebuilt.
   assert builder.info.features['label'].names == list(activities.ACTIVITIES)
   assert builder.info.metadata['imu_sites'] == list(SYNTHETIC_IMU_SITES)
+  # The corpus records the code that made it (read back from the stored metadata).
+  assert builder.info.metadata['source_digest'] == corpus.SOURCE_DIGEST
   for split in corpus.SPLITS:
     source = synthetic_source.data_source('tiny', split, cli_data_dir)
     assert len(source) == TINY.num_clips[split]
@@ -194,3 +196,42 @@ def test_cli_module_builds_tfds_and_guards_out_dirs(tmp_path):
   assert result.returncode == 1
   assert 'not empty' in result.stderr and 'Traceback' not in result.stderr
   assert (out / 'keep.txt').read_text() == 'x'
+
+
+def test_sources_edited_during_a_build_stop_it(tmp_path):
+  """Workers spawned after the sources changed refuse to make clips: no half-old corpus.
+
+  The real failure: a corpus's train split was made by the old code and its validation split by
+  the new, because each split spawns its workers (which import the code) when it starts. Here a
+  copy of the package is edited after the parent imported it and before the workers start.
+  """
+  import shutil
+
+  shutil.copytree(REPO_ROOT / 'mujo_jax', tmp_path / 'mujo_jax')
+  script = (
+    'import pathlib\n'
+    'from mujo_jax.synthesis import corpus\n'
+    f'assert corpus.__file__.startswith(r"{tmp_path}"), corpus.__file__\n'
+    'list(corpus.generate_split("train", 4, 0, num_subjects=10, num_workers=2))\n'
+    'print("same code: generated")\n'
+    'path = pathlib.Path(corpus.__file__).with_name("motion.py")\n'
+    'path.write_text(path.read_text() + "\\n# edited mid-build\\n")\n'
+    'try:\n'
+    '  list(corpus.generate_split("train", 4, 0, num_subjects=10, num_workers=2))\n'
+    'except RuntimeError as error:\n'
+    '  print("refused:", error)\n'
+  )
+  env = dict(os.environ, PYTHONPATH=str(tmp_path), TF_CPP_MIN_LOG_LEVEL='3')
+  result = subprocess.run(
+    [sys.executable, '-c', script],
+    cwd=tmp_path,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+    env=env,
+  )
+  assert result.returncode == 0, result.stderr[-4000:]
+  lines = result.stdout.strip().split('\n')
+  assert lines[0] == 'same code: generated'
+  assert lines[-1].startswith('refused: mujo_jax/synthesis or mujo_jax/facts changed on disk')

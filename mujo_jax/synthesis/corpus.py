@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import multiprocessing
+import pathlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -60,6 +62,27 @@ VOCABULARIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 _FILMED_FROM_THE_SIDE = frozenset(
   {'pushups', 'situps', 'plank', 'mountain_climbers', 'lying', 'lie_to_sit', 'chest_flyes'}
 )
+
+
+def source_digest() -> str:
+  """SHA-256 of the code a clip is made from: every module of `synthesis` and `facts`, as on disk.
+
+  Clips are a pure function of (seed, split, index) *and this code*. A build's worker processes
+  import the code when they start, once per split, so sources edited while a corpus builds give
+  splits made by different code with nothing to show it (it happened: a train split from the old
+  code, a validation split from the new). The builder records the digest, and every clip checks
+  that the code it is made by is the code the build started with (`SOURCE_DIGEST`).
+  """
+  package = pathlib.Path(__file__).resolve().parent.parent
+  sha = hashlib.sha256()
+  for path in sorted([*package.glob('synthesis/*.py'), *package.glob('facts/*.py')]):
+    sha.update(path.relative_to(package).as_posix().encode() + b'\0')
+    sha.update(path.read_bytes() + b'\0')
+  return sha.hexdigest()
+
+
+# The digest of the sources as this process imported them.
+SOURCE_DIGEST = source_digest()
 
 # Offsets that separate the random streams of (seed, ...) keys, so that a subject's body and a
 # clip's motion never share a generator seed.
@@ -388,9 +411,17 @@ class _ClipTask:
   transition_fraction: float = 0.0
   video: bool = True
   devices: sensor_lib.SensorModel | None = None
+  source_digest: str = ''
 
 
 def _run_task(task: _ClipTask) -> dict[str, Any]:
+  if task.source_digest and task.source_digest != SOURCE_DIGEST:
+    raise RuntimeError(
+      'mujo_jax/synthesis or mujo_jax/facts changed on disk while the corpus was being built '
+      f'(this worker imported sources {SOURCE_DIGEST[:12]}, the build started with '
+      f'{task.source_digest[:12]}): its splits would come from different code; rebuild '
+      'without editing them'
+    )
   rng = np.random.default_rng([task.seed, task.split_index, task.clip_index])
   subject = get_subject(task.seed, task.subject_id)
   if task.vocabulary == 'mmfit':
@@ -477,6 +508,7 @@ def generate_split(
       transition_fraction,
       video,
       devices,
+      SOURCE_DIGEST,
     )
     for index, (activity, subject_id) in enumerate(plan)
   ]

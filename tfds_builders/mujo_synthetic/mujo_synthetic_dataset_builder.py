@@ -113,6 +113,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         video_fps=corpus.VIDEO_FPS,
         clip_s=cfg.clip_s,
         num_subjects=cfg.num_subjects,
+        # The code the clips were made by (`corpus.source_digest`); every clip is checked
+        # against it while the corpus builds.
+        source_digest=corpus.SOURCE_DIGEST,
         subjects_by_split={
           split: list(ids) for split, ids in corpus.split_subjects(cfg.num_subjects).items()
         },
