@@ -90,6 +90,12 @@ def linear_probe_settings(
   config.basic_motions.hop_s = 2.5  # 3 windows of 5 s a 10 s recording.
   config.basic_motions.folds = 5
   config.basic_motions.budget_unit = 'group'  # 2/class = 2 labelled recordings of each class.
+  # seglearn's smartwatch recordings of 7 shoulder exercises, both arms, 10 subjects: subject-wise
+  # 5-fold cross-validation, budgets count recordings (a set of 20 repetitions).
+  config.shoulder_watch = ml_collections.ConfigDict()
+  config.shoulder_watch.hop_s = 2.5
+  config.shoulder_watch.folds = 5
+  config.shoulder_watch.budget_unit = 'recording'
   config.deepmimic = ml_collections.ConfigDict()
   config.deepmimic.hop_s = 1.0
   config.deepmimic.folds = 0

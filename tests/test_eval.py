@@ -293,6 +293,49 @@ def test_real_recordings_in_the_evaluation_job(pretrained_workdir, tmp_path):
   assert 'basic_motions' in (tmp_path / 'probe_results.md').read_text()
 
 
+def test_shoulder_watch_folds_by_subject_and_counts_recordings(pretrained_workdir, tmp_path):
+  """The watch on whichever arm exercises: every window scored, budgets of whole recordings."""
+  pytest.importorskip('seglearn')
+  from mujo_jax.data import shoulder_watch
+
+  config = linear_probe_config.get_config('datasets=shoulder_watch,runlocal,seeds=1')
+  config.checkpoint = str(pretrained_workdir)
+  config.fractions = (1.0,)
+  config.labels_per_class = (2,)
+  config.modality_sets = ('imu',)
+  config.baselines.supervised = False
+  config.shoulder_watch.hop_s = 5.0
+  summary = linear_probe.run(config, tmp_path)
+  rows = [r for r in summary['probe_rows'] if r['dataset'] == 'shoulder_watch']
+  assert {r['model'] for r in rows} == {'pretrained', 'random_init', 'statistics'}
+  arrays = shoulder_watch.windows(hop_s=5.0)
+  per_recording = np.bincount(arrays['recording'])
+  for row in rows:
+    assert row['num_eval'] == len(arrays['label'])  # one watch a window: all valid, all scored
+    if row['budget'] == '2/class':
+      # 7 classes × 2 recordings, each a whole set of windows: between the shortest and longest.
+      assert 14 * per_recording.min() <= row['num_train'] <= 14 * per_recording.max()
+
+
+def test_statistics_of_alternative_sites_are_the_present_sites():
+  """A watch on either wrist: the 'imu' statistics are the worn wrist's, in one slot."""
+  from mujo_jax.eval import statistics
+
+  rng = np.random.default_rng(0)
+  imu = rng.normal(size=(6, 50, 2, 6)).astype(np.float32)
+  present = np.array([[1, 0], [0, 1], [1, 0], [0, 1], [1, 0], [0, 1]], bool)
+  batch = {'imu': imu, 'imu_sites': present, 'label': np.zeros(6, np.int32)}
+  out = statistics.site_features([batch], {'imu': (True, True), 'imu:left': (True, False)})
+  per_site = statistics.channel_statistics(imu)
+  np.testing.assert_array_equal(out['imu'], per_site[np.arange(6), present.argmax(1)])
+  assert out['valid/imu'].all() and out['imu'].shape == (6, 48)
+  np.testing.assert_array_equal(out['valid/imu:left'], present[:, 0])
+  # Both wrists worn in one window: the sites are not alternatives; 'imu' needs them all.
+  both = dict(batch, imu_sites=np.ones((6, 2), bool))
+  out = statistics.site_features([both], {'imu': (True, True)})
+  assert out['imu'].shape == (6, 96) and out['valid/imu'].all()
+
+
 _DOWNSTREAM = ('mhealth', 'motionsense', 'pamap2', 'myogym')
 
 

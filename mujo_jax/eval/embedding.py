@@ -27,7 +27,7 @@ from mujo_jax.facts.tokenizer import ByteTokenizer
 from mujo_jax.models import joint
 
 # Keys of a window that are metadata, never model input.
-_META_KEYS = ('label', 'group')
+_META_KEYS = ('label', 'group', 'recording')
 
 
 def with_imu_sites(

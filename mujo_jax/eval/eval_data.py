@@ -32,6 +32,7 @@ from mujo_jax.data import mmfit as mmfit_lib
 from mujo_jax.data import motionsense as motionsense_lib
 from mujo_jax.data import myogym as myogym_lib
 from mujo_jax.data import pamap2 as pamap2_lib
+from mujo_jax.data import shoulder_watch as shoulder_watch_lib
 from mujo_jax.eval import embedding
 from mujo_jax.facts import activities, pamap2_layout
 from mujo_jax.synthesis import corpus
@@ -44,7 +45,14 @@ BUILT_RECORDINGS = {
   'pamap2': pamap2_lib,
   'myogym': myogym_lib,
 }
-DATASETS = ('synthetic', 'mmfit', 'basic_motions', 'deepmimic', *BUILT_RECORDINGS)
+DATASETS = (
+  'synthetic',
+  'mmfit',
+  'basic_motions',
+  'shoulder_watch',
+  'deepmimic',
+  *BUILT_RECORDINGS,
+)
 ALL_WINDOWS = 'all'  # The one split of a cross-validated dataset.
 # Modalities a probe may use as input; text describes the class, so it is never a probe input.
 PROBE_MODALITIES = ('imu', 'pose', 'video')
@@ -67,7 +75,9 @@ class EvalDataset:
   folds: int = 0
   probe: bool = True  # False: too few windows per class for a probe (retrieval, zero-shot).
   # What a label budget counts in cross-validation: 'group' (a labelled recording: BasicMotions,
-  # where a group is one 10 s recording) or 'window' (subjects' datasets, a group is a person).
+  # where a group is one 10 s recording), 'recording' (the windows' `recording` ids, where a
+  # group is a person who made several: the shoulder watch set) or 'window' (subjects' datasets,
+  # a group is a person).
   budget_unit: str = 'window'
   # The dataset's published evaluation split as (fit, held-out) window indices per fold, where
   # one exists (e.g. PAMAP2: subject 106 tested; MotionSense: trials 11-16 tested).
@@ -228,7 +238,14 @@ def _real_recordings(
     sites = tuple(s for s, kept in zip(arrays['sites'], worn, strict=True) if kept)
   model_config = embedding.with_imu_sites(pretrain_config, sites) if sites else pretrain_config
   keys = [k for m in modalities for k in (('imu', 'imu_sites') if m == 'imu' else (m,))]
-  windows = _unstack(arrays, keys + ['label', 'group'])
+  if settings.budget_unit not in ('window', 'group', 'recording'):
+    raise ValueError(
+      f"{name}.budget_unit={settings.budget_unit!r}: expected 'window', 'group' or 'recording'"
+    )
+  if settings.budget_unit == 'recording' and 'recording' not in arrays:
+    raise ValueError(f"{name}.budget_unit='recording': {name}'s windows carry no recording ids")
+  meta = ['label', 'group'] + (['recording'] if 'recording' in arrays else [])
+  windows = _unstack(arrays, keys + meta)
   return EvalDataset(
     name=name,
     model_config=model_config,
@@ -261,6 +278,15 @@ def basic_motions(
   settings = probe_config.basic_motions
   arrays = basic_motions_lib.windows(hop_s=float(settings.hop_s), **_rates(pretrain_config))
   return _real_recordings('basic_motions', arrays, pretrain_config, settings)
+
+
+def shoulder_watch(
+  pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
+) -> EvalDataset:
+  """Real smartwatch recordings of shoulder exercises (seglearn), subject-wise cross-validation."""
+  settings = probe_config.shoulder_watch
+  arrays = shoulder_watch_lib.windows(hop_s=float(settings.hop_s), **_rates(pretrain_config))
+  return _real_recordings('shoulder_watch', arrays, pretrain_config, settings)
 
 
 def deepmimic(
@@ -326,6 +352,7 @@ _LOADERS = {
   'synthetic': synthetic,
   'mmfit': mmfit,
   'basic_motions': basic_motions,
+  'shoulder_watch': shoulder_watch,
   'deepmimic': deepmimic,
   **{name: functools.partial(built_recordings, name) for name in BUILT_RECORDINGS},
 }

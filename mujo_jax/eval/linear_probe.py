@@ -394,7 +394,10 @@ class _DatasetEvaluation:
     labelled windows (or groups); the folds are the same for every model.
     """
     embeddings = self.embeddings['pretrained'][eval_data.ALL_WINDOWS]
-    labels, groups = embeddings['label'], embeddings['group']
+    labels = embeddings['label']
+    units = {'group': embeddings['group'], 'recording': embeddings.get('recording')}.get(
+      self.data.budget_unit
+    )
     for protocol, folds in self.protocols.items():
       for seed in self.seeds:
         for budget in budgets:
@@ -407,7 +410,7 @@ class _DatasetEvaluation:
                 f'{self.data.name}: {protocol} fold {fold} has {len(fit)} windows valid for '
                 f'{modality_set.name} ({model_name}) to fit on: too few'
               )
-            unit_groups = groups[fit] if self.data.budget_unit == 'group' else None
+            unit_groups = units[fit] if units is not None else None
             chosen = fit[
               probe.stratified_subsets(
                 labels[fit], [budget], seed * 1000 + fold, groups=unit_groups

@@ -33,22 +33,28 @@ def site_features(
   `variants` maps a key (`imu`, `imu:left_wrist`, ...) to the mask of the dataset's sites it
   keeps. A window's features for a key are the concatenated statistics of those sites; the
   window is valid for the key when all of them are present (absent sites are masked, never
-  zero-filled into the features).
+  zero-filled into the features). When the key's sites are alternatives, one present per
+  window and never two (a watch on whichever wrist exercises), the features are the
+  statistics of the one present site: what a user computes on "the watch".
   """
-  statistics, present, labels, groups = [], [], [], []
+  statistics, present, meta = [], [], {}
   for batch in batches:
     statistics.append(channel_statistics(batch['imu']))
     present.append(np.asarray(batch['imu_sites'], bool))
-    labels.append(np.asarray(batch['label']))
-    if 'group' in batch:
-      groups.append(np.asarray(batch['group']))
+    for name in ('label', 'group', 'recording'):
+      if name in batch:
+        meta.setdefault(name, []).append(np.asarray(batch[name]))
   statistics = np.concatenate(statistics)
   present = np.concatenate(present)
-  out = {'label': np.concatenate(labels)}
-  if groups:
-    out['group'] = np.concatenate(groups)
+  out = {name: np.concatenate(values) for name, values in meta.items()}
   for key, mask in variants.items():
     mask = np.asarray(mask, bool)
+    kept = present[:, mask]
+    if mask.sum() > 1 and np.all(kept.sum(axis=1) == 1):
+      rows = np.arange(len(statistics))
+      out[key] = statistics[:, mask][rows, kept.argmax(axis=1)]
+      out[f'valid/{key}'] = np.ones(len(statistics), bool)
+      continue
     out[key] = statistics[:, mask].reshape(len(statistics), -1)
-    out[f'valid/{key}'] = present[:, mask].all(axis=1)
+    out[f'valid/{key}'] = kept.all(axis=1)
   return out
