@@ -200,6 +200,23 @@ def test_face_down_flips_y_and_z():
   np.testing.assert_allclose(out, imu * np.array([1, -1, -1, 1, -1, -1]), atol=1e-5)
 
 
+def test_reversed_watch_turns_x_and_y_round():
+  """x towards the elbow: 180° about the face normal, so x and y change sign and z stays."""
+  imu = _moving(200, 2)
+  out, info = _apply(imu, SensorModel.off(watch_reversed_prob=1.0))
+  assert info['reversed'].tolist() == [True, True]
+  np.testing.assert_allclose(out, imu * np.array([-1, -1, 1, -1, -1, 1]), atol=1e-5)
+  # Face down too: 180° about y (x and z change sign); the rotation stays proper (det +1).
+  out, info = _apply(imu, SensorModel.off(watch_reversed_prob=1.0, watch_face_down_prob=1.0))
+  np.testing.assert_allclose(out, imu * np.array([-1, 1, -1, -1, 1, -1]), atol=1e-5)
+  assert np.allclose(np.linalg.det(info['rotation']), 1.0)
+  # The default draws either way round, about half the time each; other sites never turn round.
+  drawn = np.stack(
+    [_apply(_moving(20, 5), SensorModel(), seed=k)[1]['reversed'] for k in range(200)]
+  )
+  assert 0.4 < drawn[:, :2].mean() < 0.6 and not drawn[:, 2:].any()
+
+
 def test_strap_slip_turns_slowly_and_adds_its_rate_to_the_gyro():
   imu = _moving(300, 5)
   out, info = _apply(imu, SensorModel.off(strap_slip_deg_per_sqrt_s=5.0))

@@ -17,7 +17,7 @@ from mujo_jax.facts import activities
 from mujo_jax.facts import skeleton as sk
 from mujo_jax.facts import virtual_imu as vi
 from mujo_jax.facts.sites import WEARABLE_IMU_SITES
-from mujo_jax.synthesis import corpus, motion, text
+from mujo_jax.synthesis import corpus, forearm, motion, text
 from mujo_jax.synthesis import wearable_motion as wm
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -77,6 +77,26 @@ def test_knees_never_hyperextend_and_elbows_stay_in_range(clips):
         fore = sk_unit(p[:, _j(f'{side}_wrist')] - p[:, _j(f'{side}_elbow')])
         elbow = np.degrees(np.arccos(np.clip(np.sum(upper * fore, -1), -1, 1)))
         assert elbow.max() < 160.0, (name, side)
+
+
+def test_walking_elbows_swing_with_the_arms(clips):
+  """Elbow flexion ranges through the gait cycle: ~20 deg at a free walking speed, more when
+  fast, less when slow (Murray et al. 1967); the forearm swing is most of a watch's gyro signal
+  in walking, and the elbow flexes as the arm comes forward."""
+  ranges = {'walking_slow': (6.0, 20.0), 'walking': (12.0, 30.0), 'walking_fast': (17.0, 40.0)}
+  for name, (lo, hi) in ranges.items():
+    for m in clips[name]:
+      flexion = forearm.elbow_flexion_deg(m.pose)
+      # Walking while looking at a phone: the hand holding it stays still (one side swings).
+      swinging = np.sort(np.ptp(flexion, axis=0))[::-1][: 1 if m.variant == 'phone' else 2]
+      assert np.all((lo <= swinging) & (swinging <= hi)), (name, m.variant, swinging)
+      travel = m.pose[-1, 0, :2] - m.pose[0, 0, :2]
+      heading = travel / np.linalg.norm(travel)
+      for k, side in enumerate(('left', 'right')):
+        if np.ptp(flexion[:, k]) >= lo:
+          reach = m.pose[:, _j(f'{side}_wrist'), :2] - m.pose[:, _j(f'{side}_shoulder'), :2]
+          forward = reach @ heading
+          assert np.corrcoef(forward, flexion[:, k])[0, 1] > 0.5, (name, side)
 
 
 def sk_unit(v: np.ndarray) -> np.ndarray:
@@ -244,7 +264,7 @@ def test_wearables_tiny_builds_with_the_new_class_names(tmp_path):
     env=env,
   )
   assert result.returncode == 0, result.stderr[-4000:]
-  info_dir = tmp_path / 'mujo_synthetic' / 'wearables_tiny' / '1.1.0'
+  info_dir = tmp_path / 'mujo_synthetic' / 'wearables_tiny' / '1.3.0'
   features = json.loads((info_dir / 'features.json').read_text())
   assert 'video' not in json.dumps(features)
   import tensorflow_datasets as tfds

@@ -115,6 +115,13 @@ class SensorModel:
   # normal angle. Pocket: a uniformly random orientation. Other sites: a small random tilt.
   watch_face_down_prob: float = 0.5
   watch_roll_deg: float = 20.0
+  # Watch: x axis (3 o'clock) towards the elbow instead of the hand with this probability (180°
+  # about the face normal). Wear OS and Apple Watch put x at 3 o'clock, which points to the hand
+  # on a left wrist and to the elbow on a right wrist worn the usual way (crown away from the
+  # hand); either way round occurs on either wrist. Real data: in seglearn's watch recordings
+  # (shoulder exercises on either arm) a hanging arm reads +1 g along x on the left wrist and
+  # -1 g on the right (tests/test_shoulder_watch.py).
+  watch_reversed_prob: float = 0.5
   pocket_any_orientation: bool = True
   mount_tilt_deg: float = 5.0
   # Strap slip: a smooth random walk of the mount angle (spline through 1 s knots).
@@ -133,8 +140,9 @@ class SensorModel:
       for v in values:
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
           raise ValueError(f'SensorModel.{field.name} must be finite and >= 0, got {value}.')
-    if not 0 <= self.watch_face_down_prob <= 1:
-      raise ValueError(f'watch_face_down_prob must be in [0, 1], got {self.watch_face_down_prob}')
+    for name in ('watch_face_down_prob', 'watch_reversed_prob'):
+      if not 0 <= getattr(self, name) <= 1:
+        raise ValueError(f'{name} must be in [0, 1], got {getattr(self, name)}')
     if self.adc_bits is not None and not (self.acc_ranges_g and self.gyr_ranges_dps):
       raise ValueError('quantisation (adc_bits) needs the full-scale ranges it divides.')
     if self.adc_bits is not None and not 2 <= self.adc_bits <= 32:
@@ -171,6 +179,7 @@ class SensorModel:
       timestamp_jitter_ms=0.0,
       watch_face_down_prob=0.0,
       watch_roll_deg=0.0,
+      watch_reversed_prob=0.0,
       pocket_any_orientation=False,
       mount_tilt_deg=0.0,
       strap_slip_deg_per_sqrt_s=0.0,
@@ -209,7 +218,8 @@ def apply(
   Returns:
     (imu, info): the (T, S, 6) float32 recording on the nominal grid, and what was drawn, as
     arrays with a leading site axis: `rotation` (S, 3, 3) device axes in the site frame at t = 0
-    (v_device = R^T v_site), `face_down` (S,) bool, `roll_deg` (S,), `slip_deg` (S, T) the slip
+    (v_device = R^T v_site), `face_down` (S,) bool, `reversed` (S,) bool (a watch's x towards
+    the elbow), `roll_deg` (S,), `slip_deg` (S, T) the slip
     angle over time, `slip_axis` (S, 3), `tissue_hz` / `tissue_damping` (S,) (NaN when off),
     `acc_matrix` / `gyr_matrix` (S, 3, 3), `rate_error_ppm`, `clock_offset_s` (S,),
     `acc_bias` / `gyr_bias` (S, 3) turn-on offsets (m/s², rad/s), `acc_drift` / `gyr_drift`
@@ -259,11 +269,12 @@ def _device(
   rec: dict[str, Any] = {}
 
   # 1. Mounting rotation and strap slip.
-  rotation, face_down, roll_deg = _mount(site, model, streams['mount'])
+  rotation, face_down, reversed_, roll_deg = _mount(site, model, streams['mount'])
   slip_axis, slip_rad, slip_rate = _slip(site, model, num_steps, rate_hz, streams['slip'])
   rec.update(
     rotation=rotation,
     face_down=face_down,
+    reversed=reversed_,
     roll_deg=roll_deg,
     slip_deg=slip_rad / _DEG,
     slip_axis=slip_axis,
@@ -367,25 +378,28 @@ def _device(
 
 def _mount(
   site: str, model: SensorModel, rng: np.random.Generator
-) -> tuple[np.ndarray, bool, float]:
-  """Device axes in the site frame (columns), whether face down, and the roll (degrees)."""
-  face_down, roll_deg = False, 0.0
+) -> tuple[np.ndarray, bool, bool, float]:
+  """Device axes in the site frame (columns), whether face down, reversed, and the roll (deg)."""
+  face_down, reversed_, roll_deg = False, False, 0.0
   if site in WATCH_SITES:
     face_down = bool(rng.random() < model.watch_face_down_prob)
     roll_deg = float(rng.normal() * model.watch_roll_deg)
+    reversed_ = bool(rng.random() < model.watch_reversed_prob)
     angle = roll_deg * _DEG + (math.pi if face_down else 0.0)
-    if angle == 0.0:
-      return np.eye(3), face_down, roll_deg
-    return _rot_x(angle), face_down, roll_deg
+    rotation = _rot_x(angle) if angle else np.eye(3)
+    if reversed_:  # 180° about the face normal (the device z after the roll): x, y turn round.
+      rotation = rotation @ np.diag([-1.0, -1.0, 1.0])
+    return rotation, face_down, reversed_, roll_deg
   if site in POCKET_SITES and model.pocket_any_orientation:
-    return Rotation.random(random_state=rng).as_matrix(), face_down, roll_deg
+    return Rotation.random(random_state=rng).as_matrix(), face_down, reversed_, roll_deg
   if model.mount_tilt_deg:
     return (
       Rotation.from_rotvec(rng.normal(size=3) * model.mount_tilt_deg * _DEG).as_matrix(),
       face_down,
+      reversed_,
       roll_deg,
     )
-  return np.eye(3), face_down, roll_deg
+  return np.eye(3), face_down, reversed_, roll_deg
 
 
 def _rot_x(angle: float) -> np.ndarray:

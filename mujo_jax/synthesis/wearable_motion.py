@@ -325,21 +325,26 @@ class _Gait:
   clearance: float  # swing ankle lift (m).
   heel_rise: float  # ankle rise before toe-off (m).
   arm_deg: float  # arm swing amplitude.
-  elbow_deg: float  # elbow flexion.
+  elbow_deg: float  # elbow flexion at the back of the swing.
+  elbow_swing_deg: float  # elbow flexion range through the swing (flexes as the arm comes forward).
   lean_deg: float  # trunk lean.
   rise: float = 0.0  # stairs: +1 up, -1 down.
   running: bool = False
 
 
+# Elbow ranges in walking follow the arm swing's: about 20 deg at a free speed, more when fast,
+# less when slow (Murray et al. 1967, 'Walking patterns of normal men'); the forearm's swing about
+# the elbow adds to the upper arm's, and is most of what separates walking from standing on a
+# wrist gyro.
 _GAITS = {
-  'walking_slow': _Gait((1.35, 1.6), 0.33, 0.65, 0.06, 0.08, 10.0, 12.0, 2.0),
-  'walking': _Gait((1.65, 1.9), 0.41, 0.62, 0.07, 0.11, 17.0, 18.0, 3.0),
-  'walking_fast': _Gait((1.9, 2.15), 0.46, 0.60, 0.08, 0.12, 25.0, 35.0, 5.0),
-  'nordic_walking': _Gait((1.65, 1.85), 0.45, 0.62, 0.08, 0.12, 38.0, 12.0, 7.0),
-  'jogging': _Gait((2.4, 2.7), 0.50, 0.42, 0.15, 0.08, 28.0, 80.0, 6.0, running=True),
-  'running': _Gait((2.65, 3.0), 0.68, 0.35, 0.22, 0.10, 38.0, 90.0, 9.0, running=True),
-  'stairs_up': _Gait((1.4, 1.75), 0.0, 0.64, 0.06, 0.0, 12.0, 20.0, 10.0, rise=1.0),
-  'stairs_down': _Gait((1.5, 1.9), 0.0, 0.62, 0.05, 0.0, 12.0, 15.0, 2.0, rise=-1.0),
+  'walking_slow': _Gait((1.35, 1.6), 0.33, 0.65, 0.06, 0.08, 10.0, 12.0, 12.0, 2.0),
+  'walking': _Gait((1.65, 1.9), 0.41, 0.62, 0.07, 0.11, 17.0, 18.0, 20.0, 3.0),
+  'walking_fast': _Gait((1.9, 2.15), 0.46, 0.60, 0.08, 0.12, 25.0, 35.0, 28.0, 5.0),
+  'nordic_walking': _Gait((1.65, 1.85), 0.45, 0.62, 0.08, 0.12, 38.0, 12.0, 12.0, 7.0),
+  'jogging': _Gait((2.4, 2.7), 0.50, 0.42, 0.15, 0.08, 28.0, 80.0, 24.0, 6.0, running=True),
+  'running': _Gait((2.65, 3.0), 0.68, 0.35, 0.22, 0.10, 38.0, 90.0, 27.0, 9.0, running=True),
+  'stairs_up': _Gait((1.4, 1.75), 0.0, 0.64, 0.06, 0.0, 12.0, 20.0, 10.0, 10.0, rise=1.0),
+  'stairs_down': _Gait((1.5, 1.9), 0.0, 0.62, 0.05, 0.0, 12.0, 15.0, 8.0, 2.0, rise=-1.0),
 }
 
 
@@ -396,13 +401,14 @@ def _gait(c: _Ctx, rig: _Rig, variant: str, spec: _Gait) -> _Rooted:
     root[:, 2] -= lowest
   limit = _max_pelvis_z(rig, c, None, root[:, :2], feet)
   root[:, 2] += np.min(limit - root[:, 2]) - 0.003
-  arm = spec.arm_deg * c.habits.arm_swing * c.fatigue
+  swing = c.habits.arm_swing * c.fatigue
+  arm = spec.arm_deg * swing
   for side, sign in _SIDES:
     phase = np.cos(2 * np.pi * cyc) * (-1.0 if side == 'left' else 1.0)
     forward = arm * phase + 3.0
     if variant == 'poles':
       forward = arm * phase + 12.0
-    elbow = spec.elbow_deg + (0.3 * spec.elbow_deg) * np.maximum(phase, 0.0)
+    elbow = spec.elbow_deg + spec.elbow_swing_deg * swing * 0.5 * (1.0 + phase)
     if variant == 'phone' and side == c.dominant():  # Looking at a phone held in front.
       forward, elbow = 25.0 + 0.0 * phase, 95.0
     _arm(rig, side, _direction(forward, 8.0, sign), elbow)

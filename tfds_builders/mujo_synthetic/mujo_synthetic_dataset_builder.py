@@ -44,10 +44,16 @@ def _num_workers(num_clips: int) -> int:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic parallel corpus: MM-Fit's 11 classes (tiny, default) or 53 (wearables)."""
 
-  VERSION = tfds.core.Version('1.1.0')
+  VERSION = tfds.core.Version('1.3.0')
   RELEASE_NOTES = {
     '1.0.0': 'First release.',
     '1.1.0': "'wearables': the forearms pronate and supinate (forearm.forearm_twist).",
+    '1.2.0': "Withdrawn: 'wearables' with a badminton class (reverted; see MODEL_CARD.md).",
+    '1.3.0': (
+      "'wearables': the elbows flex and extend through the gait's arm swing (Murray 1967); "
+      'watches are worn either way round (x to the hand or to the elbow, sensor.SensorModel.'
+      'watch_reversed_prob).'
+    ),
   }
   BUILDER_CONFIGS = [
     MujoSyntheticConfig(
