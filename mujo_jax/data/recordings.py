@@ -92,16 +92,17 @@ def windows(
   """The evaluation windows of `recordings` in the batch schema, with what was masked.
 
   Returns `imu` (N, T, S, 6) float32 at `rules.imu_rate_hz`, `imu_sites` (N, S) bool, `label`
-  (N,) int32, `group` (N,) int32 (the subject), `class_names`, `sites`, and `counts`: a dict
-  of the windows dropped (unlabelled, no site) and of the samples filled / site-windows absent.
+  (N,) int32, `group` (N,) int32 (the subject), `recording` (N,) int32 (the index of the window's
+  recording in `recordings`), `class_names`, `sites`, and `counts`: a dict of the windows
+  dropped (unlabelled, no site) and of the samples filled / site-windows absent.
   """
   num_out = round(rules.window_s * rules.imu_rate_hz)
   counts = dict.fromkeys(
     ('windows', 'dropped_unlabelled', 'dropped_no_site', 'filled_samples', 'absent_site_windows'),
     0,
   )
-  out: dict[str, list] = {'imu': [], 'imu_sites': [], 'label': [], 'group': []}
-  for recording in recordings:
+  out: dict[str, list] = {'imu': [], 'imu_sites': [], 'label': [], 'group': [], 'recording': []}
+  for index, recording in enumerate(recordings):
     if len(recording.present[0]) != len(sites):
       raise ValueError(
         f'subject {recording.subject}: {recording.imu.shape[1]} sites, expected {len(sites)}'
@@ -137,6 +138,7 @@ def windows(
       out['imu_sites'].append(kept)
       out['label'].append(label)
       out['group'].append(recording.subject)
+      out['recording'].append(index)
       counts['windows'] += 1
   if not out['label']:
     raise ValueError(f'no labelled window in {len(recordings)} recordings ({counts})')
@@ -145,6 +147,7 @@ def windows(
     'imu_sites': np.stack(out['imu_sites']),
     'label': np.asarray(out['label'], np.int32),
     'group': np.asarray(out['group'], np.int32),
+    'recording': np.asarray(out['recording'], np.int32),
     'class_names': tuple(class_names),
     'sites': tuple(sites),
     'counts': counts,

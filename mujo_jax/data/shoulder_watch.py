@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mujo_jax.facts.resample import resample
+from mujo_jax.data import recordings as recordings_lib
 
 CLASS_NAMES: tuple[str, ...] = (
   'pendulum_swings',
@@ -135,8 +135,10 @@ def recordings() -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray, np.nda
   for index, x in enumerate(xs):
     if x.ndim != 2 or x.shape[1] != 6 or not np.isfinite(x).all():
       raise ValueError(f'{path}: recording {index} has shape {x.shape}; expected finite (T, 6)')
-  if not set(np.unique(sides)) <= {0.0, 1.0} or not set(np.unique(labels)) <= set(range(7)):
-    raise ValueError(f'{path}: side must be 0/1 and y in 0..6')
+  if not set(np.unique(sides)) <= {0.0, 1.0} or not set(np.unique(labels)) <= set(
+    range(len(CLASS_NAMES))
+  ):
+    raise ValueError(f'{path}: side must be 0/1 and y in 0..{len(CLASS_NAMES) - 1}')
   for array in (labels, subjects):
     array.setflags(write=False)
   sides = sides.astype(np.int64)
@@ -157,41 +159,29 @@ def windows(
   imu_rate_hz: float = IMU_RATE_HZ,
   pose_fps: float = 30.0,
 ) -> dict[str, object]:
-  """Every recording's windows in the batch schema (IMU only: there is no pose).
+  """Every recording's windows by `recordings.windows`' rules (IMU only: there is no pose).
 
-  The two wrists are the site axis; each window has the one watch of its recording (the
-  other site is absent, never zero-filled into a present one).
-
-  Returns:
-    `imu` (N, T, 2, 6) float32, `imu_sites` (N, 2) bool, `label` (N,) int32, `group` (N,)
-    int32 (the subject: folds keep a person together), `recording` (N,) int32 (the budget's
-    unit: one set of repetitions), `class_names`, `sites` ('left_wrist', 'right_wrist').
+  The two wrists are the site axis; each recording has the one watch of its exercising arm,
+  and the other wrist is absent (masked, counted in `counts`, never zero-filled into a present
+  site). Returns `recordings.windows`' dict: `group` is the subject (folds keep a person
+  together), `recording` the index into `recordings()` (a budget's unit: one set of repetitions).
   """
   del pose_fps
-  if window_s <= 0 or hop_s <= 0:
-    raise ValueError(f'window_s and hop_s must be > 0, got {window_s}, {hop_s}')
+  rules = recordings_lib.WindowRules(window_s=window_s, hop_s=hop_s, imu_rate_hz=imu_rate_hz)
   xs, labels, subjects, sides = recordings()
-  length = round(window_s * imu_rate_hz)
-  out: dict[str, list] = {'imu': [], 'imu_sites': [], 'label': [], 'group': [], 'recording': []}
-  for index, stored in enumerate(xs):
-    stream = resample(to_project_units(stored), RATE_HZ, imu_rate_hz)
-    start = 0.0
-    while round(start * imu_rate_hz) + length <= len(stream):
-      first = round(start * imu_rate_hz)
-      imu = np.zeros((length, len(SITES), 6), np.float32)
-      imu[:, sides[index]] = stream[first : first + length]
-      out['imu'].append(imu)
-      out['imu_sites'].append(np.arange(len(SITES)) == sides[index])
-      out['label'].append(labels[index])
-      out['group'].append(subjects[index])
-      out['recording'].append(index)
-      start += hop_s
-  return {
-    'imu': np.stack(out['imu']),
-    'imu_sites': np.stack(out['imu_sites']),
-    'label': np.asarray(out['label'], np.int32),
-    'group': np.asarray(out['group'], np.int32),
-    'recording': np.asarray(out['recording'], np.int32),
-    'class_names': CLASS_NAMES,
-    'sites': SITES,
-  }
+  sessions = []
+  for stored, label, subject, side in zip(xs, labels, subjects, sides, strict=True):
+    imu = np.zeros((len(stored), len(SITES), 6))
+    imu[:, side] = to_project_units(stored)
+    present = np.zeros((len(stored), len(SITES)), bool)
+    present[:, side] = True
+    sessions.append(
+      recordings_lib.Recording(
+        imu=imu,
+        present=present,
+        labels=np.full(len(stored), label),
+        subject=int(subject),
+        rate_hz=RATE_HZ,
+      )
+    )
+  return recordings_lib.windows(sessions, SITES, CLASS_NAMES, rules)

@@ -45,14 +45,14 @@ BUILT_RECORDINGS = {
   'pamap2': pamap2_lib,
   'myogym': myogym_lib,
 }
-DATASETS = (
-  'synthetic',
-  'mmfit',
-  'basic_motions',
-  'shoulder_watch',
-  'deepmimic',
-  *BUILT_RECORDINGS,
-)
+# Real recordings that install with a PyPI package (no download): name -> its module, whose
+# `windows(window_s, hop_s, imu_rate_hz, pose_fps)` gives the batch-schema windows.
+PACKAGED_RECORDINGS = {
+  'basic_motions': basic_motions_lib,  # sktime's smartwatch set, recording-wise folds.
+  'shoulder_watch': shoulder_watch_lib,  # seglearn's shoulder exercises, subject-wise folds.
+  'deepmimic': deepmimic_lib,  # pybullet's motion capture with its virtual IMU.
+}
+DATASETS = ('synthetic', 'mmfit', *PACKAGED_RECORDINGS, *BUILT_RECORDINGS)
 ALL_WINDOWS = 'all'  # The one split of a cross-validated dataset.
 # Modalities a probe may use as input; text describes the class, so it is never a probe input.
 PROBE_MODALITIES = ('imu', 'pose', 'video')
@@ -271,31 +271,13 @@ def _rates(pretrain_config: ml_collections.ConfigDict) -> dict[str, float]:
   }
 
 
-def basic_motions(
-  pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
+def packaged_recordings(
+  name: str, pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
 ) -> EvalDataset:
-  """Real smartwatch recordings (sktime's BasicMotions), recording-wise cross-validation."""
-  settings = probe_config.basic_motions
-  arrays = basic_motions_lib.windows(hop_s=float(settings.hop_s), **_rates(pretrain_config))
-  return _real_recordings('basic_motions', arrays, pretrain_config, settings)
-
-
-def shoulder_watch(
-  pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
-) -> EvalDataset:
-  """Real smartwatch recordings of shoulder exercises (seglearn), subject-wise cross-validation."""
-  settings = probe_config.shoulder_watch
-  arrays = shoulder_watch_lib.windows(hop_s=float(settings.hop_s), **_rates(pretrain_config))
-  return _real_recordings('shoulder_watch', arrays, pretrain_config, settings)
-
-
-def deepmimic(
-  pretrain_config: ml_collections.ConfigDict, probe_config: ml_collections.ConfigDict
-) -> EvalDataset:
-  """Real motion capture (pybullet's DeepMimic clips) with the virtual IMU of each clip."""
-  settings = probe_config.deepmimic
-  arrays = deepmimic_lib.windows(hop_s=float(settings.hop_s), **_rates(pretrain_config))
-  return _real_recordings('deepmimic', arrays, pretrain_config, settings)
+  """A real dataset of `PACKAGED_RECORDINGS`, at the checkpoint's window and rates."""
+  settings = probe_config[name]
+  arrays = PACKAGED_RECORDINGS[name].windows(hop_s=float(settings.hop_s), **_rates(pretrain_config))
+  return _real_recordings(name, arrays, pretrain_config, settings)
 
 
 def _leave_one_subject_out(arrays: dict[str, Any]) -> tuple:
@@ -351,9 +333,7 @@ def built_recordings(
 _LOADERS = {
   'synthetic': synthetic,
   'mmfit': mmfit,
-  'basic_motions': basic_motions,
-  'shoulder_watch': shoulder_watch,
-  'deepmimic': deepmimic,
+  **{name: functools.partial(packaged_recordings, name) for name in PACKAGED_RECORDINGS},
   **{name: functools.partial(built_recordings, name) for name in BUILT_RECORDINGS},
 }
 

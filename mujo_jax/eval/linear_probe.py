@@ -395,9 +395,8 @@ class _DatasetEvaluation:
     """
     embeddings = self.embeddings['pretrained'][eval_data.ALL_WINDOWS]
     labels = embeddings['label']
-    units = {'group': embeddings['group'], 'recording': embeddings.get('recording')}.get(
-      self.data.budget_unit
-    )
+    # What a budget counts: windows, or the groups / recordings the windows belong to.
+    units = None if self.data.budget_unit == 'window' else embeddings[self.data.budget_unit]
     for protocol, folds in self.protocols.items():
       for seed in self.seeds:
         for budget in budgets:
