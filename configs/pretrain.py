@@ -7,7 +7,9 @@ r"""Multi-way contrastive pretraining (MuJo) of IMU, pose, video and text encode
 Variants (after the colon): data=synthetic|fimad, size=tiny|small|base,
 strategy=joint|round_robin|random_pair|anchored|uncertainty, anchor=<modality> (anchored),
 loss=clip|siglip, modalities=imu+pose+text+video (default; imu+pose+text for the wearables
-corpus), pairs=all|imu-text+imu-pose, batch_size=N, corpus=tiny|default|wearables|wearables_tiny
+corpus), pairs=all|imu-text+imu-pose, pair_weights=imu-text:0.25+pose-text:2 (the pairs not
+named weigh 1; a dict-valued field cannot be set by --config.key=value), batch_size=N,
+corpus=tiny|default|wearables|wearables_tiny
 (synthetic builder config; `wearables` is the shipped model's recipe, MODEL_CARD.md), runlocal
 (shrinks everything for a smoke run).
 Every key below is also overridable with --config.key=value.
@@ -23,6 +25,22 @@ from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES, WEARABLE_IMU_SITES
 from mujo_jax.models import config as model_config
 
 
+def _pair_weights(text: str) -> dict[str, float] | None:
+  """'imu-text:0.25+pose-text:2' -> {'imu-text': 0.25, 'pose-text': 2.0}; '' -> None."""
+  weights = {}
+  for item in filter(None, text.split('+')):
+    pair, colon, value = item.partition(':')
+    try:
+      weights[pair.strip()] = float(value)
+    except ValueError:
+      colon = ''
+    if not colon:
+      raise ValueError(
+        f'pair_weights={text!r}: expected pair:weight items joined by +, got {item!r}'
+      )
+  return weights or None
+
+
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   arg = parse_arg(
     arg,
@@ -33,6 +51,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     loss='clip',
     modalities='',
     pairs='all',
+    pair_weights='',
     batch_size=0,
     corpus='default',
     runlocal=False,
@@ -84,6 +103,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.augment.imu_scale = 0.1  # Relative gain jitter per site.
   config.augment.site_dropout = 0.1  # Each present IMU site is dropped with this probability.
   config.augment.single_site = 0.0  # Probability that a window keeps one site only.
+  # Sites (names) the lone site of those windows is drawn from with probability
+  # `single_site_favoured_share` (when one of them is present); otherwise any present site.
+  config.augment.single_site_favoured = ()
+  config.augment.single_site_favoured_share = 0.0
   config.augment.modality_dropout = 0.1  # Each modality marked absent with this probability.
 
   # ---------------------------------------------------------------- model, loss, multitask
@@ -106,6 +129,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       strategy=arg.strategy,
       pairs='all' if arg.pairs == 'all' else tuple(arg.pairs.split('+')),
       anchor=arg.anchor or ('text' if arg.strategy == 'anchored' else ''),
+      pair_weights=_pair_weights(arg.pair_weights),
     )
   )
 

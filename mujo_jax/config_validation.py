@@ -15,7 +15,7 @@ from typing import Any
 
 import ml_collections
 
-from mujo_jax.facts.sites import site_ids
+from mujo_jax.facts.sites import check_sites, site_ids
 from mujo_jax.models import joint
 
 ACCUM_MODES = ('exact', 'naive')
@@ -30,7 +30,10 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     'imu_site_ids', 'imu_rate_hz', 'pose_fps', 'video_fps', 'video_size', 'video_feature_dim',
     'num_workers', 'prefetch_batches', 'activities',
   ),
-  'augment': ('imu_rotation_deg', 'imu_scale', 'site_dropout', 'single_site', 'modality_dropout'),
+  'augment': (
+    'imu_rotation_deg', 'imu_scale', 'site_dropout', 'single_site', 'single_site_favoured',
+    'single_site_favoured_share', 'modality_dropout',
+  ),
   'optim': ('learning_rate', 'warmup_steps', 'weight_decay', 'b1', 'b2', 'grad_clip_norm'),
 }  # fmt: skip
 
@@ -130,6 +133,12 @@ def resolve_pretrain_config(config: ml_collections.ConfigDict) -> ml_collections
     config.augment.single_site <= 1,
     f'augment.single_site={config.augment.single_site}: expected a probability <= 1',
   )
+  favoured = config.augment.get('single_site_favoured', ())
+  share = config.augment.get('single_site_favoured_share', 0.0)
+  _number('augment.single_site_favoured_share', share, 0.0, strict=False)
+  _check(share <= 1, f'augment.single_site_favoured_share={share}: expected a probability <= 1')
+  if favoured:
+    check_sites(tuple(favoured), tuple(config.data.imu_sites), where='augment.single_site_favoured')
   _check_optim(config.get('optim', None))
   return config
 

@@ -27,6 +27,27 @@ def test_variants_parse_with_types():
   assert config.modalities == ('imu', 'text')
 
 
+def test_pair_weights_variant_reaches_the_multitask():
+  config = pretrain.get_config('corpus=wearables,pair_weights=imu-text:0.25+pose-text:2')
+  built = joint.JointModelSpec.from_config(config).build_multitask()
+  weights = dict(zip(built.pairs, built.pair_weights, strict=True))
+  assert weights == {('imu', 'pose'): 1.0, ('imu', 'text'): 0.25, ('pose', 'text'): 2.0}
+  assert pretrain.get_config('corpus=wearables').multitask.pair_weights is None
+  with pytest.raises(ValueError, match="pair_weights='imu-text'.*pair:weight"):
+    pretrain.get_config('pair_weights=imu-text')
+
+
+def test_favoured_lone_sites_are_checked_against_the_run_sites():
+  config = pretrain.get_config('size=tiny')
+  config.augment.single_site_favoured = ('left_wrist', 'left_ankle')
+  with pytest.raises(ValueError, match='augment.single_site_favoured.*left_ankle'):
+    config_validation.resolve_pretrain_config(config)
+  config.augment.single_site_favoured = ('left_wrist',)
+  config.augment.single_site_favoured_share = 1.5
+  with pytest.raises(ValueError, match='single_site_favoured_share=1.5'):
+    config_validation.resolve_pretrain_config(config)
+
+
 def test_runlocal_shrinks():
   config = pretrain.get_config('runlocal')
   assert config.model.size == 'tiny' and config.data.builder_config == 'tiny'

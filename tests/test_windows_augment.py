@@ -120,3 +120,26 @@ def test_single_site_windows_keep_one_random_present_site():
   np.testing.assert_allclose(kept[lone][:, present].mean(0), 1 / 3, atol=0.04)
   one = np.array([False, True, False])
   assert (_drop_statistics(augment.keep_one_site, one, 1.0, draws=20) == one).all()
+
+
+def test_single_site_windows_favour_the_named_sites_by_their_share():
+  present = np.array([True, True, True, True, True, False])
+  # Sites 0 and 5 favoured, 5 absent: a favoured lone site is site 0; the rest of the lone
+  # windows are drawn from all present sites (site 0 included, 1 in 5).
+  kept = _drop_statistics(
+    augment.keep_one_site, present, 0.5, draws=20000, favoured=(0, 5), favoured_share=0.6
+  )
+  lone = kept.sum(1) == 1
+  np.testing.assert_allclose(lone.mean(), 0.5, atol=0.015)
+  assert not kept[:, 5].any()
+  np.testing.assert_allclose(kept[lone, 0].mean(), 0.6 + 0.4 / 5, atol=0.02)
+  np.testing.assert_allclose(kept[lone, 1:5].mean(0), 0.4 / 5, atol=0.015)
+  # No favoured site present: any present site, as without favoured sites.
+  kept = _drop_statistics(
+    augment.keep_one_site, present, 1.0, draws=5000, favoured=(5,), favoured_share=1.0
+  )
+  np.testing.assert_allclose(kept[:, :5].mean(0), 1 / 5, atol=0.02)
+  # A zero share consumes no extra draw: the windows are those of the plain augmentation.
+  plain = _drop_statistics(augment.keep_one_site, present, 0.5, draws=500)
+  zero = _drop_statistics(augment.keep_one_site, present, 0.5, draws=500, favoured=(0,))
+  assert (plain == zero).all()

@@ -51,15 +51,28 @@ def drop_sites(imu_sites: np.ndarray, rng: np.random.Generator, rate: float) -> 
   return keep
 
 
-def keep_one_site(imu_sites: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:
+def keep_one_site(
+  imu_sites: np.ndarray,
+  rng: np.random.Generator,
+  rate: float,
+  favoured: Sequence[int] = (),
+  favoured_share: float = 0.0,
+) -> np.ndarray:
   """With probability `rate`, keeps one random present site only: a lone watch or phone.
 
   Most users wear one device; without such windows the encoder would learn to lean on the
-  other sites and read one wrist badly.
+  other sites and read one wrist badly. `favoured` (site indices, e.g. the wrists): with
+  probability `favoured_share` the lone site is drawn from the present favoured sites (if any is
+  present), otherwise from all present sites, so the device users wear most can get more of the
+  lone windows than 1 / number-of-sites of them.
   """
   present = np.flatnonzero(imu_sites)
   if len(present) < 2 or rng.uniform() >= rate:
     return imu_sites
+  if favoured_share > 0.0 and rng.uniform() < favoured_share:
+    candidates = np.intersect1d(present, np.asarray(favoured, dtype=int))
+    if len(candidates):
+      present = candidates
   keep = np.zeros_like(imu_sites)
   keep[rng.choice(present)] = True
   return keep

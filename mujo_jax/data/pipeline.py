@@ -26,6 +26,9 @@ class TrainWindow(grain.transforms.RandomMap):
   def __init__(self, config: ml_collections.ConfigDict):
     self._config = config
     self._dataset = datasets.get(config.data.name)
+    favoured = tuple(config.augment.get('single_site_favoured', ()))
+    self._favoured_sites = tuple(list(config.data.imu_sites).index(s) for s in favoured)
+    self._favoured_share = float(config.augment.get('single_site_favoured_share', 0.0))
 
   def random_map(self, record: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     config = self._config
@@ -38,7 +41,11 @@ class TrainWindow(grain.transforms.RandomMap):
         window['imu_sites'], rng, config.augment.site_dropout
       )
       window['imu_sites'] = augment.keep_one_site(
-        window['imu_sites'], rng, config.augment.single_site
+        window['imu_sites'],
+        rng,
+        config.augment.single_site,
+        self._favoured_sites,
+        self._favoured_share,
       )
     window['present'] = augment.drop_modalities(
       window['present'], rng, config.augment.modality_dropout
