@@ -69,6 +69,40 @@ def test_hanging_arm_points_x_to_the_hand_on_the_left_and_to_the_elbow_on_the_ri
     assert sign * np.median(acc_x) > 0.8 * G, (side, np.median(acc_x))
 
 
+def test_synthetic_watches_hold_the_axes_of_the_real_ones_in_rotator_cuff_work(data):
+  """External rotation (elbow at the side bent 90 deg, forearm horizontal, thumb up): real
+  watches read -1 g along y (12 o'clock down) on both wrists, the right one worn with x to the
+  elbow. The corpus's clean virtual watch (x to the hand on both wrists, `virtual_imu`) must
+  read the same up to that reversal: -1 g on the left, +1 g on the right, little on x and z."""
+  from mujo_jax.facts import virtual_imu
+  from mujo_jax.synthesis import forearm, motion, wearable_motion
+
+  for side, index in (('left', 0), ('right', 1)):
+    real = shoulder_watch.to_project_units(
+      np.concatenate(_stored(data, 'shoulder_external_rotation', index))
+    )
+    assert real[:, 1].mean() < -0.8 * G, (side, real[:, :3].mean(0))
+  rng = np.random.default_rng(0)
+  means = {'left': [], 'right': []}
+  for i in range(6):
+    subject = motion.sample_subject(rng, i)
+    clip = wearable_motion.generate('shoulder_external_rotation', subject, 6.0, 30.0, rng=rng)
+    pose = np.asarray(clip.pose, np.float64)
+    twist = forearm.forearm_twist(
+      ('shoulder_external_rotation',),
+      pose,
+      30.0,
+      rng,
+      right_handed=wearable_motion.habits(subject).right_handed,
+    )
+    imu = virtual_imu.from_pose(pose, 30.0, ('left_wrist', 'right_wrist'), forearm_twist=twist)
+    for column, side in enumerate(('left', 'right')):
+      means[side].append(imu[:, column, :3].mean(0))
+  left, right = np.mean(means['left'], 0), np.mean(means['right'], 0)
+  assert left[1] < -0.8 * G and right[1] > 0.8 * G, (left, right)
+  assert max(abs(left[0]), abs(left[2]), abs(right[0]), abs(right[2])) < 0.4 * G
+
+
 def test_class_names_are_the_pretraining_vocabulary_where_it_has_them():
   unseen = set(shoulder_watch.CLASS_NAMES) - set(activities.WEARABLE_ACTIVITIES)
   assert unseen == {'trapezius_extension'}

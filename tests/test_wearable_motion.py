@@ -264,7 +264,7 @@ def test_wearables_tiny_builds_with_the_new_class_names(tmp_path):
     env=env,
   )
   assert result.returncode == 0, result.stderr[-4000:]
-  info_dir = tmp_path / 'mujo_synthetic' / 'wearables_tiny' / '1.3.0'
+  info_dir = tmp_path / 'mujo_synthetic' / 'wearables_tiny' / '1.4.0'
   features = json.loads((info_dir / 'features.json').read_text())
   assert 'video' not in json.dumps(features)
   import tensorflow_datasets as tfds

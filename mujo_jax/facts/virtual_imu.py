@@ -9,7 +9,9 @@ segment's twist is unobservable), so their frame is *carried by the parent frame
 the segment direction is expressed in the parent frame (chest for upper arms, upper arm for
 forearms, pelvis for thighs, thigh for shins), an initial frame is the minimal rotation from a
 rest direction that the limb cannot reach the opposite of (arms: lateral, thighs: down-forward,
-forearms and shins: along the parent), and each later frame is the previous one rotated by the
+forearms and shins: along the parent; a forearm that starts bent out of its flexion plane is
+rolled by the humeral rotation that put it there, read from the elbow hinge, see `_limb_frame`),
+and each later frame is the previous one rotated by the
 minimal rotation between consecutive directions (parallel transport, a prefix product computed in
 log2(T) vectorised steps). So x is always the segment axis, a hinge flexion (elbow, knee) is a
 pure rotation about the hinge axis, planar swings add no roll, and no cross product ever
@@ -19,7 +21,14 @@ absent unless given. `forearm_twist` supplies the forearms' (the two leaf segmen
 angle: each forearm frame is its twist-free frame rotated about its own x (elbow -> wrist) by
 the angle, right-handed, so a twist rate adds exactly that rate to the x gyro of the wrist and
 forearm sites and turns their y/z axes about the forearm (the gyro still comes from the SG
-derivative of the frames, now twisted). Accelerometer = specific force f = a - g
+derivative of the frames, now twisted). Wrist sites wear a smartwatch's axes, not the bare
+forearm frame: x along the forearm towards the hand, z out of the watch face on the back of the
+wrist, y = z cross x (12 o'clock), the device axes of Android / Wear OS and Core Motion. The
+forearm frame, carried from a lateral arm with the palm down, has its y through the wrist (back
+to palm on the left, palm to back on the right), so each wrist site is that frame rolled by a
+fixed +90 deg (left) / -90 deg (right) about x (`WATCH_ROLL_DEG`); with the forearm horizontal
+and the thumb up a watch then reads -1 g along y, as real watches do (seglearn's recordings,
+tests/test_shoulder_watch.py). Accelerometer = specific force f = a - g
 (g = (0, 0, -9.81) m/s², world z up) of the site point, rotated into the sensor frame: a sensor
 at rest reads +9.81 along its axis that points up. Gyroscope = body angular velocity in the
 sensor frame, the vee of R^T dR/dt.
@@ -108,6 +117,9 @@ class _Limb:
   proximal: str
   distal: str
   rest_direction: tuple[float, float, float]  # In the parent frame; initial-frame reference.
+  # A hinge (the elbow): where flexion from `rest_direction` takes the limb, in the parent frame,
+  # with the parent's axial rotation at zero. None: no hinge reference (see `_limb_frame`).
+  hinge_flexion: tuple[float, float, float] | None = None
 
 
 # Trunk frames: x up the trunk, y to the subject's left, z = x cross y (backwards when upright).
@@ -118,8 +130,13 @@ _SEGMENTS: dict[str, _Trunk | _Limb] = {
   'head': _Trunk('neck', 'head', 'right_shoulder', 'left_shoulder'),
   'left_upper_arm': _Limb('chest', 'left_shoulder', 'left_elbow', (0.0, 1.0, 0.0)),
   'right_upper_arm': _Limb('chest', 'right_shoulder', 'right_elbow', (0.0, -1.0, 0.0)),
-  'left_forearm': _Limb('left_upper_arm', 'left_elbow', 'left_wrist', (1.0, 0.0, 0.0)),
-  'right_forearm': _Limb('right_upper_arm', 'right_elbow', 'right_wrist', (1.0, 0.0, 0.0)),
+  # The elbow flexes the forearm to the front of a hanging upper arm: its frame's -z.
+  'left_forearm': _Limb(
+    'left_upper_arm', 'left_elbow', 'left_wrist', (1.0, 0.0, 0.0), (0.0, 0.0, -1.0)
+  ),
+  'right_forearm': _Limb(
+    'right_upper_arm', 'right_elbow', 'right_wrist', (1.0, 0.0, 0.0), (0.0, 0.0, -1.0)
+  ),
   'left_thigh': _Limb('pelvis', 'left_hip', 'left_knee', (-1.0, 0.0, -0.5)),
   'right_thigh': _Limb('pelvis', 'right_hip', 'right_knee', (-1.0, 0.0, -0.5)),
   'left_shin': _Limb('left_thigh', 'left_knee', 'left_ankle', (1.0, 0.0, 0.0)),
@@ -149,6 +166,11 @@ _SITE_PLACEMENT: dict[str, tuple[str, float]] = {
   'chest': ('chest', 0.7),
 }
 assert set(_SITE_PLACEMENT) == set(SITES) and set(FIMAD_SITES) <= set(SITES)
+
+
+# Fixed roll (deg, right-handed about x) from the forearm frame to a watch's axes at the wrist
+# sites (module docstring): z then points out of the back of the wrist at zero twist.
+WATCH_ROLL_DEG: dict[str, float] = {'left_wrist': 90.0, 'right_wrist': -90.0}
 
 
 def site_placement(site: str) -> tuple[str, str, float]:
@@ -221,17 +243,39 @@ def _trunk_frame(axis: np.ndarray, lateral: np.ndarray) -> np.ndarray:
 
 
 def _limb_frame(
-  parent_frames: np.ndarray, direction_world: np.ndarray, rest: np.ndarray
+  parent_frames: np.ndarray,
+  direction_world: np.ndarray,
+  rest: np.ndarray,
+  hinge: np.ndarray | None = None,
 ) -> np.ndarray:
   """(T, N, 3, 3) frames whose x is `direction_world` (T, N, 3), transported without twist.
 
-  `parent_frames` (T, N, 3, 3) are the parents' frames, `rest` (N, 3) the rest directions.
+  `parent_frames` (T, N, 3, 3) are the parents' frames, `rest` (N, 3) the rest directions,
+  `hinge` (N, 3) each limb's `hinge_flexion` (zeros: none).
+
+  A hinged limb (the forearm) that starts bent away from its flexion plane got there by the
+  parent's axial rotation (humeral rotation), which the parent's twist-free frame does not
+  carry; the minimal rotation rest -> d(0) alone would then start it rolled by that angle (a
+  forearm turned out in external rotation would start palm down instead of thumb up). Its
+  initial frame is therefore rolled about d(0) by the azimuth of d(0) about `rest` measured
+  from `hinge`, in full once the joint is bent by 45 deg and fading out below 15 deg, where
+  the azimuth is ill-defined. Later frames follow by transport, which turns a bent forearm
+  about the upper arm exactly as humeral rotation does.
   """
   local = _unit(np.einsum('tnji,tnj->tni', parent_frames, direction_world))
   rest = _unit(rest)
   # Initial frame: the fixed frame taking x to `rest`, then the minimal rotation rest -> d(0).
   rest_frame = _minimal_rotation(np.broadcast_to([1.0, 0.0, 0.0], rest.shape), rest)
   initial = _minimal_rotation(rest, local[0]) @ rest_frame
+  if hinge is not None:
+    start = local[0]
+    bent = start - np.sum(start * rest, -1, keepdims=True) * rest
+    sin_flexion = np.linalg.norm(bent, axis=-1)
+    azimuth = np.arctan2(np.sum(np.cross(hinge, bent) * rest, -1), np.sum(hinge * bent, -1))
+    low, high = np.sin(np.deg2rad(15.0)), np.sin(np.deg2rad(45.0))
+    weight = np.clip((sin_flexion - low) / (high - low), 0.0, 1.0) * np.any(hinge != 0, -1)
+    roll = Rotation.from_rotvec(start * (weight * azimuth)[:, None]).as_matrix()
+    initial = roll @ initial
   steps = _minimal_rotation(local[:-1], local[1:])
   local_frames = _prefix_products(steps) @ initial
   return parent_frames @ local_frames
@@ -367,7 +411,14 @@ def from_pose(
       if name in frames_by_segment:
         roll = Rotation.from_euler('x', twist[:, column, None]).as_matrix()  # Right-handed about x.
         frames_by_segment[name] = frames_by_segment[name] @ roll
-  frames = np.stack([frames_by_segment[_SITE_PLACEMENT[s][0]] for s in sites], axis=1)
+  frames = np.stack(
+    [
+      frames_by_segment[_SITE_PLACEMENT[s][0]]
+      @ Rotation.from_euler('x', WATCH_ROLL_DEG.get(s, 0.0), degrees=True).as_matrix()
+      for s in sites
+    ],
+    axis=1,
+  )
   frame_rates = savgol(frames, 1)
   omega_skew = np.swapaxes(frames, -1, -2) @ frame_rates
   gyr = 0.5 * np.stack(
@@ -459,7 +510,8 @@ def _segment_frames(pose: np.ndarray, segments: Sequence[str]) -> dict[str, np.n
     else:
       parents = np.stack([frames[s.parent] for s in specs], axis=1)
       rest = np.array([s.rest_direction for s in specs])
-      stacked = _limb_frame(parents, axes, rest)
+      hinge = np.array([s.hinge_flexion or (0.0, 0.0, 0.0) for s in specs])
+      stacked = _limb_frame(parents, axes, rest, hinge)
     for i, name in enumerate(names):
       frames[name] = stacked[:, i]
   return frames

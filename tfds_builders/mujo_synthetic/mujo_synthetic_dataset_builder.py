@@ -44,7 +44,7 @@ def _num_workers(num_clips: int) -> int:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic parallel corpus: MM-Fit's 11 classes (tiny, default) or 53 (wearables)."""
 
-  VERSION = tfds.core.Version('1.3.0')
+  VERSION = tfds.core.Version('1.4.0')
   RELEASE_NOTES = {
     '1.0.0': 'First release.',
     '1.1.0': "'wearables': the forearms pronate and supinate (forearm.forearm_twist).",
@@ -53,6 +53,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       "'wearables': the elbows flex and extend through the gait's arm swing (Murray 1967); "
       'watches are worn either way round (x to the hand or to the elbow, sensor.SensorModel.'
       'watch_reversed_prob).'
+    ),
+    '1.4.0': (
+      "Every config: the wrist sites read in a watch's axes (z out of the face on the back of "
+      "the wrist, y to 12 o'clock; virtual_imu.WATCH_ROLL_DEG). Before, their y and z were "
+      "the forearm frame's, a watch rolled 90 deg about its x from how real watches read. A "
+      'forearm that starts a clip bent and turned by humeral rotation (external rotation, '
+      'flyes) no longer starts rolled by that angle (virtual_imu._limb_frame).'
     ),
   }
   BUILDER_CONFIGS = [
