@@ -29,15 +29,13 @@ def _pair_weights(text: str) -> dict[str, float] | None:
   """'imu-text:0.25+pose-text:2' -> {'imu-text': 0.25, 'pose-text': 2.0}; '' -> None."""
   weights = {}
   for item in filter(None, text.split('+')):
-    pair, colon, value = item.partition(':')
+    pair, _, value = item.partition(':')
     try:
-      weights[pair.strip()] = float(value)
+      weights[pair.strip()] = float(value)  # No colon: float('') raises too.
     except ValueError:
-      colon = ''
-    if not colon:
       raise ValueError(
         f'pair_weights={text!r}: expected pair:weight items joined by +, got {item!r}'
-      )
+      ) from None
   return weights or None
 
 

@@ -133,6 +133,7 @@ def resolve_pretrain_config(config: ml_collections.ConfigDict) -> ml_collections
     config.augment.single_site <= 1,
     f'augment.single_site={config.augment.single_site}: expected a probability <= 1',
   )
+  # Checkpoints written before these two keys existed are resolved too: absent means off.
   favoured = config.augment.get('single_site_favoured', ())
   share = config.augment.get('single_site_favoured_share', 0.0)
   _number('augment.single_site_favoured_share', share, 0.0, strict=False)

@@ -8,7 +8,8 @@ import pytest
 pytest.importorskip('sktime')
 
 from mujo_jax.data import basic_motions  # noqa: E402
-from mujo_jax.facts import sites  # noqa: E402
+from mujo_jax.facts import sites, virtual_imu  # noqa: E402
+from mujo_jax.synthesis import forearm, motion, wearable_motion  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -84,9 +85,6 @@ def test_walking_swings_the_watch_about_its_face_normal_as_the_corpus_does(data)
   left-right axis, which is the face normal of a watch on the back of the wrist. Real
   BasicMotions walking and the corpus's clean virtual watch (`virtual_imu`) both read it on z;
   before the wrist sites wore a watch's axes, the corpus read it on y."""
-  from mujo_jax.facts import virtual_imu
-  from mujo_jax.synthesis import forearm, motion, wearable_motion
-
   real = np.sqrt(np.mean(_class(data, 'walking')[..., 3:] ** 2, axis=(0, 1)))
   assert real[2] > 1.3 * max(real[0], real[1]), real
   rng = np.random.default_rng(0)

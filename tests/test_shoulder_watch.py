@@ -11,7 +11,8 @@ import pytest
 pytest.importorskip('seglearn')
 
 from mujo_jax.data import shoulder_watch  # noqa: E402
-from mujo_jax.facts import activities, sites  # noqa: E402
+from mujo_jax.facts import activities, sites, virtual_imu  # noqa: E402
+from mujo_jax.synthesis import forearm, motion, wearable_motion  # noqa: E402
 
 G = shoulder_watch.STANDARD_GRAVITY
 
@@ -74,9 +75,6 @@ def test_synthetic_watches_hold_the_axes_of_the_real_ones_in_rotator_cuff_work(d
   watches read -1 g along y (12 o'clock down) on both wrists, the right one worn with x to the
   elbow. The corpus's clean virtual watch (x to the hand on both wrists, `virtual_imu`) must
   read the same up to that reversal: -1 g on the left, +1 g on the right, little on x and z."""
-  from mujo_jax.facts import virtual_imu
-  from mujo_jax.synthesis import forearm, motion, wearable_motion
-
   for side, index in (('left', 0), ('right', 1)):
     real = shoulder_watch.to_project_units(
       np.concatenate(_stored(data, 'shoulder_external_rotation', index))

@@ -26,9 +26,9 @@ class TrainWindow(grain.transforms.RandomMap):
   def __init__(self, config: ml_collections.ConfigDict):
     self._config = config
     self._dataset = datasets.get(config.data.name)
-    favoured = tuple(config.augment.get('single_site_favoured', ()))
-    self._favoured_sites = tuple(list(config.data.imu_sites).index(s) for s in favoured)
-    self._favoured_share = float(config.augment.get('single_site_favoured_share', 0.0))
+    sites = list(config.data.imu_sites)
+    self._favoured_sites = tuple(sites.index(s) for s in config.augment.single_site_favoured)
+    self._favoured_share = float(config.augment.single_site_favoured_share)
 
   def random_map(self, record: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     config = self._config
