@@ -246,12 +246,12 @@ def _limb_frame(
   parent_frames: np.ndarray,
   direction_world: np.ndarray,
   rest: np.ndarray,
-  hinge: np.ndarray | None = None,
+  hinge: np.ndarray,
 ) -> np.ndarray:
   """(T, N, 3, 3) frames whose x is `direction_world` (T, N, 3), transported without twist.
 
   `parent_frames` (T, N, 3, 3) are the parents' frames, `rest` (N, 3) the rest directions,
-  `hinge` (N, 3) each limb's `hinge_flexion` (zeros: none).
+  `hinge` (N, 3) each limb's `hinge_flexion` (zeros: no hinge, so an azimuth of 0 and no roll).
 
   A hinged limb (the forearm) that starts bent away from its flexion plane got there by the
   parent's axial rotation (humeral rotation), which the parent's twist-free frame does not
@@ -267,15 +267,14 @@ def _limb_frame(
   # Initial frame: the fixed frame taking x to `rest`, then the minimal rotation rest -> d(0).
   rest_frame = _minimal_rotation(np.broadcast_to([1.0, 0.0, 0.0], rest.shape), rest)
   initial = _minimal_rotation(rest, local[0]) @ rest_frame
-  if hinge is not None:
-    start = local[0]
-    bent = start - np.sum(start * rest, -1, keepdims=True) * rest
-    sin_flexion = np.linalg.norm(bent, axis=-1)
-    azimuth = np.arctan2(np.sum(np.cross(hinge, bent) * rest, -1), np.sum(hinge * bent, -1))
-    low, high = np.sin(np.deg2rad(15.0)), np.sin(np.deg2rad(45.0))
-    weight = np.clip((sin_flexion - low) / (high - low), 0.0, 1.0) * np.any(hinge != 0, -1)
-    roll = Rotation.from_rotvec(start * (weight * azimuth)[:, None]).as_matrix()
-    initial = roll @ initial
+  start = local[0]
+  bent = start - np.sum(start * rest, -1, keepdims=True) * rest
+  sin_flexion = np.linalg.norm(bent, axis=-1)
+  azimuth = np.arctan2(np.sum(np.cross(hinge, bent) * rest, -1), np.sum(hinge * bent, -1))
+  low, high = np.sin(np.deg2rad(15.0)), np.sin(np.deg2rad(45.0))
+  weight = np.clip((sin_flexion - low) / (high - low), 0.0, 1.0)
+  roll = Rotation.from_rotvec(start * (weight * azimuth)[:, None]).as_matrix()
+  initial = roll @ initial
   steps = _minimal_rotation(local[:-1], local[1:])
   local_frames = _prefix_products(steps) @ initial
   return parent_frames @ local_frames

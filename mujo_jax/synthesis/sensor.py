@@ -1,12 +1,12 @@
 """Real consumer IMUs applied to a clean virtual IMU: what a watch or phone would have recorded.
 
-`virtual_imu.from_pose` gives the ideal specific force and angular rate in each site's segment
-frame. A real device differs in ways a model trained on ideal signals never sees: it is strapped
-on at some angle and slips, it sits on soft tissue that wobbles, its MEMS elements have noise,
-offsets, gain and cross-axis errors, its clock runs at its own rate and is offset from the other
-devices', and its ADC saturates and quantises. `apply` models each of these per site, every site a
-separate device with its own draws, with defaults from consumer IMU datasheets (Bosch BMI160,
-BMI270; ST LSM6DSO), and reports what it drew in `info`.
+`virtual_imu.from_pose` gives the ideal specific force and angular rate in each site's sensor frame
+(its segment's frame; a watch's axes at the wrists). A real device differs in ways a model trained
+on ideal signals never sees: it is strapped on at some angle and slips, it sits on soft tissue that
+wobbles, its MEMS elements have noise, offsets, gain and cross-axis errors, its clock runs at its
+own rate and is offset from the other devices', and its ADC saturates and quantises. `apply` models
+each of these per site, every site a separate device with its own draws, with defaults from consumer
+IMU datasheets (Bosch BMI160, BMI270; ST LSM6DSO), and reports what it drew in `info`.
 
 Order (as the signal travels through a real device):
 1. Mounting rotation (placement, face up/down, pocket orientation, strap slip): it is geometry,
@@ -45,7 +45,7 @@ from scipy import interpolate
 from scipy import signal as sps
 from scipy.spatial.transform import Rotation
 
-from mujo_jax.facts import resample
+from mujo_jax.facts import resample, virtual_imu
 from mujo_jax.facts.sites import SITES
 
 STANDARD_GRAVITY = 9.80665  # m/s² per g, the datasheets' unit of acceleration.
@@ -54,7 +54,7 @@ _DEG = math.pi / 180.0
 # Sites that wear a watch (rotation about the forearm axis, face up or down), that hold a phone
 # in a trouser pocket (any orientation), and that are strapped around a limb (the strap slips
 # around the limb axis, the sensor frame's x); other sites slip about a random axis.
-WATCH_SITES = ('left_wrist', 'right_wrist')
+WATCH_SITES = tuple(virtual_imu.WATCH_ROLL_DEG)  # The sites read in a watch's axes.
 POCKET_SITES = ('left_thigh', 'right_thigh')
 STRAP_SITES = WATCH_SITES + (
   'left_forearm',
