@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -185,3 +188,25 @@ def test_exported_weights_round_trip_and_embed_the_same(checkpoint, tmp_path, ev
   jax.tree.map(np.testing.assert_array_equal, pretrained.params, via_workdir_loader.params)
   with pytest.raises(ValueError, match='holds exported weights'):
     checkpoint_lib.load_pretrained(exported, step=3)
+
+
+def test_a_model_that_favoured_both_wrists_embeds_a_watch_on_either(checkpoint, eval_windows):
+  """Lone-site windows that favoured both wrists are a pretraining augmentation: the model must
+  still embed a watch on either wrist alone (re-resolving its config for the one site read by
+  the model used to reject the other favoured wrist as an unknown site)."""
+  pretrained = checkpoint_lib.load_pretrained(checkpoint)
+  config = ml_collections.ConfigDict(pretrained.config.to_dict())
+  config.augment.single_site = 0.5
+  config.augment.single_site_favoured = ('left_wrist', 'right_wrist')
+  config.augment.single_site_favoured_share = 0.5
+  favoured = dataclasses.replace(pretrained, config=config)
+  windows, _ = eval_windows
+  watch = np.concatenate([w['imu'][:, 0] for w in windows[:2]])  # The left wrist's signals.
+  for site in ('left_wrist', 'right_wrist'):
+    narrowed = embedding.with_imu_sites(config, (site,))
+    assert tuple(narrowed.augment.single_site_favoured) == (site,)
+    np.testing.assert_array_equal(
+      Embedder(favoured).embed_imu(watch, rate_hz=50, sites=(site,)),
+      Embedder(pretrained).embed_imu(watch, rate_hz=50, sites=(site,)),
+    )
+  assert tuple(embedding.with_imu_sites(config, ('head',)).augment.single_site_favoured) == ()

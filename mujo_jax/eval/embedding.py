@@ -40,6 +40,12 @@ def with_imu_sites(
   """
   config = ml_collections.ConfigDict(config.to_dict())
   config.data.imu_sites = tuple(sites)
+  # The sites pretraining favoured for lone-site windows are an augmentation of its corpus; a
+  # model reading other sites keeps those of them it still reads (a checkpoint that favoured
+  # both wrists must embed a watch on one of them).
+  favoured = config.augment.get('single_site_favoured', ())
+  if favoured:
+    config.augment.single_site_favoured = tuple(s for s in favoured if s in config.data.imu_sites)
   return config_validation.resolve_pretrain_config(config)
 
 
