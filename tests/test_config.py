@@ -32,9 +32,21 @@ def test_pair_weights_variant_reaches_the_multitask():
   built = joint.JointModelSpec.from_config(config).build_multitask()
   weights = dict(zip(built.pairs, built.pair_weights, strict=True))
   assert weights == {('imu', 'pose'): 1.0, ('imu', 'text'): 0.25, ('pose', 'text'): 2.0}
-  assert pretrain.get_config('corpus=wearables').multitask.pair_weights is None
   with pytest.raises(ValueError, match="pair_weights='imu-text'.*pair:weight"):
     pretrain.get_config('pair_weights=imu-text')
+
+
+def test_the_wearables_recipe_weighs_imu_text_at_a_quarter_where_the_run_has_that_pair():
+  def weights(arg):
+    built = joint.JointModelSpec.from_config(pretrain.get_config(arg)).build_multitask()
+    return {'-'.join(p): w for p, w in zip(built.pairs, built.pair_weights, strict=True)}
+
+  assert weights('corpus=wearables') == {'imu-pose': 1.0, 'imu-text': 0.25, 'pose-text': 1.0}
+  assert weights('corpus=wearables_tiny,runlocal=True')['imu-text'] == 0.25
+  assert weights('corpus=wearables,pair_weights=imu-text:1')['imu-text'] == 1.0
+  assert weights('corpus=wearables,pairs=imu-pose') == {'imu-pose': 1.0}
+  assert weights('corpus=wearables,modalities=imu+pose') == {'imu-pose': 1.0}
+  assert set(weights('corpus=default').values()) == {1.0}
 
 
 def test_favoured_lone_sites_are_checked_against_the_run_sites():
