@@ -26,16 +26,16 @@ from mujo_jax.facts.sites import SYNTHETIC_IMU_SITES, WEARABLE_IMU_SITES
 from mujo_jax.models import config as model_config
 
 
-def _default_pair_weights(arg, config: ml_collections.ConfigDict) -> str:
+def _default_pair_weights(wearables: bool, pairs: str, modalities) -> str:
   """The wearables recipe weighs imu-text at 1/4 (when the run has that pair), the rest 1.
 
   The corpus's texts describe its 53 activities, so imu-text pulls each IMU window towards its
   class's text and flattens the differences within a class that a probe on other activities
   needs; imu-pose pairs each window with its own motion. A/B on real recordings: MODEL_CARD.md.
   """
-  wearables = arg.data == 'synthetic' and arg.corpus.startswith('wearables')
-  has_pair = {'imu', 'text'} <= set(config.modalities) and (
-    arg.pairs == 'all' or 'imu-text' in arg.pairs.split('+')
+  named = {frozenset(pair.split('-')) for pair in pairs.split('+')}
+  has_pair = {'imu', 'text'} <= set(modalities) and (
+    pairs == 'all' or frozenset(('imu', 'text')) in named
   )
   return 'imu-text:0.25' if wearables and has_pair else ''
 
@@ -142,7 +142,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       strategy=arg.strategy,
       pairs='all' if arg.pairs == 'all' else tuple(arg.pairs.split('+')),
       anchor=arg.anchor or ('text' if arg.strategy == 'anchored' else ''),
-      pair_weights=_pair_weights(arg.pair_weights or _default_pair_weights(arg, config)),
+      pair_weights=_pair_weights(
+        arg.pair_weights or _default_pair_weights(wearables, arg.pairs, config.modalities)
+      ),
     )
   )
 

@@ -45,6 +45,7 @@ def test_the_wearables_recipe_weighs_imu_text_at_a_quarter_where_the_run_has_tha
   assert weights('corpus=wearables_tiny,runlocal=True')['imu-text'] == 0.25
   assert weights('corpus=wearables,pair_weights=imu-text:1')['imu-text'] == 1.0
   assert weights('corpus=wearables,pairs=imu-pose') == {'imu-pose': 1.0}
+  assert weights('corpus=wearables,pairs=text-imu+imu-pose')['imu-text'] == 0.25
   assert weights('corpus=wearables,modalities=imu+pose') == {'imu-pose': 1.0}
   assert set(weights('corpus=default').values()) == {1.0}
 
