@@ -33,11 +33,10 @@ def _default_pair_weights(wearables: bool, pairs: str, modalities) -> str:
   class's text and flattens the differences within a class that a probe on other activities
   needs; imu-pose pairs each window with its own motion. A/B on real recordings: MODEL_CARD.md.
   """
-  named = {frozenset(pair.split('-')) for pair in pairs.split('+')}
-  has_pair = {'imu', 'text'} <= set(modalities) and (
-    pairs == 'all' or frozenset(('imu', 'text')) in named
-  )
-  return 'imu-text:0.25' if wearables and has_pair else ''
+  if not (wearables and {'imu', 'text'} <= set(modalities)):
+    return ''
+  imu_text = multitask.parse_pair('imu-text', modalities)
+  return 'imu-text:0.25' if imu_text in multitask.parse_pairs(pairs, modalities) else ''
 
 
 def _pair_weights(text: str) -> dict[str, float] | None:
