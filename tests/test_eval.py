@@ -168,6 +168,10 @@ def test_plots_and_tables_written(probe_run):
   with (workdir / 'retrieval.csv').open() as handle:
     pairs = {(r['query'], r['target']) for r in csv.DictReader(handle)}
   assert ('imu', 'text') in pairs and ('text', 'imu') in pairs
+  with (workdir / 'zero_shot.csv').open() as handle:
+    zero_shot_rows = list(csv.DictReader(handle))
+  every = len(activities.ACTIVITIES)  # The synthetic set's classes all have prompts.
+  assert zero_shot_rows and {r['classes'] for r in zero_shot_rows} == {f'{every} of {every}'}
 
 
 @pytest.mark.parametrize(

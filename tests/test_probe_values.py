@@ -169,6 +169,25 @@ def test_zero_shot_on_embeddings_that_match_the_prototypes():
   assert rows[0]['accuracy'] == pytest.approx(valid.mean())
 
 
+def test_zero_shot_among_the_classes_with_prompts_leaves_the_others_out():
+  """A dataset with a class outside the vocabulary is scored on the classes prompts can name:
+  predictions are those classes' ids, and the other class's windows count nowhere."""
+  names = ('standing', 'walking', 'running', 'badminton')
+  vocabulary = activities.WEARABLE_ACTIVITIES
+  classes = zero_shot.prompted_classes(names, vocabulary)
+  assert classes == [0, 1, 2] and zero_shot.missing_prompts(names, vocabulary) == ['badminton']
+  rng = np.random.default_rng(4)
+  directions = _unit(rng.normal(size=(len(names), 24)))
+  labels = np.repeat(np.arange(len(names)), 10)
+  embeddings = _matching_embeddings(directions, labels, rng)
+  # Prototypes of the named classes listed in reverse: ids must come back through `classes`.
+  order = classes[::-1]
+  rows = zero_shot.evaluate({'imu': embeddings}, labels, directions[order], ('imu',), order)
+  assert rows == [{'modality': 'imu', 'num_windows': 30, 'macro_f1': 1.0, 'accuracy': 1.0}]
+  with pytest.raises(ValueError, match='3 prototypes for 4 classes'):
+    zero_shot.evaluate({'imu': embeddings}, labels, directions[:3], ('imu',), [0, 1, 2, 3])
+
+
 def test_zero_shot_prototypes_are_the_mean_prompt_embedding_of_each_class():
   rng = np.random.default_rng(1)
   names = activities.ACTIVITIES

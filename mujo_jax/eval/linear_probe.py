@@ -584,23 +584,37 @@ class _DatasetEvaluation:
         'zero-shot: the checkpoint does not record the classes its texts described; '
         "assuming the current corpus's"
       )
-    missing = zero_shot.missing_prompts(self.data.class_names, vocabulary)
-    if missing:
+    names = self.data.class_names
+    missing = zero_shot.missing_prompts(names, vocabulary)
+    classes = zero_shot.prompted_classes(names, vocabulary)
+    if len(classes) < 2:
       self.results.notes.append(
         f'zero-shot skipped: no prompts for the classes {missing} '
         '(not in the pretraining vocabulary)'
       )
       return
+    if missing:
+      self.results.notes.append(
+        f'zero-shot among the {len(classes)} of {len(names)} classes with '
+        f'prompts; the windows of {missing} (not in the pretraining vocabulary) are left out'
+      )
     prototypes = zero_shot.class_prototypes(
       lambda texts: embedding.embed_texts(self.model, self.pretrained.params, texts),
-      self.data.class_names,
+      [names[k] for k in classes],
       vocabulary,
     )
     keys = [m for m in self.probe_modalities]
     for split in self.data.eval_splits:
       embeddings = self.embeddings['pretrained'][split]
-      for row in zero_shot.evaluate(embeddings, embeddings['label'], prototypes, keys):
-        self.results.zero_shot_rows.append({'dataset': self.data.name, 'split': split, **row})
+      for row in zero_shot.evaluate(embeddings, embeddings['label'], prototypes, keys, classes):
+        self.results.zero_shot_rows.append(
+          {
+            'dataset': self.data.name,
+            'split': split,
+            'classes': f'{len(classes)} of {len(names)}',
+            **row,
+          }
+        )
 
   def retrieval(self) -> None:
     keys = [m for m in self.data.modalities]
@@ -796,7 +810,7 @@ def _markdown(
       '',
       report.rows_table(
         results.zero_shot_rows,
-        ('dataset', 'split', 'modality', 'num_windows', 'macro_f1', 'accuracy'),
+        ('dataset', 'split', 'modality', 'classes', 'num_windows', 'macro_f1', 'accuracy'),
       ),
       '',
     ]

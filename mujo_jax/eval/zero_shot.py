@@ -52,8 +52,14 @@ def phrase(name: str, vocabulary: Sequence[str] = ()) -> str | None:
 
 
 def missing_prompts(class_names: Sequence[str], vocabulary: Sequence[str] = ()) -> list[str]:
-  """Classes with no prompt: a dataset is zero-shot scored only when this is empty."""
+  """Classes with no prompt (their windows are left out of zero-shot scoring)."""
   return [n for n in class_names if n != 'non_activity' and phrase(n, vocabulary) is None]
+
+
+def prompted_classes(class_names: Sequence[str], vocabulary: Sequence[str] = ()) -> list[int]:
+  """Class ids that have prompts, in class-id order: zero-shot chooses among these only."""
+  missing = set(missing_prompts(class_names, vocabulary))
+  return [k for k, name in enumerate(class_names) if name not in missing]
 
 
 def class_prompts(
@@ -99,12 +105,22 @@ def evaluate(
   labels: np.ndarray,
   prototypes: np.ndarray,
   keys: Sequence[str],
+  classes: Sequence[int] | None = None,
 ) -> list[dict[str, float | str | int]]:
-  """One row per embedding key: macro F1 and accuracy of zero-shot predictions (valid windows)."""
+  """One row per embedding key: macro F1 and accuracy of zero-shot predictions (valid windows).
+
+  `classes`: the class ids that `prototypes` stand for, in their order (default: all, 0..K-1).
+  Windows of any other class are left out, since no prompt could name them: a dataset with a
+  class outside the text encoder's vocabulary is scored on the classes it can name.
+  """
+  classes = np.arange(len(prototypes)) if classes is None else np.asarray(classes)
+  if len(classes) != len(prototypes):
+    raise ValueError(f'{len(prototypes)} prototypes for {len(classes)} classes {list(classes)}')
+  named = np.isin(labels, classes)
   rows = []
   for key in keys:
-    valid = embeddings.get(f'valid/{key}', np.ones(len(labels), bool))
-    predicted = classify(embeddings[key][valid], prototypes)
+    valid = embeddings.get(f'valid/{key}', np.ones(len(labels), bool)) & named
+    predicted = classes[classify(embeddings[key][valid], prototypes)]
     f1, accuracy = probe.scores(labels[valid], predicted)
     rows.append(
       {'modality': key, 'num_windows': int(valid.sum()), 'macro_f1': f1, 'accuracy': accuracy}
