@@ -589,8 +589,8 @@ class _DatasetEvaluation:
     classes = zero_shot.prompted_classes(names, vocabulary)
     if len(classes) < 2:
       self.results.notes.append(
-        f'zero-shot skipped: no prompts for the classes {missing} '
-        '(not in the pretraining vocabulary)'
+        f'zero-shot skipped: prompts for {len(classes)} of {len(names)} classes, none for '
+        f'{missing} (not in the pretraining vocabulary)'
       )
       return
     if missing:
