@@ -31,7 +31,8 @@ def _default_pair_weights(wearables: bool, pairs: str, modalities) -> str:
 
   The corpus's texts describe its 53 activities, so imu-text pulls each IMU window towards its
   class's text and flattens the differences within a class that a probe on other activities
-  needs; imu-pose pairs each window with its own motion. A/B on real recordings: MODEL_CARD.md.
+  needs; imu-pose pairs each window with its own motion. A/B on real recordings (one run per
+  arm, inside the seed noise a second run measured): MODEL_CARD.md, "Seed noise".
   """
   if not (wearables and {'imu', 'text'} <= set(modalities)):
     return ''
