@@ -73,6 +73,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.job = 'pretrain'
   config.seed = 0
+  # A pretraining workdir (or exported weights) whose parameters start this run in place of the
+  # seed's initialisation, path by path (big_vision's `model_init`); parameters it lacks, e.g. a
+  # new head, keep theirs. Fresh optimiser, step 0; read only at a fresh start (a workdir with
+  # checkpoints resumes from them). '': none.
+  config.init_from = ''
   wearables = arg.data == 'synthetic' and arg.corpus.startswith('wearables')
   # The wearables corpus stores no video: its model trains on IMU, pose and text.
   config.modalities = tuple(

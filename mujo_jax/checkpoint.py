@@ -254,6 +254,35 @@ def load_pretrained(workdir: str | Path, step: int | None = None) -> Pretrained:
   return Pretrained(config=config, params=params, step=int(step), workdir=str(workdir))
 
 
+def warm_start_params(params: Any, source: Pretrained) -> tuple[Any, list[str], list[str]]:
+  """`params` with each leaf that `source` holds at the same path replaced by `source`'s value.
+
+  Returns (params, paths kept at their initialisation, paths of `source` the model lacks).
+  The values are placed in each leaf's sharding (a multi-process run included); a leaf whose
+  shape differs from `source`'s raises, naming the path and both shapes.
+  """
+  flat = traverse_util.flatten_dict(params, sep='/')
+  given = traverse_util.flatten_dict(source.params, sep='/')
+  mismatched = [
+    f'{key} {np.shape(given[key])} (model {tuple(flat[key].shape)})'
+    for key in flat
+    if key in given and np.shape(given[key]) != tuple(flat[key].shape)
+  ]
+  if mismatched:
+    raise ValueError(
+      f'init_from={source.workdir}: parameters of another shape: {", ".join(mismatched)}'
+    )
+
+  def placed(key: str, leaf: jax.Array) -> jax.Array:
+    value = np.asarray(given[key], leaf.dtype)
+    return jax.make_array_from_callback(leaf.shape, leaf.sharding, lambda index: value[index])
+
+  started = {key: placed(key, leaf) if key in given else leaf for key, leaf in flat.items()}
+  kept = sorted(key for key in flat if key not in given)
+  unused = sorted(key for key in given if key not in flat)
+  return traverse_util.unflatten_dict(started, sep='/'), kept, unused
+
+
 def init_key(config: ml_collections.ConfigDict) -> jax.Array:
   """The key a run of `config` initialises its parameters from.
 

@@ -100,6 +100,10 @@ def resolve_pretrain_config(config: ml_collections.ConfigDict) -> ml_collections
     f'accum_mode={config.accum_mode!r}: expected one of {ACCUM_MODES}',
   )
   _check(
+    isinstance(config.get('init_from', ''), str),
+    f'init_from={config.get("init_from")!r}: expected a workdir path or ""',
+  )
+  _check(
     _is_number(config.window_s) and config.window_s > 0,
     f'window_s={config.window_s!r}: expected a positive number of seconds',
   )

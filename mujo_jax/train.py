@@ -368,6 +368,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   checkpoint.prepare_workdir(workdir)
   is_chief = jax.process_index() == 0
   evaluators = evaluators_lib.from_config(config.evals)  # Checked before any compute.
+  warm_start = None
+  if config.get('init_from', '') and not (
+    (workdir / checkpoint.CHECKPOINTS_DIR).exists() and _committed_steps(workdir)
+  ):
+    warm_start = checkpoint.load_pretrained(config.init_from)  # Read (and checked) up front.
   lock = checkpoint.lock_workdir(workdir) if is_chief else None
   data_iter = mngr = None
   try:
@@ -398,6 +403,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     if restored_step is not None:
       state = restored['state']
       _console(is_chief, f'resumed from step {int(state.step)} in {workdir}')
+    elif warm_start is not None:
+      params, kept, unused = checkpoint.warm_start_params(state.params, warm_start)
+      state = TrainState(step=state.step, params=params, opt_state=state.opt_state)
+      _console(
+        is_chief,
+        f'parameters from {warm_start.workdir} (step {warm_start.step}); kept at their '
+        f'initialisation: {kept or "none"}; not in this model: {unused or "none"}',
+      )
     start_step = int(state.step)
 
     # ---- loop

@@ -90,3 +90,22 @@ def test_dropout_is_active_in_the_comparison():
   )
   a, b = embed(jax.random.key(1)), embed(jax.random.key(2))
   assert not np.allclose(a['imu'], b['imu'])
+
+
+def test_exact_accumulation_equals_full_batch_with_masked_reconstruction():
+  """The per-example reconstruction sums ride along with the embeddings through GradCache."""
+
+  def config(accum_steps):
+    c = _config('joint', 'clip', accum_steps)
+    c.model.imu_mask_ratio = 0.3
+    return c
+
+  model = joint.build_model(joint.JointModelSpec.from_config(config(1)))
+  params = joint.init_params(model, jax.random.key(0), schema.dummy_batch(config(1), 2))
+  batch = _random_batch(config(1))
+  ref_loss, ref_grads = _loss_and_grads(config(1), params, batch)
+  loss_value, grads = _loss_and_grads(config(4), params, batch)
+  assert loss_value == pytest.approx(ref_loss, rel=1e-5)
+  assert _max_relative_error(grads, ref_grads) < 1e-5
+  head = grads['imu_encoder']['reconstruction_head']
+  assert all(np.abs(leaf).max() > 0 for leaf in jax.tree.leaves(head))

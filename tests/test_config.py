@@ -87,6 +87,10 @@ def test_badly_typed_variant_rejected():
     ('accum_steps', 3, 'not divisible by accum_steps'),
     ('accum_mode', 'lazy', 'accum_mode'),
     ('window_s', 4.3, 'not a multiple of the model patch'),
+    ('model.imu_mask_ratio', 1.0, r'model.imu_mask_ratio=1.0: expected a value in \[0, 1\)'),
+    ('model.imu_mask_ratio', -0.1, 'model.imu_mask_ratio=-0.1'),
+    ('loss.imu_reconstruction_weight', -1.0, 'loss.imu_reconstruction_weight=-1.0'),
+    ('loss.imu_reconstruction_weight', float('inf'), 'loss.imu_reconstruction_weight=inf'),
   ],
 )
 def test_invalid_values_rejected(key, value, message):

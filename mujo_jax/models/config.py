@@ -61,6 +61,9 @@ class ModelConfig:
   # Append |acc| and |gyr| to each IMU sample (`imu.ImuEncoder`). False for checkpoints written
   # before the key existed (their patch embedding has 6 channels a sample).
   imu_magnitudes: bool = False
+  # Share of IMU tokens masked in training and reconstructed (`imu.ImuEncoder`, weighted by
+  # `loss.imu_reconstruction_weight`); 0: no mask token, no reconstruction head.
+  imu_mask_ratio: float = 0.0
   pose_patch: int = 10  # Frames per pose token.
   video_tubelet: tuple[int, int, int] = (5, 16, 16)  # (frames, rows, cols) per video token.
   # 'frames': uint8 (B, T, H, W, C); 'features': pre-extracted float (B, T, F).
@@ -82,6 +85,9 @@ class ModelConfig:
     for key in ('remat', 'imu_magnitudes'):
       if not isinstance(getattr(self, key), bool):
         raise ValueError(f'model.{key}={getattr(self, key)!r}: expected a bool')
+    ratio = self.imu_mask_ratio
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
+      raise ValueError(f'model.imu_mask_ratio={ratio!r}: expected a value in [0, 1)')
     if self.attention not in ATTENTION_IMPLS:
       raise ValueError(f'model.attention={self.attention!r}: expected one of {ATTENTION_IMPLS}')
     parse_dtype(self.dtype)
@@ -121,10 +127,17 @@ class LossConfig:
   max_logit_scale: float = losses.MAX_LOGIT_SCALE
   siglip_init_t: float = math.log(10.0)  # big_vision.
   siglip_init_b: float = -10.0
+  # Weight of the masked IMU reconstruction's mean squared error (g, rad/s) added to the
+  # contrastive loss; used only with `model.imu_mask_ratio` > 0.
+  imu_reconstruction_weight: float = 1.0
 
   def __post_init__(self):
     if self.type not in LOSS_TYPES:
       raise ValueError(f'loss.type={self.type!r}: expected one of {LOSS_TYPES}')
+    weight = self.imu_reconstruction_weight
+    number = isinstance(weight, int | float) and not isinstance(weight, bool)
+    if not (number and math.isfinite(weight) and weight >= 0):
+      raise ValueError(f'loss.imu_reconstruction_weight={weight!r}: expected a number >= 0')
     for key in ('init_logit_scale', 'max_logit_scale', 'siglip_init_t', 'siglip_init_b'):
       value = getattr(self, key)
       if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

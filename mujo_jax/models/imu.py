@@ -10,6 +10,15 @@ through a learned embedding indexed by the site's id in the global vocabulary
 subset of them. Tokens of absent sites (`site_mask` False) are removed as attention keys and from
 the pooled mean, and their input is zeroed first so that even NaNs there cannot leak: the
 embedding of an example equals that of the same example with the absent sites not given at all.
+
+Masked-patch reconstruction (`mask_ratio` > 0; LIMU-BERT, Xu et al. 2021, on IMU; BERT-style,
+every token encoded, the masked ones replaced by a learned mask token): in training
+(`reconstruct=True`) each present token is masked with probability `mask_ratio`, drawn per example
+from (dropout rng, example id) so that both passes of exact accumulation mask alike, and a linear
+head predicts the masked patches' 6 channels from the encoder's output tokens. The contrastive
+embedding is pooled from the same pass, so masking is also its augmentation (one encoder pass,
+not two). The targets are the patches in g and rad/s, not normalised per patch as MAE's
+`norm_pix_loss` does: amplitudes are what the objective exists to keep in the tokens.
 """
 
 from __future__ import annotations
@@ -29,6 +38,10 @@ from mujo_jax.models.transformer import (
 
 IMU_CHANNELS = 6  # acc xyz (m/s²), gyr xyz (rad/s).
 ACC_GYR_AXES = (slice(0, 3), slice(3, 6))
+STANDARD_GRAVITY = 9.80665  # m/s² per g.
+# Reconstruction targets per channel: acc in g, gyro in rad/s, so both are O(1) and neither
+# sensor's error dominates the squared error.
+RECONSTRUCTION_SCALE = (1 / STANDARD_GRAVITY,) * 3 + (1.0,) * 3
 
 
 class ImuEncoder(nn.Module):
@@ -41,6 +54,8 @@ class ImuEncoder(nn.Module):
   num_site_ids: int  # Size of the site-embedding table (>= len(sites.SITES)).
   max_time_tokens: int = 64  # Longest input: max_time_tokens × patch_len samples.
   magnitudes: bool = False  # `ModelConfig.imu_magnitudes`: append |acc| and |gyr| per sample.
+  # `ModelConfig.imu_mask_ratio`: > 0 adds the mask token and the reconstruction head.
+  mask_ratio: float = 0.0
 
   def _check(self, imu: jax.Array, site_mask: jax.Array) -> None:
     if imu.ndim != 4 or imu.shape[-1] != IMU_CHANNELS:
@@ -66,9 +81,20 @@ class ImuEncoder(nn.Module):
 
   @nn.compact
   def __call__(
-    self, imu: jax.Array, site_mask: jax.Array, *, train: bool, example_ids: jax.Array | None = None
-  ) -> jax.Array:
+    self,
+    imu: jax.Array,
+    site_mask: jax.Array,
+    *,
+    train: bool,
+    example_ids: jax.Array | None = None,
+    reconstruct: bool = False,
+  ) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """Pooled features (B, width); with `reconstruct`, also (B, 2) float32 per example: the
+    summed squared error of the masked patches' predicted values and how many values that is
+    (0 where nothing was masked), so that a batch's mean is sum / sum at any micro-batching."""
     self._check(imu, site_mask)
+    if reconstruct and not self.mask_ratio > 0:
+      raise ValueError('ImuEncoder: reconstruct=True needs mask_ratio > 0 (model.imu_mask_ratio)')
     cfg = self.transformer
     dtype = parse_dtype(cfg.dtype)
     batch, time, sites, _ = imu.shape
@@ -76,6 +102,7 @@ class ImuEncoder(nn.Module):
     site_mask = site_mask.astype(bool)
 
     imu = jnp.where(site_mask[:, None, :, None], imu.astype(jnp.float32), 0.0)
+    raw = imu
     if self.magnitudes:
       norms = [jnp.sqrt(jnp.sum(imu[..., s] ** 2, -1, keepdims=True)) for s in ACC_GYR_AXES]
       imu = jnp.concatenate([imu, *norms], axis=-1)
@@ -86,6 +113,17 @@ class ImuEncoder(nn.Module):
     )
     patch_embed = nn.Dense(cfg.width, dtype=dtype, name='patch_embed')
     tokens = dense_tokens(patch_embed, patches)  # (B, S, P, D)
+    masked = None
+    if self.mask_ratio > 0:
+      mask_token = self.param('mask_token', nn.initializers.normal(stddev=0.02), (cfg.width,))
+      if reconstruct:
+        ids = jnp.arange(batch, dtype=jnp.int32) if example_ids is None else example_ids
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(self.make_rng('dropout'), ids)
+        masked = (
+          jax.vmap(lambda k: jax.random.bernoulli(k, self.mask_ratio, (sites, num_patches)))(keys)
+          & site_mask[:, :, None]
+        )
+        tokens = jnp.where(masked[..., None], mask_token.astype(tokens.dtype), tokens)
 
     site_table = nn.Embed(
       self.num_site_ids,
@@ -103,4 +141,19 @@ class ImuEncoder(nn.Module):
     tokens = Transformer(cfg, name='transformer')(
       tokens, token_mask, train=train, example_ids=example_ids
     )
-    return masked_mean(tokens, token_mask)
+    pooled = masked_mean(tokens, token_mask)
+    if not self.mask_ratio > 0 or not (reconstruct or self.is_initializing()):
+      return pooled
+    values = self.patch_len * IMU_CHANNELS
+    head = nn.Dense(values, dtype=dtype, name='reconstruction_head')
+    predicted = dense_tokens(head, tokens).astype(jnp.float32)
+    if not reconstruct:  # Initialisation only: the head's parameters now exist.
+      return pooled
+    predicted = predicted.reshape(batch, sites, num_patches, values)
+    target = raw * jnp.asarray(RECONSTRUCTION_SCALE, jnp.float32)
+    target = target.reshape(batch, num_patches, self.patch_len, sites, IMU_CHANNELS)
+    target = target.transpose(0, 3, 1, 2, 4).reshape(batch, sites, num_patches, values)
+    squared = jnp.where(masked[..., None], jnp.square(predicted - target), 0.0)
+    error = jnp.sum(squared, axis=(1, 2, 3))
+    count = jnp.sum(masked, axis=(1, 2), dtype=jnp.float32) * values
+    return pooled, jnp.stack([error, count], axis=-1)

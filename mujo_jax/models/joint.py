@@ -48,6 +48,11 @@ BATCH_KEYS = {
 }
 
 
+# The extra entry of `embed(train=True)` when the IMU encoder reconstructs masked patches:
+# (B, 2) float32 per example, summed squared error and number of values (`imu.ImuEncoder`).
+RECONSTRUCTION_KEY = 'imu_reconstruction'
+
+
 def l2_normalize(x: Array, eps: float = 1e-6) -> Array:
   """x / max(|x|, eps) along the last axis; finite (and differentiable) at x = 0."""
   squared = jnp.sum(jnp.square(x), axis=-1, keepdims=True)
@@ -107,6 +112,12 @@ class LossHead(nn.Module):
       rng = self.make_rng('multitask')
     pair_counts = jnp.sum(pair_masks, axis=1)
     total, weights = multitask_lib.combine(mt, pair_losses, pair_counts > 0, step, rng, log_vars)
+    if RECONSTRUCTION_KEY in embeddings:
+      # Mean squared error per masked value of the whole batch (sums, so micro-batches add up).
+      error, count = jnp.sum(embeddings[RECONSTRUCTION_KEY].astype(jnp.float32), axis=0)
+      reconstruction = error / jnp.maximum(jax.lax.stop_gradient(count), 1.0)
+      total = total + cfg.imu_reconstruction_weight * reconstruction
+      metrics[f'{RECONSTRUCTION_KEY}_loss'] = reconstruction
     for index, name in enumerate(mt.pair_names):
       metrics[f'loss/{name}'] = pair_losses[index]
       metrics[f'weight/{name}'] = weights[index]
@@ -132,6 +143,7 @@ class JointModel(nn.Module):
   imu_site_ids: tuple[int, ...]
   imu_patch: int
   imu_magnitudes: bool
+  imu_mask_ratio: float
   num_site_ids: int
   pose_patch: int
   video_tubelet: tuple[int, int, int]
@@ -151,6 +163,7 @@ class JointModel(nn.Module):
         patch_len=self.imu_patch,
         num_site_ids=self.num_site_ids,
         magnitudes=self.imu_magnitudes,
+        mask_ratio=self.imu_mask_ratio,
         name=name,
       ),
       'pose': lambda name: PoseEncoder(self.transformer, patch_len=self.pose_patch, name=name),
@@ -201,7 +214,13 @@ class JointModel(nn.Module):
     embeddings = {}
     for modality in modalities:
       inputs = [batch[key] for key in BATCH_KEYS[modality]]
-      features = self.encoders[modality](*inputs, train=train, example_ids=example_ids)
+      encoder = self.encoders[modality]
+      if modality == 'imu' and train and self.imu_mask_ratio > 0:
+        features, embeddings[RECONSTRUCTION_KEY] = encoder(
+          *inputs, train=train, example_ids=example_ids, reconstruct=True
+        )
+      else:
+        features = encoder(*inputs, train=train, example_ids=example_ids)
       projected = self.heads[modality](features).astype(jnp.float32)
       embeddings[modality] = l2_normalize(projected)
     return embeddings
@@ -276,6 +295,11 @@ class JointModelSpec:
         raise ValueError(
           f'data.imu_site_ids={ids}: expected distinct ids in [0, {self.model.num_site_ids})'
         )
+    if self.model.imu_mask_ratio > 0 and 'imu' not in modalities:
+      raise ValueError(
+        f'model.imu_mask_ratio={self.model.imu_mask_ratio}: masked IMU reconstruction needs '
+        f'"imu" among the modalities {modalities}'
+      )
     self.build_multitask()
 
   def build_multitask(self) -> multitask_lib.Multitask:
@@ -321,6 +345,7 @@ def build_model(spec: JointModelSpec) -> JointModel:
     imu_site_ids=spec.imu_site_ids,
     imu_patch=model.imu_patch,
     imu_magnitudes=model.imu_magnitudes,
+    imu_mask_ratio=model.imu_mask_ratio,
     num_site_ids=model.num_site_ids,
     pose_patch=model.pose_patch,
     video_tubelet=model.video_tubelet,
