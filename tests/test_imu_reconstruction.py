@@ -11,6 +11,7 @@ import pytest
 from configs import pretrain
 from mujo_jax import checkpoint, config_validation, train
 from mujo_jax.data import schema
+from mujo_jax.inference import Embedder
 from mujo_jax.models import joint
 from mujo_jax.models.imu import STANDARD_GRAVITY
 
@@ -218,6 +219,12 @@ def test_init_from_at_a_negligible_learning_rate_keeps_the_source(tiny_config, t
         got = got[part.key]
       np.testing.assert_allclose(np.asarray(got), np.asarray(value), rtol=0, atol=1e-9)
   assert 'mask_token' in started['imu_encoder']
+  # A checkpoint with the reconstruction head embeds like any other (evaluation mode).
+  embedder = Embedder.from_checkpoint(tmp_path / 'B')
+  still = np.zeros((embedder.window_samples('imu'), 6), np.float32)
+  still[:, 2] = STANDARD_GRAVITY
+  vector = embedder.embed_imu(still, embedder.rates['imu'], ('left_wrist',))
+  assert vector.shape == (embedder.embed_dim,) and np.isfinite(vector).all()
 
 
 def test_init_from_a_missing_workdir_fails_before_training(tiny_config, tmp_path):
