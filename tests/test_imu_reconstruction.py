@@ -140,6 +140,12 @@ def test_loss_adds_the_weighted_mean_squared_error():
     totals[weight] = float(total)
   assert totals[1.0] - totals[0.0] == pytest.approx(reconstruction, rel=1e-4)
   assert totals[2.5] - totals[0.0] == pytest.approx(2.5 * reconstruction, rel=1e-4)
+  # Examples whose IMU is absent (`present` False) add nothing to the term.
+  present[::2, 0] = False
+  _, metrics = model.apply({'params': params}, embeddings, present, 0, None, method='loss')
+  error, count = np.asarray(embeddings[joint.RECONSTRUCTION_KEY])[1::2].sum(0)
+  odd_only = float(metrics[f'{joint.RECONSTRUCTION_KEY}_loss'])
+  assert odd_only == pytest.approx(error / count, rel=1e-5)
 
 
 def test_reconstruction_gradient_reaches_the_encoder():

@@ -113,8 +113,11 @@ class LossHead(nn.Module):
     pair_counts = jnp.sum(pair_masks, axis=1)
     total, weights = multitask_lib.combine(mt, pair_losses, pair_counts > 0, step, rng, log_vars)
     if RECONSTRUCTION_KEY in embeddings:
-      # Mean squared error per masked value of the whole batch (sums, so micro-batches add up).
-      error, count = jnp.sum(embeddings[RECONSTRUCTION_KEY].astype(jnp.float32), axis=0)
+      # Mean squared error per masked value over the examples whose IMU is present (sums, so
+      # micro-batches add up); an example without IMU has nothing real to reconstruct.
+      imu_present = present[:, mt.modalities.index('imu'), None]
+      sums = jnp.where(imu_present, embeddings[RECONSTRUCTION_KEY].astype(jnp.float32), 0.0)
+      error, count = jnp.sum(sums, axis=0)
       reconstruction = error / jnp.maximum(jax.lax.stop_gradient(count), 1.0)
       total = total + cfg.imu_reconstruction_weight * reconstruction
       metrics[f'{RECONSTRUCTION_KEY}_loss'] = reconstruction
@@ -190,6 +193,9 @@ class JointModel(nn.Module):
     modalities: Sequence[str] | None = None,
   ) -> dict[str, Array]:
     """{modality: (B, embed_dim) float32, unit norm} for each of `modalities`.
+
+    With `train` and `imu_mask_ratio` > 0, also `RECONSTRUCTION_KEY`: (B, 2) per-example sums of
+    the masked IMU patches' squared error and value count, which `loss` turns into its term.
 
     `modalities`: a subset of the model's (default: all of them); only their encoders run and
     the batch needs only their keys (`BATCH_KEYS`), so MM-Fit windows without video or text can
