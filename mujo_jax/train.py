@@ -250,6 +250,8 @@ def _state_bytes(state: TrainState) -> int:
 
 def _committed_steps(workdir: Path) -> list[int]:
   directory = workdir / checkpoint.CHECKPOINTS_DIR
+  if not directory.exists():
+    return []
   return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
 
 
@@ -369,9 +371,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   is_chief = jax.process_index() == 0
   evaluators = evaluators_lib.from_config(config.evals)  # Checked before any compute.
   warm_start = None
-  if config.get('init_from', '') and not (
-    (workdir / checkpoint.CHECKPOINTS_DIR).exists() and _committed_steps(workdir)
-  ):
+  if config.get('init_from', '') and not _committed_steps(workdir):
     warm_start = checkpoint.load_pretrained(config.init_from)  # Read (and checked) up front.
   lock = checkpoint.lock_workdir(workdir) if is_chief else None
   data_iter = mngr = None

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from flax import traverse_util
 
 from configs import pretrain
 from mujo_jax import checkpoint, config_validation, train
@@ -188,11 +189,9 @@ def test_warm_start_takes_every_shared_leaf_and_keeps_the_new_ones():
     'imu_encoder/reconstruction_head/kernel',
   ]
   assert unused == []
-  for key, value in jax.tree_util.tree_leaves_with_path(started):
-    path = '/'.join(k.key for k in key)
-    expected = target if path in kept else source.params
-    for part in path.split('/'):
-      expected = expected[part]
+  new, given = (traverse_util.flatten_dict(p, sep='/') for p in (target, source.params))
+  for path, value in traverse_util.flatten_dict(started, sep='/').items():
+    expected = new[path] if path in kept else given[path]
     np.testing.assert_array_equal(np.asarray(value), np.asarray(expected))
 
   wider = _config(0.0)
@@ -216,15 +215,11 @@ def test_init_from_at_a_negligible_learning_rate_keeps_the_source(tiny_config, t
   tiny_config.optim.learning_rate = 1e-12  # The config wants > 0; the steps then move nothing.
   summary = train.train_and_evaluate(tiny_config, tmp_path / 'B')
   assert np.isfinite(summary['final_loss'])
-  started = checkpoint.load_pretrained(tmp_path / 'B').params
+  started = traverse_util.flatten_dict(checkpoint.load_pretrained(tmp_path / 'B').params, sep='/')
   # Every source leaf unchanged (AdamW's steps and weight decay are ~1e-12 of a unit).
-  for module, leaves in source.params.items():
-    for key, value in jax.tree_util.tree_leaves_with_path(leaves):
-      got = started[module]
-      for part in key:
-        got = got[part.key]
-      np.testing.assert_allclose(np.asarray(got), np.asarray(value), rtol=0, atol=1e-9)
-  assert 'mask_token' in started['imu_encoder']
+  for path, value in traverse_util.flatten_dict(source.params, sep='/').items():
+    np.testing.assert_allclose(started[path], value, rtol=0, atol=1e-9)
+  assert 'imu_encoder/mask_token' in started
   # A checkpoint with the reconstruction head embeds like any other (evaluation mode).
   embedder = Embedder.from_checkpoint(tmp_path / 'B')
   still = np.zeros((embedder.window_samples('imu'), 6), np.float32)
@@ -237,6 +232,4 @@ def test_init_from_a_missing_workdir_fails_before_training(tiny_config, tmp_path
   tiny_config.init_from = str(tmp_path / 'nowhere')
   with pytest.raises(FileNotFoundError, match='nowhere/config.json not found'):
     train.train_and_evaluate(tiny_config, tmp_path / 'run')
-  assert not (tmp_path / 'run' / checkpoint.CHECKPOINTS_DIR).exists() or not any(
-    (tmp_path / 'run' / checkpoint.CHECKPOINTS_DIR).iterdir()
-  )
+  assert not list((tmp_path / 'run' / checkpoint.CHECKPOINTS_DIR).glob('*'))

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from mujo_jax.data import recordings as recordings_lib
+from mujo_jax.facts.units import STANDARD_GRAVITY
 
 CLASS_NAMES: tuple[str, ...] = (
   'pendulum_swings',
@@ -55,7 +56,6 @@ CLASS_NAMES: tuple[str, ...] = (
 STORED_CLASS_CODES: tuple[str, ...] = ('PEN', 'ABD', 'FEL', 'IR', 'ER', 'TRAP', 'ROW')
 STORED_CHANNELS: tuple[str, ...] = ('ax', 'ay', 'az', 'wx', 'wy', 'wz')
 RATE_HZ = 50.0
-STANDARD_GRAVITY = 9.80665
 # The watch's site by the file's `side` code.
 SITES: tuple[str, ...] = ('left_wrist', 'right_wrist')
 IMU_RATE_HZ = 50.0

@@ -28,9 +28,9 @@ import re
 
 import numpy as np
 
+from mujo_jax.facts.units import STANDARD_GRAVITY  # Core Motion reports acc in g.
+
 RATE_HZ = 50.0
-# Core Motion reports accelerations in units of standard gravity.
-STANDARD_GRAVITY = 9.80665
 
 ARCHIVE = 'A_DeviceMotion_data.zip'  # data/A_DeviceMotion_data.zip of the GitHub release
 FOLDER = 'A_DeviceMotion_data'

@@ -51,6 +51,8 @@ from __future__ import annotations
 
 import math
 
+from mujo_jax.facts.units import STANDARD_GRAVITY
+
 FILE_NAME = 'MyoGym.mat'
 RAW_VARIABLE = 'raw_data'
 LABELS_VARIABLE = 'raw_data_labels'
@@ -80,7 +82,6 @@ SITE = 'right_forearm'
 SITES: tuple[str, ...] = (SITE,)
 
 # Unit conversions (inferred, see the module docstring): the Myo SDK's g and deg/s.
-STANDARD_GRAVITY = 9.80665
 ACC_G_TO_M_S2 = STANDARD_GRAVITY
 GYRO_DEG_S_TO_RAD_S = math.pi / 180.0
 # The Myo's register steps: acc values are multiples of 1/2048 g, gyro of 1/16 deg/s.

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 
+from mujo_jax.facts.units import STANDARD_GRAVITY
+
 RATE_HZ = 100.0  # Every IMU and every line of a file.
 HEART_RATE_HZ = 9.0  # Approximate; NaN on the lines between two heart-rate samples.
 
@@ -45,9 +47,8 @@ OFFSET_ACC6 = 4  # 3 columns, ±6 g: saturates above ~59 m/s²; kept out of `imu
 OFFSET_GYR = 7  # 3 columns, rad/s.
 OFFSET_MAG = 10  # 3 columns, µT.
 OFFSET_ORIENTATION = 13  # 4 columns, invalid in this data collection (readme).
-ACC16_FULL_SCALE_MS2 = 16 * 9.80665
-ACC6_FULL_SCALE_MS2 = 6 * 9.80665
-STANDARD_GRAVITY = 9.80665
+ACC16_FULL_SCALE_MS2 = 16 * STANDARD_GRAVITY
+ACC6_FULL_SCALE_MS2 = 6 * STANDARD_GRAVITY
 
 
 def imu_columns(imu: str, offset: int, width: int = 3) -> list[int]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 GRAVITY = 9.81
+# m/s² per g: the unit of acceleration of datasheets and of datasets stored in g (the one copy).
+STANDARD_GRAVITY = 9.80665
 # Median |acc| (m/s², gravity included) outside this range means wrong units or no gravity.
 ACC_MEDIAN_RANGE = (4.0, 30.0)
 # The median |acc| of data in units of g (gravity ≈ 1).

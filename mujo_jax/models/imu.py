@@ -27,10 +27,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from mujo_jax.facts.units import STANDARD_GRAVITY
 from mujo_jax.models.transformer import (
   Transformer,
   TransformerConfig,
+  default_example_ids,
   dense_tokens,
+  example_keys,
   learned_positions,
   masked_mean,
   parse_dtype,
@@ -38,7 +41,6 @@ from mujo_jax.models.transformer import (
 
 IMU_CHANNELS = 6  # acc xyz (m/s²), gyr xyz (rad/s).
 ACC_GYR_AXES = (slice(0, 3), slice(3, 6))
-STANDARD_GRAVITY = 9.80665  # m/s² per g.
 # Reconstruction targets per channel: acc in g, gyro in rad/s, so both are O(1) and neither
 # sensor's error dominates the squared error.
 RECONSTRUCTION_SCALE = (1 / STANDARD_GRAVITY,) * 3 + (1.0,) * 3
@@ -56,6 +58,12 @@ class ImuEncoder(nn.Module):
   magnitudes: bool = False  # `ModelConfig.imu_magnitudes`: append |acc| and |gyr| per sample.
   # `ModelConfig.imu_mask_ratio`: > 0 adds the mask token and the reconstruction head.
   mask_ratio: float = 0.0
+
+  def _patches(self, x: jax.Array) -> jax.Array:
+    """(B, T, S, C) → (B, S, P, patch_len · C): each site's consecutive samples, one row a patch."""
+    batch, time, sites, channels = x.shape
+    x = x.reshape(batch, time // self.patch_len, self.patch_len, sites, channels)
+    return x.transpose(0, 3, 1, 2, 4).reshape(batch, sites, -1, self.patch_len * channels)
 
   def _check(self, imu: jax.Array, site_mask: jax.Array) -> None:
     if imu.ndim != 4 or imu.shape[-1] != IMU_CHANNELS:
@@ -100,25 +108,21 @@ class ImuEncoder(nn.Module):
     batch, time, sites, _ = imu.shape
     num_patches = time // self.patch_len
     site_mask = site_mask.astype(bool)
+    if example_ids is None:
+      example_ids = default_example_ids(batch)
 
     imu = jnp.where(site_mask[:, None, :, None], imu.astype(jnp.float32), 0.0)
     raw = imu
     if self.magnitudes:
       norms = [jnp.sqrt(jnp.sum(imu[..., s] ** 2, -1, keepdims=True)) for s in ACC_GYR_AXES]
       imu = jnp.concatenate([imu, *norms], axis=-1)
-    channels = imu.shape[-1]
-    patches = imu.reshape(batch, num_patches, self.patch_len, sites, channels)
-    patches = patches.transpose(0, 3, 1, 2, 4).reshape(
-      batch, sites, num_patches, self.patch_len * channels
-    )
     patch_embed = nn.Dense(cfg.width, dtype=dtype, name='patch_embed')
-    tokens = dense_tokens(patch_embed, patches)  # (B, S, P, D)
+    tokens = dense_tokens(patch_embed, self._patches(imu))  # (B, S, P, D)
     masked = None
     if self.mask_ratio > 0:
       mask_token = self.param('mask_token', nn.initializers.normal(stddev=0.02), (cfg.width,))
       if reconstruct:
-        ids = jnp.arange(batch, dtype=jnp.int32) if example_ids is None else example_ids
-        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(self.make_rng('dropout'), ids)
+        keys = example_keys(self.make_rng('dropout'), example_ids)
         masked = (
           jax.vmap(lambda k: jax.random.bernoulli(k, self.mask_ratio, (sites, num_patches)))(keys)
           & site_mask[:, :, None]
@@ -150,9 +154,7 @@ class ImuEncoder(nn.Module):
     if not reconstruct:  # Initialisation only: the head's parameters now exist.
       return pooled
     predicted = predicted.reshape(batch, sites, num_patches, values)
-    target = raw * jnp.asarray(RECONSTRUCTION_SCALE, jnp.float32)
-    target = target.reshape(batch, num_patches, self.patch_len, sites, IMU_CHANNELS)
-    target = target.transpose(0, 3, 1, 2, 4).reshape(batch, sites, num_patches, values)
+    target = self._patches(raw * jnp.asarray(RECONSTRUCTION_SCALE, jnp.float32))
     squared = jnp.where(masked[..., None], jnp.square(predicted - target), 0.0)
     error = jnp.sum(squared, axis=(1, 2, 3))
     count = jnp.sum(masked, axis=(1, 2), dtype=jnp.float32) * values

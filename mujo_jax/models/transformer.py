@@ -85,6 +85,12 @@ def default_example_ids(batch_size: int) -> Array:
   return jnp.arange(batch_size, dtype=jnp.int32)
 
 
+def example_keys(key: Array, example_ids: Array) -> Array:
+  """(B,) keys: `key` folded with each example's id, so a per-example random draw (a dropout
+  or token mask) is the same in every pass and micro-batch that holds the example."""
+  return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, example_ids)
+
+
 class ExampleDropout(nn.Module):
   """Dropout whose mask for example i depends only on (dropout rng, example_ids[i], layer)."""
 
@@ -94,9 +100,8 @@ class ExampleDropout(nn.Module):
   def __call__(self, x: Array, example_ids: Array, deterministic: bool) -> Array:
     if deterministic or self.rate == 0.0:
       return x
-    key = self.make_rng('dropout')
-    example_keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, example_ids)
-    keep = jax.vmap(lambda k: jax.random.bernoulli(k, 1.0 - self.rate, x.shape[1:]))(example_keys)
+    keys = example_keys(self.make_rng('dropout'), example_ids)
+    keep = jax.vmap(lambda k: jax.random.bernoulli(k, 1.0 - self.rate, x.shape[1:]))(keys)
     return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))
 
 

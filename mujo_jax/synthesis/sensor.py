@@ -47,8 +47,8 @@ from scipy.spatial.transform import Rotation
 
 from mujo_jax.facts import resample, virtual_imu
 from mujo_jax.facts.sites import SITES
+from mujo_jax.facts.units import STANDARD_GRAVITY
 
-STANDARD_GRAVITY = 9.80665  # m/s² per g, the datasheets' unit of acceleration.
 _DEG = math.pi / 180.0
 
 # Sites that wear a watch (rotation about the forearm axis, face up or down), that hold a phone
