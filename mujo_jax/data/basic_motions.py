@@ -44,13 +44,13 @@ import importlib.util
 import numpy as np
 
 from mujo_jax.facts.resample import resample
+from mujo_jax.facts.units import GRAVITY
 
 CLASS_NAMES: tuple[str, ...] = ('standing', 'walking', 'running', 'badminton')
 RATE_HZ = 10.0
 RECORDING_S = 10.0
 SITE = 'left_wrist'
 IMU_RATE_HZ = 50.0
-GRAVITY = 9.81
 # Gravity's reading in the sensor frame of a left-wrist watch on a hanging arm (x to the hand).
 HANGING_ARM_GRAVITY = np.array([-GRAVITY, 0.0, 0.0])
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+# Gravity of the simulated world (virtual IMU, synthesised motion, the hanging-arm prior): one copy.
 GRAVITY = 9.81
 # m/s² per g: the unit of acceleration of datasheets and of datasets stored in g (the one copy).
 STANDARD_GRAVITY = 9.80665

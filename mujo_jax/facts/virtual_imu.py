@@ -64,8 +64,8 @@ from scipy.spatial.transform import Rotation
 
 from mujo_jax.facts import resample, skeleton
 from mujo_jax.facts.sites import FIMAD_SITES, SITES
+from mujo_jax.facts.units import GRAVITY  # m/s², along world -z.
 
-GRAVITY = 9.81  # m/s², along world -z.
 DEFAULT_SMOOTHING_WINDOW_S = 0.3
 _POLYORDER = 3
 _MIN_WINDOW = 5

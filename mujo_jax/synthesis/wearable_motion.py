@@ -45,6 +45,7 @@ import numpy as np
 
 from mujo_jax.facts import activities as activities_lib
 from mujo_jax.facts import skeleton
+from mujo_jax.facts.units import GRAVITY
 from mujo_jax.synthesis import motion as motion_lib
 
 _J = motion_lib._J
@@ -56,7 +57,6 @@ _abduct = motion_lib._abduct
 _axis = motion_lib._axis_rotation
 _Rig = motion_lib._Rig
 ANKLE = skeleton.ANKLE_HEIGHT
-GRAVITY = 9.81
 _DOWN = np.array([0.0, 0.0, -1.0])
 _HABIT_STREAM = 52_361
 _LEG_JOINTS = tuple(_J[f'{side}_{j}'] for side, _ in _SIDES for j in ('hip', 'knee', 'ankle'))
