@@ -35,7 +35,7 @@ from absl import flags as flags_lib
 from configs import pretrain
 from mujo_jax import checkpoint, config_validation, distributed, sharding
 from mujo_jax.data import datasets, synthetic_source
-from mujo_jax.facts import fimad_layout, mmfit_layout, skeleton
+from mujo_jax.facts import fimad_layout, mmfit_layout, skeleton, units
 from mujo_jax.inference import Embedder
 from mujo_jax.synthesis import corpus
 from tfds_builders.mmfit import reader as mmfit_reader
@@ -795,6 +795,15 @@ def test_embedder_nan_site_is_masked_not_an_error():
   with_gap = _embedder().embed_imu(imu, 50.0, SITES)
   alone = _embedder().embed_imu(imu[:, :1], 50.0, SITES[:1])
   np.testing.assert_allclose(with_gap, alone, atol=2e-5)
+
+
+def test_acc_in_g_advice_is_the_exact_conversion():
+  # A still watch in g (gravity on z): the message names 9.80665 m/s² per g, and following it
+  # passes the check; the simulated world's 9.81 is not a unit conversion.
+  in_g = np.tile([0.02, -0.01, 1.0], (100, 1))
+  with pytest.raises(ValueError, match=r'units of g.*multiply the acceleration by 9\.80665\)'):
+    units.check_acc(in_g, 'watch.csv')
+  units.check_acc(in_g * units.STANDARD_GRAVITY, 'watch.csv')
 
 
 # ---------------------------------------------------------------- security, statically

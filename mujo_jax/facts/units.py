@@ -39,7 +39,7 @@ def check_acc(acc: np.ndarray, where: str, hint: str = '') -> None:
   if ACC_G_RANGE[0] <= median <= ACC_G_RANGE[1]:
     raise ValueError(
       f'{where}: median |acc| is {median:.2f}, which looks like units of g; expected m/s² '
-      f'(multiply the acceleration by {GRAVITY}){hint}'
+      f'(multiply the acceleration by {STANDARD_GRAVITY}){hint}'
     )
   if median < low:
     raise ValueError(
