@@ -127,6 +127,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.augment.single_site_favoured = ()
   config.augment.single_site_favoured_share = 0.0
   config.augment.modality_dropout = 0.1  # Each modality marked absent with this probability.
+  # With model.pose_forearm_roll: a window's forearm pronation is hidden from the pose encoder
+  # with this probability, so that it also embeds poses without it (real pose sources).
+  config.augment.forearm_pronation_dropout = 0.0
 
   # ---------------------------------------------------------------- model, loss, multitask
   # Defaults come from the typed dataclasses (`ModelConfig`, `LossConfig`, `MultitaskConfig`);

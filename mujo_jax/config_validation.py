@@ -32,7 +32,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
   ),
   'augment': (
     'imu_rotation_deg', 'imu_scale', 'site_dropout', 'single_site', 'single_site_favoured',
-    'single_site_favoured_share', 'modality_dropout',
+    'single_site_favoured_share', 'modality_dropout', 'forearm_pronation_dropout',
   ),
   'optim': ('learning_rate', 'warmup_steps', 'weight_decay', 'b1', 'b2', 'grad_clip_norm'),
 }  # fmt: skip
@@ -144,6 +144,8 @@ def resolve_pretrain_config(config: ml_collections.ConfigDict) -> ml_collections
   _check(share <= 1, f'augment.single_site_favoured_share={share}: expected a probability <= 1')
   if favoured:
     check_sites(tuple(favoured), tuple(config.data.imu_sites), where='augment.single_site_favoured')
+  pronation_dropout = config.augment.get('forearm_pronation_dropout', 0.0)
+  _number('augment.forearm_pronation_dropout', pronation_dropout, 0.0, strict=False, below=1.0)
   _check_optim(config.get('optim', None))
   return config
 

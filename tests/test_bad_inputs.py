@@ -120,6 +120,12 @@ def _config_cases() -> None:
     ('two-value tubelet', {'model.video_tubelet': (5, 16)}, ('model.video_tubelet', '(frames')),
     ('unknown strategy', {'multitask.strategy': 'bogus'}, ("'bogus'", 'round_robin')),
     ('negative workers', {'data.num_workers': -1}, ('data.num_workers=-1', '>= 0')),
+    (
+      'pronation dropout of 1',
+      {'augment.forearm_pronation_dropout': 1.0},
+      ('augment.forearm_pronation_dropout=1.0', '[0, 1)'),
+    ),
+    ('string pose_forearm_roll', {'model.pose_forearm_roll': 'yes'}, ('model.pose_forearm_roll',)),
   ]
   for name, values, contains in table:
     case('config', name, *contains)(_resolve(**values))
@@ -497,6 +503,12 @@ def _(tmp):
   config = config_validation.resolve_pretrain_config(
     _config(**{'data.builder_config': 'wearables_tiny'})
   )
+  datasets.source(config, 'train')
+
+
+@case('synthetic', 'forearm roll from a corpus without it', 'pose_forearm_roll', "'default'")
+def _(tmp):
+  config = config_validation.resolve_pretrain_config(_config(**{'model.pose_forearm_roll': True}))
   datasets.source(config, 'train')
 
 

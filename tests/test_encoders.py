@@ -117,6 +117,58 @@ def test_pose_bfloat16_compute_returns_float32_close_to_float32(pose_model):
   assert np.abs(np.asarray(out16) - out32).max() > 0  # It really computed in bfloat16.
 
 
+def test_forearm_pronation_adds_to_the_frame_embedding_and_absent_reads_nothing(pose_model):
+  pose, variables, apply, _ = pose_model
+  encoder = PoseEncoder(TINY, patch_len=PATCH, forearm_roll=True)
+  roll_vars = jax.jit(functools.partial(encoder.init, train=False))(jax.random.key(0), pose)
+  kernel = _scaled_random(roll_vars['params']['forearm_roll_embed']['kernel'], 3)
+  assert kernel.shape == (2, TINY.width) and 'bias' not in roll_vars['params']['forearm_roll_embed']
+  # The joints' parameters are the plain encoder's; the roll embedding is the one addition.
+  with_roll = _with(variables, forearm_roll_embed={'kernel': kernel})
+  rng = np.random.default_rng(4)
+  pronation = rng.uniform(-1.5, 1.5, (BATCH, 20, 2)).astype(np.float32)
+  present = np.array([True, False, True])
+
+  def run(pronation, present):
+    return np.asarray(
+      encoder.apply(
+        with_roll,
+        pose,
+        train=False,
+        forearm_pronation=pronation,
+        forearm_pronation_present=present,
+      )
+    )
+
+  plain = np.asarray(apply(variables, pose))
+  out = run(pronation, present)
+  # Absent: exactly the joints-only encoder, whatever the values; no pronation passed: the same.
+  np.testing.assert_allclose(out[1], plain[1], rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(run(10 * pronation, present)[1], plain[1], rtol=1e-6, atol=1e-6)
+  no_input = encoder.apply(with_roll, pose, train=False)
+  np.testing.assert_allclose(no_input, plain, rtol=1e-6, atol=1e-6)
+  assert np.abs(out[[0, 2]] - plain[[0, 2]]).max() > 1e-2
+  # Present: the frame's pre-activation gains pronation @ kernel (capture the first patch token).
+  frames = pose.reshape(BATCH, 20, 17 * 3)
+  params = variables['params']
+  pre = frames @ params['joint_embed']['kernel'] + params['joint_embed']['bias']
+  joint = _gelu(pre + (pronation @ kernel) * present[:, None, None])
+  expected = joint[:, :PATCH].reshape(BATCH, -1) @ params['patch_embed']['kernel']
+  expected = expected + params['patch_embed']['bias']
+  _, state = encoder.apply(
+    with_roll,
+    pose,
+    train=False,
+    forearm_pronation=pronation,
+    forearm_pronation_present=present,
+    capture_intermediates=True,
+  )
+  (got,) = state['intermediates']['patch_embed']['__call__']
+  np.testing.assert_allclose(
+    np.asarray(got).reshape(BATCH, 20 // PATCH, -1)[:, 0], expected, rtol=1e-4, atol=1e-4
+  )
+
+
 # ---------------------------------------------------------------- video
 
 

@@ -127,3 +127,28 @@ def test_wearable_clips_carry_the_twist(monkeypatch):
   np.testing.assert_array_equal(clip['pose'], flat['pose'])
   x_rms = [np.sqrt(np.mean(c['imu'][:, LEFT_WRIST, 3] ** 2)) for c in (flat, clip)]
   assert x_rms[1] > 1.5 * x_rms[0]
+
+
+def test_stored_pronation_is_the_roll_the_watches_felt():
+  # The pose is pelvis-relative (no translation) but keeps every rotation, so the wrists'
+  # gyro rebuilt from it and the stored angle must be the clip's own (up to its light noise);
+  # without the angle, or with the sides swapped, it is not.
+  subject = corpus.get_subject(0, 3)
+  clip = corpus.make_wearable_clip(np.random.default_rng(4), 'brushing_teeth', subject)
+  pronation = clip['forearm_pronation']
+  assert pronation.shape == (clip['pose'].shape[0], 2) and pronation.dtype == np.float32
+  assert np.degrees(np.abs(pronation)).max() <= forearm.LIMIT_DEG
+  wrists = ['left_wrist', 'right_wrist']
+  columns = [WEARABLE_IMU_SITES.index(site) for site in wrists]
+  felt = clip['imu'][:, columns, 3:]
+
+  def gyro_error(twist):
+    rebuilt = virtual_imu.from_pose(
+      clip['pose'], FPS, wrists, corpus.IMU_RATE_HZ, forearm_twist=twist
+    )[..., 3:]
+    return np.sqrt(np.mean((rebuilt - felt) ** 2))
+
+  stored = gyro_error(forearm.to_twist(np.degrees(pronation)))
+  assert stored < 0.05  # rad/s: the light noise of `corpus.IMU_NOISE` and float32 storage.
+  assert stored < 0.2 * gyro_error(np.zeros_like(pronation))
+  assert stored < 0.2 * gyro_error(forearm.to_twist(np.degrees(pronation[:, ::-1])))

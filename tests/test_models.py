@@ -289,6 +289,35 @@ def test_joint_loss_metrics_and_bfloat16():
   assert metrics['siglip_bias'] == -10.0
 
 
+def test_joint_model_reads_forearm_pronation_only_with_pose_forearm_roll():
+  config = _config(pose_forearm_roll=True)
+  config.modalities = ('imu', 'pose')
+  model = joint.build_model(joint.JointModelSpec.from_config(config))
+  batch = {k: v for k, v in _batch().items() if k in ('imu', 'imu_sites', 'pose')}
+  params = jax.jit(lambda rng: joint.init_params(model, rng, batch))(jax.random.key(0))
+  assert params['pose_encoder']['forearm_roll_embed']['kernel'].shape[0] == 2
+  embed = jax.jit(lambda b: model.apply({'params': params}, b, method='embed'))
+  pronation_key, present_key = joint.OPTIONAL_BATCH_KEYS['pose']
+  pronation = np.random.default_rng(1).uniform(-1, 1, (4, 10, 2)).astype(np.float32)
+  without = embed(batch)
+  absent = embed(dict(batch, **{pronation_key: pronation, present_key: np.zeros(4, bool)}))
+  present = embed(dict(batch, **{pronation_key: pronation, present_key: np.ones(4, bool)}))
+  np.testing.assert_allclose(absent['pose'], without['pose'], rtol=1e-6, atol=1e-6)
+  assert np.abs(present['pose'] - without['pose']).max() > 1e-3
+  np.testing.assert_array_equal(present['imu'], without['imu'])
+  # Without the flag the keys are not read and no roll parameters exist.
+  plain = joint.build_model(joint.JointModelSpec.from_config(_config()))
+  plain_params = joint.init_params(plain, jax.random.key(0), _batch())
+  assert 'forearm_roll_embed' not in plain_params['pose_encoder']
+  # The batch schema writes the keys the model reads.
+  from mujo_jax.data import schema
+
+  assert joint.OPTIONAL_BATCH_KEYS['pose'] == (
+    schema.FOREARM_PRONATION,
+    schema.FOREARM_PRONATION_PRESENT,
+  )
+
+
 @pytest.mark.parametrize(
   'key,value,message',
   [

@@ -264,7 +264,7 @@ def test_wearables_tiny_builds_with_the_new_class_names(tmp_path):
     env=env,
   )
   assert result.returncode == 0, result.stderr[-4000:]
-  info_dir = tmp_path / 'mujo_synthetic' / 'wearables_tiny' / '1.4.0'
+  info_dir = tmp_path / 'mujo_synthetic' / 'wearables_tiny' / '1.5.0'
   features = json.loads((info_dir / 'features.json').read_text())
   assert 'video' not in json.dumps(features)
   import tensorflow_datasets as tfds
@@ -276,3 +276,36 @@ def test_wearables_tiny_builds_with_the_new_class_names(tmp_path):
   source = tfds.data_source('mujo_synthetic/wearables_tiny', split='train', data_dir=tmp_path)
   assert len(source) == cfg.num_clips['train']
   assert source[0]['imu'].shape == (300, len(WEARABLE_IMU_SITES), 6)
+  # The forearms' pronation is stored at the pose frames and reaches the pose encoder's batch
+  # keys when the config asks for it; the augmentation hides it per window.
+  record = source[0]
+  assert record['forearm_pronation'].shape == (record['pose'].shape[0], 2)
+  from configs import pretrain
+  from mujo_jax import config_validation
+  from mujo_jax.data import datasets, pipeline, schema
+
+  config = pretrain.get_config('corpus=wearables_tiny,runlocal=True')
+  config.data.tfds_data_dir = str(tmp_path)
+  config.model.pose_forearm_roll = True
+  config = config_validation.resolve_pretrain_config(config)
+  window = datasets.make_window(record, None, config)
+  spec = schema.batch_spec(config, 1)
+  assert {k: (v.shape, v.dtype) for k, v in window.items()} == {
+    k: (s.shape[1:], s.dtype) for k, s in spec.items()
+  }
+  assert window[schema.FOREARM_PRONATION_PRESENT]
+  start = (record['pose'].shape[0] - window['pose'].shape[0]) // 2
+  np.testing.assert_array_equal(
+    window[schema.FOREARM_PRONATION],
+    record['forearm_pronation'][start : start + window['pose'].shape[0]],
+  )
+  np.testing.assert_array_equal(
+    window['pose'], record['pose'][start : start + window['pose'].shape[0]]
+  )
+  config.augment.forearm_pronation_dropout = 0.5
+  train_window = pipeline.TrainWindow(config)
+  hidden = [
+    not train_window.random_map(record, np.random.default_rng(i))[schema.FOREARM_PRONATION_PRESENT]
+    for i in range(40)
+  ]
+  assert 8 <= sum(hidden) <= 32

@@ -16,7 +16,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from mujo_jax.data import augment, synthetic_source, windows
+from mujo_jax.data import augment, schema, synthetic_source, windows
 from mujo_jax.facts import activities
 from mujo_jax.facts.tokenizer import ByteTokenizer
 from mujo_jax.synthesis import corpus
@@ -40,6 +40,8 @@ def timed_rates(config: ml_collections.ConfigDict) -> dict[str, float]:
     'imu': config.data.imu_rate_hz,
     'pose': config.data.pose_fps,
     'video': config.data.video_fps,
+    # The wearables corpora store the forearms' roll at the pose frames.
+    'forearm_pronation': config.data.pose_fps,
   }
 
 
@@ -77,6 +79,12 @@ def source(config: ml_collections.ConfigDict, split: str) -> Any:
       f'{config.data.builder_config!r} stores none: drop video from modalities'
     )
   _site_indices(stored.imu_sites, tuple(config.data.imu_sites))
+  if schema.uses_forearm_pronation(config) and stored.vocabulary != 'wearables':
+    raise ValueError(
+      f'config.model.pose_forearm_roll=True, but the synthetic corpus '
+      f'{config.data.builder_config!r} stores no forearm pronation (only the wearables corpora '
+      'do): set it False'
+    )
   return synthetic_source.data_source(config.data.builder_config, split, config.data.tfds_data_dir)
 
 
@@ -106,6 +114,9 @@ def make_window(
     out['imu_sites'] = np.asarray(window['imu_sites'][sites], bool)
   if 'pose' in config.modalities:
     out['pose'] = np.asarray(window['pose'], np.float32)
+    out.update(
+      schema.forearm_pronation_fields(config, window.get('forearm_pronation'), out['pose'].shape[0])
+    )
   if 'video' in config.modalities:
     out['video'] = np.asarray(window['video'], np.uint8)
   if 'text' in config.modalities:

@@ -28,7 +28,7 @@ import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mujo_jax.data import augment, windows
+from mujo_jax.data import augment, schema, windows
 from mujo_jax.facts import activities, resample
 from mujo_jax.facts.sites import FIMAD_SITES
 from mujo_jax.facts.tokenizer import ByteTokenizer
@@ -215,6 +215,8 @@ def make_window(
     out['imu_sites'] = imu_sites
   if 'pose' in config.modalities:
     out['pose'] = np.asarray(window['pose'], np.float32)
+    # Poses estimated from video carry no forearm roll.
+    out.update(schema.forearm_pronation_fields(config, None, out['pose'].shape[0]))
   if 'video' in config.modalities:
     video = window['video']
     out['video'] = np.asarray(video, np.uint8 if video.dtype == np.uint8 else np.float32)

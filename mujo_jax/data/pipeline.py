@@ -17,7 +17,7 @@ import grain
 import ml_collections
 import numpy as np
 
-from mujo_jax.data import augment, datasets
+from mujo_jax.data import augment, datasets, schema
 
 
 class TrainWindow(grain.transforms.RandomMap):
@@ -50,6 +50,12 @@ class TrainWindow(grain.transforms.RandomMap):
     window['present'] = augment.drop_modalities(
       window['present'], rng, config.augment.modality_dropout
     )
+    if schema.FOREARM_PRONATION_PRESENT in window:
+      # So that the pose encoder also learns poses without the roll (real pose sources).
+      rate = config.augment.get('forearm_pronation_dropout', 0.0)
+      if window[schema.FOREARM_PRONATION_PRESENT] and rng.uniform() < rate:
+        window[schema.FOREARM_PRONATION_PRESENT] = np.bool_(False)
+        window[schema.FOREARM_PRONATION] = np.zeros_like(window[schema.FOREARM_PRONATION])
     return window
 
 

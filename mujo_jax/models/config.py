@@ -65,6 +65,10 @@ class ModelConfig:
   # `loss.imu_reconstruction_weight`); 0: no mask token, no reconstruction head.
   imu_mask_ratio: float = 0.0
   pose_patch: int = 10  # Frames per pose token.
+  # The pose encoder also reads the forearms' pronation where the batch has it (the wearables
+  # corpora store it; `schema.FOREARM_PRONATION`), masked where a source has none. False for
+  # checkpoints written before the key existed (no `forearm_roll_embed`).
+  pose_forearm_roll: bool = False
   video_tubelet: tuple[int, int, int] = (5, 16, 16)  # (frames, rows, cols) per video token.
   # 'frames': uint8 (B, T, H, W, C); 'features': pre-extracted float (B, T, F).
   video_input: str = 'frames'
@@ -82,7 +86,7 @@ class ModelConfig:
       _positive_int('model.video_tubelet', value)
     if self.video_input not in VIDEO_INPUTS:
       raise ValueError(f'model.video_input={self.video_input!r}: expected one of {VIDEO_INPUTS}')
-    for key in ('remat', 'imu_magnitudes'):
+    for key in ('remat', 'imu_magnitudes', 'pose_forearm_roll'):
       if not isinstance(getattr(self, key), bool):
         raise ValueError(f'model.{key}={getattr(self, key)!r}: expected a bool')
     ratio = self.imu_mask_ratio

@@ -46,6 +46,11 @@ BATCH_KEYS = {
   'video': ('video',),
   'text': ('text',),
 }
+# Keys an encoder reads when the batch has them (`schema.batch_spec` writes them): the pose
+# encoder's forearm pronation and its per-example presence, with `model.pose_forearm_roll`.
+OPTIONAL_BATCH_KEYS = {
+  'pose': ('pose_forearm_pronation', 'pose_forearm_pronation_present'),
+}
 
 
 # The extra entry of `embed(train=True)` when the IMU encoder reconstructs masked patches:
@@ -149,6 +154,7 @@ class JointModel(nn.Module):
   imu_mask_ratio: float
   num_site_ids: int
   pose_patch: int
+  pose_forearm_roll: bool
   video_tubelet: tuple[int, int, int]
   video_input: str
   text_max_len: int
@@ -169,7 +175,12 @@ class JointModel(nn.Module):
         mask_ratio=self.imu_mask_ratio,
         name=name,
       ),
-      'pose': lambda name: PoseEncoder(self.transformer, patch_len=self.pose_patch, name=name),
+      'pose': lambda name: PoseEncoder(
+        self.transformer,
+        patch_len=self.pose_patch,
+        forearm_roll=self.pose_forearm_roll,
+        name=name,
+      ),
       'video': lambda name: VideoEncoder(
         self.transformer, input_kind=self.video_input, tubelet=self.video_tubelet, name=name
       ),
@@ -224,6 +235,16 @@ class JointModel(nn.Module):
       if modality == 'imu' and train and self.imu_mask_ratio > 0:
         features, embeddings[RECONSTRUCTION_KEY] = encoder(
           *inputs, train=train, example_ids=example_ids, reconstruct=True
+        )
+      elif modality == 'pose' and self.pose_forearm_roll:
+        # Optional inputs: a batch without them (real pose) embeds as without pronation.
+        pronation_key, present_key = OPTIONAL_BATCH_KEYS['pose']
+        features = encoder(
+          *inputs,
+          train=train,
+          example_ids=example_ids,
+          forearm_pronation=batch.get(pronation_key),
+          forearm_pronation_present=batch.get(present_key),
         )
       else:
         features = encoder(*inputs, train=train, example_ids=example_ids)
@@ -354,6 +375,7 @@ def build_model(spec: JointModelSpec) -> JointModel:
     imu_mask_ratio=model.imu_mask_ratio,
     num_site_ids=model.num_site_ids,
     pose_patch=model.pose_patch,
+    pose_forearm_roll=model.pose_forearm_roll,
     video_tubelet=model.video_tubelet,
     video_input=model.video_input,
     text_max_len=model.text_max_len,

@@ -313,7 +313,10 @@ def make_wearable_clip(
   Keys as `make_clip`, IMU at `WEARABLE_IMU_SITES`, `video` only if asked for. With
   `devices`, each site's clean virtual IMU goes through its own simulated device
   (`sensor.apply`) instead of the light `IMU_NOISE`. The forearms roll (pronation and
-  supination) by `forearm.forearm_twist`, blended across a transition like the pose.
+  supination) by `forearm.forearm_twist`, blended across a transition like the pose; the
+  angle is stored as `forearm_pronation` (T30, 2) float32 radians, (left, right) forearm,
+  `forearm.pronation_rad`'s sign, at the pose's frames: the one thing about the arms that the
+  H36M-17 joints cannot show and a watch reads (its x gyro, gravity's y/z split).
   """
   label = activities_lib.wearable_activity_id(activity)
   num_pose, num_imu, num_video = stream_lengths(clip_s)
@@ -388,6 +391,7 @@ def make_wearable_clip(
     'pose_2d': pose_2d.astype(np.float32),
     'imu': imu.astype(np.float32),
     'imu_sites': np.ones(len(WEARABLE_IMU_SITES), dtype=bool),
+    'forearm_pronation': forearm_lib.pronation_rad(twist).astype(np.float32),
     'text': description,
     'label': label,
     'subject': int(subject.subject_id),

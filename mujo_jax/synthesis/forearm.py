@@ -214,8 +214,17 @@ def _wobble(times: np.ndarray, rms_deg: float, high_hz: float, rng) -> np.ndarra
 
 def to_twist(pronation: np.ndarray) -> np.ndarray:
   """(T, 2) degrees of pronation -> (T, 2) radians of `virtual_imu` forearm twist."""
-  signs = np.array([_TWIST_SIGN[name] for name in FOREARMS])
-  return np.radians(pronation) * signs
+  return np.radians(pronation) * _twist_signs()
+
+
+def pronation_rad(twist: np.ndarray) -> np.ndarray:
+  """(T, 2) radians of `virtual_imu` forearm twist -> (T, 2) radians of pronation (+ = palm
+  turning down/back on either side): the anatomical angle the corpus stores beside the pose."""
+  return np.asarray(twist) * _twist_signs()
+
+
+def _twist_signs() -> np.ndarray:
+  return np.array([_TWIST_SIGN[name] for name in FOREARMS])
 
 
 def forearm_twist(

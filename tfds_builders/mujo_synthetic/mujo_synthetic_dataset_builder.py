@@ -44,7 +44,7 @@ def _num_workers(num_clips: int) -> int:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic parallel corpus: MM-Fit's 11 classes (tiny, default) or 53 (wearables)."""
 
-  VERSION = tfds.core.Version('1.4.0')
+  VERSION = tfds.core.Version('1.5.0')
   RELEASE_NOTES = {
     '1.0.0': 'First release.',
     '1.1.0': "'wearables': the forearms pronate and supinate (forearm.forearm_twist).",
@@ -60,6 +60,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       "the forearm frame's, a watch rolled 90 deg about its x from how real watches read. A "
       'forearm that starts a clip bent and turned by humeral rotation (external rotation, '
       'flyes) no longer starts rolled by that angle (virtual_imu._limb_frame).'
+    ),
+    '1.5.0': (
+      "'wearables' configs: each clip stores its forearms' pronation (forearm_pronation, "
+      'radians, (left, right), at the pose frames) beside the joints, which cannot show it. '
+      'Every other array is as in 1.4.0.'
     ),
   }
   BUILDER_CONFIGS = [
@@ -101,6 +106,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       if cfg.video
       else {}
     )
+    # Only the 'wearables' clips turn the forearms (`corpus.make_wearable_clip`).
+    pronation = (
+      {
+        'forearm_pronation': tfds.features.Tensor(
+          shape=(num_pose, 2), dtype=np.float32, encoding=raw
+        )
+      }
+      if cfg.vocabulary == 'wearables'
+      else {}
+    )
     return self.dataset_info_from_configs(
       features=tfds.features.FeaturesDict(
         {
@@ -111,6 +126,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           ),
           'imu_sites': tfds.features.Tensor(shape=(num_sites,), dtype=np.bool_, encoding=raw),
           **video,
+          **pronation,
           'text': tfds.features.Text(),
           'label': tfds.features.ClassLabel(names=cfg.activities),
           'subject': tfds.features.Scalar(dtype=np.int32),
