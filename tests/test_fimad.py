@@ -19,7 +19,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from mujo_jax.data import fimad
+from mujo_jax.data import fimad, schema
 from mujo_jax.facts import fimad_layout as layout
 from mujo_jax.facts import skeleton, virtual_imu
 from mujo_jax.facts.sites import FIMAD_SITES
@@ -346,6 +346,12 @@ def test_window_schema_presence_and_text(corpus):
   no_text = dict(record, descriptions=np.array([], object), chapter=b'', normalized_chapter=b'')
   window = fimad.make_window(no_text, None, config)
   assert window['present'].tolist() == [True, True, False, True] and not window['text'].any()
+  # Poses estimated from video have no forearm roll: masked, never read, when the model asks.
+  config.model.pose_forearm_roll = True
+  window = fimad.make_window(record, None, config)
+  assert not window[schema.FOREARM_PRONATION_PRESENT]
+  assert window[schema.FOREARM_PRONATION].shape == (150, 2)
+  assert not window[schema.FOREARM_PRONATION].any()
 
 
 def test_source_errors_are_clear(corpus, tmp_path):
