@@ -35,7 +35,7 @@ def get(name: str) -> ModuleType:
 
 
 def timed_rates(config: ml_collections.ConfigDict) -> dict[str, float]:
-  """Sampling rate of each timed stream of the batch schema."""
+  """Sampling rate of each timed stream of a synthetic record (what `make_window` crops)."""
   return {
     'imu': config.data.imu_rate_hz,
     'pose': config.data.pose_fps,

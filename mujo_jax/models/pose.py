@@ -63,10 +63,11 @@ class PoseEncoder(nn.Module):
       if forearm_pronation is None:
         forearm_pronation = jnp.zeros((batch, time, 2), jnp.float32)
         forearm_pronation_present = jnp.zeros((batch,), bool)
-      if forearm_pronation.shape != (batch, time, 2) or forearm_pronation_present is None:
+      present_shape = getattr(forearm_pronation_present, 'shape', None)
+      if forearm_pronation.shape != (batch, time, 2) or present_shape != (batch,):
         raise ValueError(
-          f'PoseEncoder: expected forearm_pronation ({batch}, {time}, 2) with its (B,) presence, '
-          f'got {forearm_pronation.shape} and {forearm_pronation_present}'
+          f'PoseEncoder: expected forearm_pronation ({batch}, {time}, 2) and its presence '
+          f'({batch},), got {forearm_pronation.shape} and {present_shape}'
         )
       # No bias: an example without pronation adds exactly nothing.
       roll = dense_tokens(
