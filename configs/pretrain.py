@@ -117,6 +117,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data.video_feature_dim = 128
   config.data.num_workers = 1  # grain worker processes; 0 reads in the training process.
   config.data.prefetch_batches = 2
+  # Training batches in runs of this many windows of one activity (distinct clips; 1: a plain
+  # shuffle), so each window's negatives include its own activity done by others.
+  config.data.windows_per_activity = 1
   config.augment = ml_collections.ConfigDict()
   config.augment.imu_rotation_deg = 15.0  # Sensor mounting jitter, same rotation for acc and gyr.
   config.augment.imu_scale = 0.1  # Relative gain jitter per site.

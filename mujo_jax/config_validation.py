@@ -28,7 +28,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
   'data': (
     'name', 'tfds_data_dir', 'builder_config', 'train_split', 'eval_split', 'imu_sites',
     'imu_site_ids', 'imu_rate_hz', 'pose_fps', 'video_fps', 'video_size', 'video_feature_dim',
-    'num_workers', 'prefetch_batches', 'activities',
+    'num_workers', 'prefetch_batches', 'windows_per_activity', 'activities',
   ),
   'augment': (
     'imu_rotation_deg', 'imu_scale', 'site_dropout', 'single_site', 'single_site_favoured',
@@ -126,6 +126,15 @@ def resolve_pretrain_config(config: ml_collections.ConfigDict) -> ml_collections
   _check(
     _is_int(config.data.num_workers) and config.data.num_workers >= 0,
     f'data.num_workers={config.data.num_workers!r}: expected an integer >= 0',
+  )
+  group_size = config.data.get('windows_per_activity', 1)
+  _check(
+    _is_int(group_size) and group_size >= 1,
+    f'data.windows_per_activity={group_size!r}: expected an integer >= 1',
+  )
+  _check(
+    config.batch_size % group_size == 0,
+    f'data.windows_per_activity={group_size} does not divide batch_size={config.batch_size}',
   )
   for rate in ('imu_rotation_deg', 'imu_scale', 'site_dropout', 'single_site', 'modality_dropout'):
     _number(f'augment.{rate}', config.augment[rate], 0.0, strict=False)

@@ -70,6 +70,78 @@ class EvalWindow(grain.transforms.Map):
     return self._dataset.make_window(record, None, self._config)
 
 
+def record_labels(source: Any) -> np.ndarray:
+  """The `label` of every record of a random-access source, in order (one pass over it)."""
+  if len(source) == 0:
+    raise ValueError('data.windows_per_activity needs a non-empty training split')
+  if 'label' not in source[0]:
+    raise ValueError(
+      f'data.windows_per_activity needs records with a `label`; this source has {sorted(source[0])}'
+    )
+  return np.array([source[i]['label'] for i in range(len(source))], np.int64)
+
+
+class ActivityGroupedShuffle(grain.MapDataset):
+  """Each epoch's order, in runs of `group_size` records of one label (distinct records).
+
+  With a batch of G runs, each window meets `group_size - 1` windows of its own activity, by
+  other subjects, tempi and ranges of motion: negatives that the contrastive loss can only tell
+  apart by what differs inside an activity, which a random batch over many activities never
+  asks for. Per epoch and label the records are permuted and cut into runs (a label's last
+  `len % group_size` records sit that epoch out), and the runs are shuffled; the order depends
+  on the dataset's seed and the epoch only, so every process sees the same global order.
+  Like grain's shuffle, index `e * len + i` is element i of epoch e (give it `.repeat()`).
+  """
+
+  def __init__(self, parent: grain.MapDataset, labels: np.ndarray, group_size: int):
+    super().__init__(parent)
+    if self._default_seed is None:
+      raise ValueError('ActivityGroupedShuffle needs a seed: give the parent `.seed(seed)`')
+    labels = np.asarray(labels)
+    if labels.shape != (len(parent),):
+      raise ValueError(f'{labels.shape[0]} labels for {len(parent)} records')
+    counts = np.unique(labels, return_counts=True)[1]
+    if counts.max() < group_size:
+      raise ValueError(
+        f'data.windows_per_activity={group_size}: no label has that many records '
+        f'(at most {counts.max()})'
+      )
+    self._seed = int(self._default_seed)
+    self._labels = labels
+    self._group_size = group_size
+    self._length = int(np.sum(counts // group_size * group_size))
+    self._cached: tuple[int, np.ndarray] | None = None
+
+  def __len__(self) -> int:
+    return self._length
+
+  def __str__(self) -> str:
+    return f'ActivityGroupedShuffle(group_size={self._group_size})'
+
+  def epoch_order(self, epoch: int) -> np.ndarray:
+    """Record indices of one epoch, `len(self)` of them, in runs of one label."""
+    if self._cached is None or self._cached[0] != epoch:
+      rng = np.random.default_rng((self._seed, epoch))
+      runs = []
+      for label in np.unique(self._labels):
+        members = rng.permutation(np.flatnonzero(self._labels == label))
+        usable = len(members) // self._group_size * self._group_size
+        runs.extend(members[:usable].reshape(-1, self._group_size))
+      order = np.concatenate([runs[i] for i in rng.permutation(len(runs))])
+      self._cached = (epoch, order)
+    return self._cached[1]
+
+  def _index(self, index: int) -> int:
+    epoch, index_in_epoch = divmod(index, self._length)
+    # Like grain's shuffle: the source takes the index modulo its length.
+    return int(self.epoch_order(epoch)[index_in_epoch]) + epoch * len(self._parent)
+
+  def __getitem__(self, index):
+    if isinstance(index, slice):
+      return self.slice(index)
+    return self._parent[self._index(index)]
+
+
 def per_process_batch_size(config: ml_collections.ConfigDict, process_count: int) -> int:
   if config.batch_size % process_count:
     raise ValueError(
@@ -83,12 +155,23 @@ def train_dataset(
 ) -> grain.IterDataset:
   """Infinite, shuffled, augmented batches: this process's share of each global batch."""
   source = datasets.get(config.data.name).source(config, config.data.train_split)
-  dataset = grain.MapDataset.source(source)
+  dataset = grain.MapDataset.source(source).seed(config.seed)
   # Every process orders the whole split the same way (same seed) and augments each element with
   # an RNG derived from its global index; global batch b is local batches b*P … b*P+P-1, of
   # which process p reads the p-th. The global batch is therefore the same whatever the number
   # of processes, and each process only reads and augments its own share.
-  dataset = dataset.seed(config.seed).shuffle().repeat()
+  group_size = config.data.get('windows_per_activity', 1)
+  if group_size > 1:
+    local_batch = per_process_batch_size(config, process_count)
+    if local_batch % group_size:
+      raise ValueError(
+        f'data.windows_per_activity={group_size} does not divide the per-process batch of '
+        f'{local_batch} (batch_size={config.batch_size} over {process_count} processes)'
+      )
+    dataset = ActivityGroupedShuffle(dataset, record_labels(source), group_size)
+  else:
+    dataset = dataset.shuffle()
+  dataset = dataset.repeat()
   dataset = dataset.random_map(TrainWindow(config))
   dataset = dataset.batch(per_process_batch_size(config, process_count), drop_remainder=True)
   dataset = dataset[process_index::process_count]
