@@ -67,6 +67,7 @@ def loss_and_grads(
   """(loss, metrics, grads) of the step; `config.accum_steps`/`accum_mode` pick the method."""
   dropout_rng, pair_rng = jax.random.split(rng)
   present = batch['present']
+  labels = batch.get('label')
   inputs = {k: v for k, v in batch.items() if k not in ('label', 'present')}
   batch_size = present.shape[0]
   example_ids = jnp.arange(batch_size, dtype=jnp.int32)
@@ -81,14 +82,16 @@ def loss_and_grads(
       method='embed',
     )
 
-  def head_loss(p, embeddings, micro_present):
-    return model.apply({'params': p}, embeddings, micro_present, step, pair_rng, method='loss')
+  def head_loss(p, embeddings, micro_present, micro_labels):
+    return model.apply(
+      {'params': p}, embeddings, micro_present, step, pair_rng, micro_labels, method='loss'
+    )
 
   accum_steps = int(config.accum_steps)
   if accum_steps == 1:
 
     def full_loss(p):
-      return head_loss(p, embed(p, inputs, example_ids), present)
+      return head_loss(p, embed(p, inputs, example_ids), present, labels)
 
     (loss, metrics), grads = jax.value_and_grad(full_loss, has_aux=True)(params)
     return loss, metrics, grads
@@ -100,13 +103,14 @@ def loss_and_grads(
   if config.accum_mode == 'naive':
     # A different objective: each micro-batch's loss sees only its own negatives.
     micro_present = _split_micro(present, accum_steps)
+    micro_labels = None if labels is None else _split_micro(labels, accum_steps)
 
     def naive_body(carry, xs):
       loss_sum, metric_sum, grad_sum = carry
-      index, mb_ids, mb_present = xs
+      index, mb_ids, mb_present, mb_labels = xs
       mb_inputs = _micro(interleaved_inputs, index)
       (loss, metrics), grads = jax.value_and_grad(
-        lambda p: head_loss(p, embed(p, mb_inputs, mb_ids), mb_present), has_aux=True
+        lambda p: head_loss(p, embed(p, mb_inputs, mb_ids), mb_present, mb_labels), has_aux=True
       )(params)
       return (
         loss_sum + loss,
@@ -116,7 +120,10 @@ def loss_and_grads(
 
     metric_shapes = jax.eval_shape(
       lambda: head_loss(
-        params, embed(params, _micro(interleaved_inputs, 0), micro_ids[0]), micro_present[0]
+        params,
+        embed(params, _micro(interleaved_inputs, 0), micro_ids[0]),
+        micro_present[0],
+        None if micro_labels is None else micro_labels[0],
       )[1]
     )
     zeros = (
@@ -125,7 +132,7 @@ def loss_and_grads(
       jax.tree.map(jnp.zeros_like, params),
     )
     (loss_sum, metric_sum, grad_sum), _ = jax.lax.scan(
-      naive_body, zeros, (micro_indices, micro_ids, micro_present)
+      naive_body, zeros, (micro_indices, micro_ids, micro_present, micro_labels)
     )
     scale = 1.0 / accum_steps
     return (
@@ -147,7 +154,7 @@ def loss_and_grads(
   # (2) Full-batch loss; gradient w.r.t. the embeddings and the loss head's own parameters.
   (loss, metrics), (head_grads, embedding_grads) = jax.value_and_grad(
     head_loss, argnums=(0, 1), has_aux=True
-  )(params, embeddings, present)
+  )(params, embeddings, present, labels)
   micro_embedding_grads = _split_micro(embedding_grads, accum_steps)
 
   # (3) Re-run each micro-batch and pull its slice of the cached gradient back to the params.

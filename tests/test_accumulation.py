@@ -109,3 +109,29 @@ def test_exact_accumulation_equals_full_batch_with_masked_reconstruction():
   assert _max_relative_error(grads, ref_grads) < 1e-5
   head = grads['imu_encoder']['reconstruction_head']
   assert all(np.abs(leaf).max() > 0 for leaf in jax.tree.leaves(head))
+
+
+@pytest.mark.parametrize('mode', ['exact', 'naive'])
+def test_batch_labels_reach_the_loss_through_accumulation(mode):
+  """`loss.text_negatives='other_activities'` reads `label`: the micro-batches must carry it."""
+
+  def config(accum_steps, text_negatives):
+    c = _config('joint', 'clip', accum_steps, mode)
+    c.loss.text_negatives = text_negatives
+    return c
+
+  model = joint.build_model(joint.JointModelSpec.from_config(config(1, 'all')))
+  params = joint.init_params(model, jax.random.key(0), schema.dummy_batch(config(1, 'all'), 2))
+  batch = _random_batch(config(1, 'all'))
+  # Four windows of each activity, spread so that naive accumulation's micro-batches (examples
+  # i, i+4, i+8, i+12) hold same-activity windows too.
+  batch['label'] = np.tile(np.arange(4, dtype=np.int32), 4)
+  batch['present'][:] = True
+  every, _ = _loss_and_grads(config(4, 'all'), params, batch)
+  spared, _ = _loss_and_grads(config(4, 'other_activities'), params, batch)
+  assert spared < every - 1e-3  # The labels arrived: same-activity texts left the softmaxes.
+  if mode == 'exact':
+    ref_loss, ref_grads = _loss_and_grads(config(1, 'other_activities'), params, batch)
+    _, grads = _loss_and_grads(config(4, 'other_activities'), params, batch)
+    assert spared == pytest.approx(ref_loss, rel=1e-5)
+    assert _max_relative_error(grads, ref_grads) < 1e-5

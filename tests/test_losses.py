@@ -22,26 +22,36 @@ def _log_softmax(x):
   return x - np.log(np.exp(x).sum())
 
 
-def clip_reference(z_a, z_b, logit_scale, mask=None):
-  """Loops over the valid examples only: masked examples are simply not in the batch."""
+def clip_reference(z_a, z_b, logit_scale, mask=None, not_negative=None):
+  """Loops over the valid examples only: masked examples are simply not in the batch, and a
+  `not_negative` entry is simply not among a row's (or column's) candidates."""
   keep = np.arange(len(z_a)) if mask is None else np.flatnonzero(mask)
   if keep.size == 0:
     return 0.0
+  skip = np.zeros((len(z_a),) * 2, bool) if not_negative is None else not_negative
+  skip = skip[np.ix_(keep, keep)] & ~np.eye(len(keep), dtype=bool)
   z_a, z_b = z_a[keep], z_b[keep]
   logits = math.exp(min(logit_scale, math.log(100))) * z_a @ z_b.T
-  a_to_b = [-_log_softmax(logits[i])[i] for i in range(len(keep))]
-  b_to_a = [-_log_softmax(logits[:, i])[i] for i in range(len(keep))]
+  a_to_b, b_to_a = [], []
+  for i in range(len(keep)):
+    row, column = np.flatnonzero(~skip[i]), np.flatnonzero(~skip[:, i])
+    a_to_b.append(-_log_softmax(logits[i, row])[list(row).index(i)])
+    b_to_a.append(-_log_softmax(logits[column, i])[list(column).index(i)])
   return 0.5 * (np.mean(a_to_b) + np.mean(b_to_a))
 
 
-def siglip_reference(z_a, z_b, t, b, mask=None):
+def siglip_reference(z_a, z_b, t, b, mask=None, not_negative=None):
   keep = np.arange(len(z_a)) if mask is None else np.flatnonzero(mask)
   if keep.size == 0:
     return 0.0
+  skip = np.zeros((len(z_a),) * 2, bool) if not_negative is None else not_negative
+  skip = skip[np.ix_(keep, keep)]
   z_a, z_b = z_a[keep], z_b[keep]
   total = 0.0
   for i in range(len(keep)):
     for j in range(len(keep)):
+      if i != j and skip[i, j]:
+        continue
       label = 1.0 if i == j else -1.0
       logit = z_a[i] @ z_b[j] * math.exp(t) + b
       total += -math.log(1.0 / (1.0 + math.exp(-label * logit)))
@@ -80,6 +90,35 @@ def test_siglip_loss_matches_reference(mask):
     None if mask is None else jnp.asarray(mask),
   )
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+# Windows 0, 2, 3 share an activity, 1 and 5 another: the pairs a text loss must not push apart.
+SAME_ACTIVITY = np.equal.outer(*[np.array([7, 4, 7, 7, 9, 4])] * 2)
+
+
+@pytest.mark.parametrize('mask', MASKS[:2])
+def test_not_negative_pairs_leave_both_softmaxes_and_the_sigmoid_sum(mask):
+  rng = np.random.default_rng(4)
+  z_a, z_b = _normalised(rng), _normalised(rng)
+  mask_j = None if mask is None else jnp.asarray(mask)
+  got = clip_loss(z_a, z_b, 2.0, mask_j, not_negative=jnp.asarray(SAME_ACTIVITY))
+  np.testing.assert_allclose(
+    got, clip_reference(z_a, z_b, 2.0, mask, SAME_ACTIVITY), rtol=1e-5, atol=1e-6
+  )
+  assert abs(float(got) - clip_reference(z_a, z_b, 2.0, mask)) > 1e-3  # It changes the loss.
+  got = siglip_loss(z_a, z_b, 1.0, -2.0, mask_j, not_negative=jnp.asarray(SAME_ACTIVITY))
+  np.testing.assert_allclose(
+    got, siglip_reference(z_a, z_b, 1.0, -2.0, mask, SAME_ACTIVITY), rtol=1e-5, atol=1e-6
+  )
+  # The diagonal is a positive whatever not_negative says there.
+  off_diagonal = SAME_ACTIVITY & ~np.eye(6, dtype=bool)
+  np.testing.assert_allclose(
+    clip_loss(z_a, z_b, 2.0, mask_j, not_negative=jnp.asarray(off_diagonal)),
+    clip_loss(z_a, z_b, 2.0, mask_j, not_negative=jnp.asarray(SAME_ACTIVITY)),
+    rtol=1e-6,
+  )
+  with pytest.raises(ValueError, match=r'not_negative shape \(6, 5\) != \(6, 6\)'):
+    clip_loss(z_a, z_b, 2.0, not_negative=jnp.ones((6, 5), bool))
 
 
 def test_masked_examples_are_neither_rows_nor_negatives():

@@ -10,7 +10,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from mujo_jax import multitask
+from mujo_jax import losses, multitask
 from mujo_jax.models import joint
 
 MODALITIES = ('imu', 'pose', 'text', 'video')
@@ -164,3 +164,35 @@ def test_random_pair_in_the_model_needs_an_rng():
   assert sum(float(metrics[f'weight/{name}']) for name in model.pair_names) == 1.0
   with pytest.raises(Exception, match='multitask'):
     model.apply(variables, embeddings, present, 0, None, method='loss')
+
+
+def test_text_negatives_other_activities_spares_only_the_text_pairs_same_activity():
+  config = _config('joint')
+  config.modalities = ('imu', 'pose', 'text')
+  rng = np.random.default_rng(5)
+  embeddings = {m: rng.normal(size=(6, 32)) for m in config.modalities}
+  embeddings = {m: jnp.asarray(z / np.linalg.norm(z, axis=1, keepdims=True), jnp.float32)
+                for m, z in embeddings.items()}  # fmt: skip
+  present = jnp.ones((6, 3), bool)
+  labels = jnp.asarray([7, 4, 7, 7, 9, 4])
+  variables = {'params': {'loss_head': {'logit_scale': jnp.float32(2.0)}}}
+
+  def pair_losses(text_negatives, given_labels):
+    config.loss.text_negatives = text_negatives
+    model = joint.build_model(joint.JointModelSpec.from_config(config))
+    _, metrics = model.apply(variables, embeddings, present, 0, None, given_labels, method='loss')
+    return {name: float(metrics[f'loss/{name}']) for name in model.pair_names}
+
+  every = pair_losses('all', None)
+  assert pair_losses('all', labels) == every  # Labels change nothing unless asked to.
+  spared = pair_losses('other_activities', labels)
+  assert spared['imu-pose'] == every['imu-pose']  # Windows stay each other's negatives.
+  for name in ('imu-text', 'pose-text'):
+    expected = losses.clip_loss(
+      embeddings[name.split('-')[0]], embeddings['text'], 2.0,
+      not_negative=labels[:, None] == labels[None, :],
+    )  # fmt: skip
+    np.testing.assert_allclose(spared[name], float(expected), rtol=1e-6)
+    assert spared[name] < every[name]
+  with pytest.raises(ValueError, match="text_negatives='other_activities' needs the batch labels"):
+    pair_losses('other_activities', None)

@@ -26,6 +26,8 @@ from mujo_jax.models.transformer import ATTENTION_IMPLS, TransformerConfig, pars
 from mujo_jax.models.video import VIDEO_INPUTS
 
 LOSS_TYPES = ('clip', 'siglip')
+# Which off-diagonal pairs with a text count as negatives (`LossConfig.text_negatives`).
+TEXT_NEGATIVES = ('all', 'other_activities')
 # Fields of `ModelConfig` whose None means "the size preset's value".
 PRESET_FIELDS = ('width', 'depth', 'num_heads', 'mlp_dim', 'embed_dim', 'dropout_rate')
 
@@ -134,10 +136,18 @@ class LossConfig:
   # Weight of the masked IMU reconstruction's mean squared error (g, rad/s) added to the
   # contrastive loss; used only with `model.imu_mask_ratio` > 0.
   imu_reconstruction_weight: float = 1.0
+  # 'other_activities': in the pairs with text, a text of the batch's other windows of the same
+  # activity (`label`) is not a negative: the texts describe the activity, not the window, so
+  # with `data.windows_per_activity` > 1 they would be pushed apart from windows they describe.
+  text_negatives: str = 'all'
 
   def __post_init__(self):
     if self.type not in LOSS_TYPES:
       raise ValueError(f'loss.type={self.type!r}: expected one of {LOSS_TYPES}')
+    if self.text_negatives not in TEXT_NEGATIVES:
+      raise ValueError(
+        f'loss.text_negatives={self.text_negatives!r}: expected one of {TEXT_NEGATIVES}'
+      )
     weight = self.imu_reconstruction_weight
     number = isinstance(weight, int | float) and not isinstance(weight, bool)
     if not (number and math.isfinite(weight) and weight >= 0):

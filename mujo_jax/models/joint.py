@@ -70,9 +70,31 @@ class LossHead(nn.Module):
   loss_config: LossConfig
   multitask: multitask_lib.Multitask
 
+  def _not_negative(self, labels: Array | None, batch: int) -> Array:
+    """(P, B, B) bool: per pair, the off-diagonal entries that are not negatives."""
+    mt = self.multitask
+    none = jnp.zeros((len(mt.pair_indices), batch, batch), bool)
+    if self.loss_config.text_negatives == 'all':
+      return none
+    if labels is None:
+      raise ValueError(
+        f'loss.text_negatives={self.loss_config.text_negatives!r} needs the batch labels '
+        '(`label`) passed to the loss'
+      )
+    if labels.shape != (batch,):
+      raise ValueError(f'loss: labels shape {labels.shape} != ({batch},)')
+    same = labels[:, None] == labels[None, :]
+    with_text = ['text' in (mt.modalities[a], mt.modalities[b]) for a, b in mt.pair_indices]
+    return none | (jnp.asarray(with_text)[:, None, None] & same[None])
+
   @nn.compact
   def __call__(
-    self, embeddings: Mapping[str, Array], present: Array, step: Array | int, rng: Array | None
+    self,
+    embeddings: Mapping[str, Array],
+    present: Array,
+    step: Array | int,
+    rng: Array | None,
+    labels: Array | None = None,
   ) -> tuple[Array, dict[str, Array]]:
     mt = self.multitask
     cfg = self.loss_config
@@ -91,20 +113,23 @@ class LossHead(nn.Module):
     present = jnp.asarray(present).astype(bool)
     pair_masks = (present[:, index_a] & present[:, index_b]).T  # (P, B)
     z_a, z_b = stacked[index_a], stacked[index_b]  # (P, B, D)
+    not_negative = self._not_negative(labels, batch)  # (P, B, B)
 
     metrics = {}
     if cfg.type == 'clip':
       logit_scale = self.param('logit_scale', nn.initializers.constant(cfg.init_logit_scale), ())
       pair_losses = jax.vmap(
-        lambda a, b, m: losses.clip_loss(a, b, logit_scale, m, max_logit_scale=cfg.max_logit_scale)
-      )(z_a, z_b, pair_masks)
+        lambda a, b, m, n: losses.clip_loss(
+          a, b, logit_scale, m, max_logit_scale=cfg.max_logit_scale, not_negative=n
+        )
+      )(z_a, z_b, pair_masks, not_negative)
       scale = jnp.exp(jnp.minimum(logit_scale, cfg.max_logit_scale))
     else:
       t = self.param('t', nn.initializers.constant(cfg.siglip_init_t), ())
       b = self.param('b', nn.initializers.constant(cfg.siglip_init_b), ())
-      pair_losses = jax.vmap(lambda za, zb, m: losses.siglip_loss(za, zb, t, b, m))(
-        z_a, z_b, pair_masks
-      )
+      pair_losses = jax.vmap(
+        lambda za, zb, m, n: losses.siglip_loss(za, zb, t, b, m, not_negative=n)
+      )(z_a, z_b, pair_masks, not_negative)
       scale = jnp.exp(t)
       metrics['siglip_bias'] = b
     metrics['logit_scale'] = scale
@@ -258,15 +283,17 @@ class JointModel(nn.Module):
     present: Array,
     step: Array | int = 0,
     rng: Array | None = None,
+    labels: Array | None = None,
   ) -> tuple[Array, dict[str, Array]]:
     """(total loss, metrics) of the multitask strategy at `step`.
 
     `present` (B, M) bool in `modalities` order. `rng` picks the pair of `random_pair`;
     if None, the 'multitask' rng stream is used (flax falls back to 'params' during init).
+    `labels` (B,) int: the batch's activities, read with `loss.text_negatives='other_activities'`.
     Metrics: `loss`, `loss/<pair>`, `weight/<pair>`, `pair_examples/<pair>`, `temperature`,
     `logit_scale`, plus `siglip_bias` (siglip) and `log_var/<pair>` (uncertainty).
     """
-    return self.loss_head(embeddings, present, step, rng)
+    return self.loss_head(embeddings, present, step, rng, labels)
 
   @property
   def pair_names(self) -> tuple[str, ...]:
@@ -385,7 +412,12 @@ def build_model(spec: JointModelSpec) -> JointModel:
 def _embed_and_loss(module: JointModel, batch: Mapping[str, Array]) -> tuple[Array, dict]:
   embeddings = module.embed(batch)
   batch_size = embeddings[module.modalities[0]].shape[0]
-  return module.loss(embeddings, jnp.ones((batch_size, len(module.modalities)), bool))
+  # Initialisation only needs the shapes: every modality present, one activity for all.
+  return module.loss(
+    embeddings,
+    jnp.ones((batch_size, len(module.modalities)), bool),
+    labels=jnp.zeros((batch_size,), jnp.int32),
+  )
 
 
 def init_params(model: JointModel, rng: Array, batch: Mapping[str, Array]) -> Any:
