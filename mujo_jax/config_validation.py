@@ -33,6 +33,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
   'augment': (
     'imu_rotation_deg', 'imu_scale', 'site_dropout', 'single_site', 'single_site_favoured',
     'single_site_favoured_share', 'modality_dropout', 'forearm_pronation_dropout',
+    'backwards_pairs',
   ),
   'optim': ('learning_rate', 'warmup_steps', 'weight_decay', 'b1', 'b2', 'grad_clip_norm'),
 }  # fmt: skip
@@ -126,6 +127,10 @@ def resolve_pretrain_config(config: ml_collections.ConfigDict) -> ml_collections
   _check(
     _is_int(config.data.num_workers) and config.data.num_workers >= 0,
     f'data.num_workers={config.data.num_workers!r}: expected an integer >= 0',
+  )
+  _check(
+    not config.augment.get('backwards_pairs', False) or config.batch_size % 2 == 0,
+    f'augment.backwards_pairs needs an even batch_size, got {config.batch_size}',
   )
   group_size = config.data.get('windows_per_activity', 1)
   _check(

@@ -1,4 +1,5 @@
-"""Training batches in runs of one activity (`data.windows_per_activity`)."""
+"""Training batches in runs of one activity (`data.windows_per_activity`) and with each window
+also played backwards (`augment.backwards_pairs`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import numpy as np
 import pytest
 
 from mujo_jax import config_validation
-from mujo_jax.data import pipeline
+from mujo_jax.data import augment, pipeline
+from mujo_jax.facts import virtual_imu
+from mujo_jax.synthesis import corpus
 
 # Uneven classes: 10, 7 and 3 records (label 2 has fewer than a run).
 LABELS = np.array([0] * 10 + [1] * 7 + [2] * 3)
@@ -80,3 +83,46 @@ def test_training_batches_come_in_runs_and_processes_share_the_global_order(tiny
   plain = iter(pipeline.train_dataset(config_validation.resolve_pretrain_config(tiny_config), 0, 1))
   labels = np.stack([next(plain)['label'].reshape(-1, 4) for _ in range(7)])
   assert not (labels == labels[..., :1]).all()
+
+
+def test_played_backwards_is_what_the_sensors_record_of_the_reversed_motion():
+  clip = corpus.make_wearable_clip(
+    np.random.default_rng(0), 'shoulder_internal_rotation', corpus.get_subject(0, 3)
+  )
+  sites = ('left_wrist', 'right_wrist', 'chest')
+  imu = virtual_imu.from_pose(clip['pose'], corpus.POSE_FPS, sites)
+  reversed_imu = virtual_imu.from_pose(clip['pose'][::-1], corpus.POSE_FPS, sites)
+  window = {'imu': imu, 'pose': clip['pose'], 'label': np.int32(3)}
+  backwards = augment.played_backwards(window)
+  inner = slice(15, -15)  # The derivative filter's edges are not symmetric in time.
+  got, want = backwards['imu'][inner], reversed_imu[inner]
+  np.testing.assert_allclose(got[:, 2], want[:, 2], atol=1e-4)  # The chest, exactly.
+  # A watch's frame is the forearm's twist-free frame carried along the motion, so the reversed
+  # clip's watches sit rolled by a fraction of a degree: equal lengths, components within 0.1.
+  for sensor in augment.ACC_CHANNELS, augment.GYRO_CHANNELS:
+    np.testing.assert_allclose(
+      np.linalg.norm(got[..., sensor], axis=-1), np.linalg.norm(want[..., sensor], axis=-1),
+      atol=1e-4,
+    )  # fmt: skip
+  np.testing.assert_allclose(got, want, atol=0.1)
+  np.testing.assert_array_equal(backwards['pose'], clip['pose'][::-1])
+  assert backwards['label'] == 3
+  # Not an identity up to tolerance: the gyro is large and its sign matters.
+  assert np.abs(imu[inner, :, 3:]).max() > 0.5
+  assert np.abs(np.flip(imu, 0)[inner] - reversed_imu[inner]).max() > 0.5
+  np.testing.assert_array_equal(augment.played_backwards(backwards)['imu'], imu)
+
+
+def test_backwards_pairs_fill_the_second_half_of_each_batch(tiny_config):
+  tiny_config.data.num_workers = 0
+  tiny_config.augment.backwards_pairs = True
+  config = config_validation.resolve_pretrain_config(tiny_config)
+  batch = next(iter(pipeline.train_dataset(config, 0, 1)))
+  half = config.batch_size // 2
+  expected = augment.played_backwards({k: v[:half] for k, v in batch.items()}, time_axis=1)
+  for key, value in batch.items():
+    np.testing.assert_array_equal(value[half:], expected[key], err_msg=key)
+  assert set(augment.TIMED_KEYS) & set(batch) >= {'imu', 'pose'}
+  tiny_config.batch_size = 7
+  with pytest.raises(ValueError, match='backwards_pairs needs an even batch_size, got 7'):
+    config_validation.resolve_pretrain_config(tiny_config)

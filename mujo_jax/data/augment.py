@@ -11,6 +11,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mujo_jax.data import schema
+
+# The streams of a window (batch schema) that run along time, at axis 0 of a window.
+TIMED_KEYS = ('imu', 'pose', 'video', schema.FOREARM_PRONATION)
+ACC_CHANNELS, GYRO_CHANNELS = slice(0, 3), slice(3, 6)  # Of the IMU's (acc xyz, gyr xyz).
+
 
 def random_rotations(rng: np.random.Generator, count: int, max_angle_rad: float) -> np.ndarray:
   """`count` rotation matrices about uniformly random axes by angles in [0, max_angle_rad]."""
@@ -93,3 +99,20 @@ def drop_modalities(
 def modality_presence(modalities: Sequence[str], available: Sequence[str]) -> np.ndarray:
   """`present` vector in the order of `modalities` (the batch schema, ARCHITECTURE.md)."""
   return np.array([m in available for m in modalities], dtype=bool)
+
+
+def played_backwards(window: dict[str, np.ndarray], time_axis: int = 0) -> dict[str, np.ndarray]:
+  """The same motion run backwards in time, as its sensors would have recorded it.
+
+  Under t → −t positions and angles are read in reverse order, and so is the specific force
+  (acceleration is a second derivative, even in time; gravity does not change), while angular
+  velocity, a first derivative, also changes sign. Other keys (text, label, masks) are kept.
+  `time_axis`: 0 for one window, 1 for a batch.
+  """
+  out = dict(window)
+  for key in TIMED_KEYS:
+    if key in window:
+      out[key] = np.flip(window[key], axis=time_axis).copy()
+  if 'imu' in out:
+    out['imu'][..., GYRO_CHANNELS] *= -1
+  return out

@@ -59,6 +59,22 @@ class TrainWindow(grain.transforms.RandomMap):
     return window
 
 
+class BackwardsPairs(grain.transforms.Map):
+  """The second half of a batch: its first half played backwards (`augment.played_backwards`).
+
+  Each window then meets its own motion run backwards as a negative: a real exercise whose two
+  halves differ in pace (pull fast, return slow), or two exercises that are each other's reverse
+  (internal and external shoulder rotation), differ mainly in direction, which no other window
+  of a random batch asks the encoders to see.
+  """
+
+  def map(self, batch: dict[str, Any]) -> dict[str, Any]:
+    half = len(batch['label']) // 2
+    forwards = {key: value[:half] for key, value in batch.items()}
+    backwards = augment.played_backwards(forwards, time_axis=1)
+    return {key: np.concatenate([forwards[key], backwards[key]]) for key in batch}
+
+
 class EvalWindow(grain.transforms.Map):
   """The deterministic (centre) window of a record, no augmentation."""
 
@@ -174,6 +190,13 @@ def train_dataset(
   dataset = dataset.repeat()
   dataset = dataset.random_map(TrainWindow(config))
   dataset = dataset.batch(per_process_batch_size(config, process_count), drop_remainder=True)
+  if config.augment.get('backwards_pairs', False):
+    if per_process_batch_size(config, process_count) % 2:
+      raise ValueError(
+        f'augment.backwards_pairs needs an even batch per process, got '
+        f'{per_process_batch_size(config, process_count)}'
+      )
+    dataset = dataset.map(BackwardsPairs())
   dataset = dataset[process_index::process_count]
   iter_dataset = dataset.to_iter_dataset(
     grain.ReadOptions(num_threads=2, prefetch_buffer_size=config.data.prefetch_batches)
