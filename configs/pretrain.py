@@ -133,8 +133,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # With model.pose_forearm_roll: a window's forearm pronation is hidden from the pose encoder
   # with this probability, so that it also embeds poses without it (real pose sources).
   config.augment.forearm_pronation_dropout = 0.0
-  # The second half of every batch is its first half played backwards (time reversed, gyro sign
-  # flipped), so that the encoders must tell a motion from its reverse. Pair it with
+  # Every other window of a batch is the one before it played backwards (time reversed, gyro
+  # sign flipped), so that the encoders must tell a motion from its reverse. Pair it with
   # loss.text_negatives='other_activities' when texts are among the modalities.
   config.augment.backwards_pairs = False
 

@@ -60,19 +60,24 @@ class TrainWindow(grain.transforms.RandomMap):
 
 
 class BackwardsPairs(grain.transforms.Map):
-  """The second half of a batch: its first half played backwards (`augment.played_backwards`).
+  """Each odd row of a batch: the row before it played backwards (`augment.played_backwards`).
 
   Each window then meets its own motion run backwards as a negative: a real exercise whose two
   halves differ in pace (pull fast, return slow), or two exercises that are each other's reverse
   (internal and external shoulder rotation), differ mainly in direction, which no other window
   of a random batch asks the encoders to see.
+
+  Pairs are rows (2j, 2j+1) of the local batch, which is an even slice of the global batch, so
+  the global batch stays the same whatever the number of processes.
   """
 
   def map(self, batch: dict[str, Any]) -> dict[str, Any]:
-    half = len(batch['label']) // 2
-    forwards = {key: value[:half] for key, value in batch.items()}
+    forwards = {key: value[0::2] for key, value in batch.items()}
     backwards = augment.played_backwards(forwards, time_axis=1)
-    return {key: np.concatenate([forwards[key], backwards[key]]) for key in batch}
+    out = {key: value.copy() for key, value in batch.items()}
+    for key, value in backwards.items():
+      out[key][1::2] = value
+    return out
 
 
 class EvalWindow(grain.transforms.Map):
