@@ -21,7 +21,6 @@ import numpy as np
 from absl import app, flags
 from sklearn import linear_model, metrics, model_selection, pipeline, preprocessing
 
-from mujo_jax import checkpoint, pretrained
 from mujo_jax.data import augment, shoulder_watch
 from mujo_jax.eval import statistics
 from mujo_jax.inference import Embedder
@@ -57,12 +56,11 @@ def _accuracy(features, labels, subjects) -> float:
 def main(argv):
   del argv
   if _CHECKPOINT.value:
-    restored = checkpoint.load_pretrained(_CHECKPOINT.value)
+    embedder = Embedder.from_checkpoint(_CHECKPOINT.value)
   else:
-    restored = checkpoint.load_exported(pretrained.path(pretrained.DEFAULT))
+    embedder = Embedder.from_pretrained()
   stored, labels, subjects, sides = shoulder_watch.recordings()
   xs = [shoulder_watch.to_project_units(x) for x in stored]
-  embedder = Embedder(restored)
   z = _unit_embeddings(embedder, xs, sides)
   backwards = [augment.played_backwards({'imu': x})['imu'] for x in xs]
   cos_backwards = np.sum(z * _unit_embeddings(embedder, backwards, sides), axis=1)

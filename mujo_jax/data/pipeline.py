@@ -181,9 +181,9 @@ def train_dataset(
   # an RNG derived from its global index; global batch b is local batches b*P … b*P+P-1, of
   # which process p reads the p-th. The global batch is therefore the same whatever the number
   # of processes, and each process only reads and augments its own share.
+  local_batch = per_process_batch_size(config, process_count)
   group_size = config.data.get('windows_per_activity', 1)
   if group_size > 1:
-    local_batch = per_process_batch_size(config, process_count)
     if local_batch % group_size:
       raise ValueError(
         f'data.windows_per_activity={group_size} does not divide the per-process batch of '
@@ -194,13 +194,10 @@ def train_dataset(
     dataset = dataset.shuffle()
   dataset = dataset.repeat()
   dataset = dataset.random_map(TrainWindow(config))
-  dataset = dataset.batch(per_process_batch_size(config, process_count), drop_remainder=True)
+  dataset = dataset.batch(local_batch, drop_remainder=True)
   if config.augment.get('backwards_pairs', False):
-    if per_process_batch_size(config, process_count) % 2:
-      raise ValueError(
-        f'augment.backwards_pairs needs an even batch per process, got '
-        f'{per_process_batch_size(config, process_count)}'
-      )
+    if local_batch % 2:
+      raise ValueError(f'augment.backwards_pairs needs an even local batch, got {local_batch}')
     dataset = dataset.map(BackwardsPairs())
   dataset = dataset[process_index::process_count]
   iter_dataset = dataset.to_iter_dataset(
