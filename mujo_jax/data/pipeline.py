@@ -69,7 +69,15 @@ class BackwardsPairs(grain.transforms.Map):
 
   Pairs are rows (2j, 2j+1) of the local batch, which is an even slice of the global batch, so
   the global batch stays the same whatever the number of processes.
+
+  A description tells the motion as performed ("pulls the band inwards"); run backwards it no
+  longer does, so a reversed row's text is marked absent (`present`'s `text_column`): it pairs
+  with no tower and is no other row's negative, where it would teach the towers to give a
+  motion and its reverse one description.
   """
+
+  def __init__(self, text_column: int | None):
+    self._text_column = text_column
 
   def map(self, batch: dict[str, Any]) -> dict[str, Any]:
     forwards = {key: value[0::2] for key, value in batch.items()}
@@ -77,6 +85,8 @@ class BackwardsPairs(grain.transforms.Map):
     out = {key: value.copy() for key, value in batch.items()}
     for key, value in backwards.items():
       out[key][1::2] = value
+    if self._text_column is not None:
+      out['present'][1::2, self._text_column] = False
     return out
 
 
@@ -198,7 +208,9 @@ def train_dataset(
   if config.augment.get('backwards_pairs', False):
     if local_batch % 2:
       raise ValueError(f'augment.backwards_pairs needs an even local batch, got {local_batch}')
-    dataset = dataset.map(BackwardsPairs())
+    modalities = list(config.modalities)
+    text_column = modalities.index('text') if 'text' in modalities else None
+    dataset = dataset.map(BackwardsPairs(text_column))
   dataset = dataset[process_index::process_count]
   iter_dataset = dataset.to_iter_dataset(
     grain.ReadOptions(num_threads=2, prefetch_buffer_size=config.data.prefetch_batches)
