@@ -160,50 +160,6 @@ def test_same_seed_same_motion_and_variation_across_seeds():
   assert np.abs(a.pose - c.pose).max() > 0.1
 
 
-def test_timeline_rises_for_its_share_and_stays_smooth():
-  times = np.arange(3000) / 300.0
-  even = motion._timeline(times, 1.0, 0.5, 300.0, np.random.default_rng(2))
-  # The default is the raised cosine out and back alike, bit for bit.
-  np.testing.assert_array_equal(even.profile, 0.5 * (1.0 - np.cos(2.0 * np.pi * even.phase)))
-  quick = motion._timeline(times, 1.0, 0.5, 300.0, np.random.default_rng(2), rising_share=0.3)
-  np.testing.assert_array_equal(quick.phase, even.phase)
-  for k in np.unique(quick.rep_index[quick.active]):
-    rep = np.flatnonzero(quick.active & (quick.rep_index == k))
-    if rep[0] == 0 or rep[-1] == times.size - 1:
-      continue  # Cut by the clip.
-    peak = quick.phase[rep[np.argmax(quick.profile[rep])]]
-    assert abs(peak - 0.3) < 0.01, peak
-  # Continuous with zero velocity at the turn: no jump in speed anywhere.
-  assert np.abs(np.diff(quick.profile, 2)).max() < 5e-3
-  with pytest.raises(ValueError, match='rising_share'):
-    motion._timeline(times, 1.0, 0.5, 300.0, np.random.default_rng(2), rising_share=1.0)
-  assert motion.rising_share('rising', 0.35) == 0.35
-  assert motion.rising_share('falling', 0.35) == 0.65
-  assert motion.rising_share(None, 0.35) == 0.5
-  with pytest.raises(ValueError, match='lift_share'):
-    motion.rising_share('rising', 0.0)
-
-
-@pytest.mark.parametrize('activity,joint', [('squats', 'pelvis'), ('bicep_curls', 'left_wrist')])
-def test_lifting_is_quicker_than_lowering_by_the_lift_share(activity, joint):
-  """A squat lifts the pelvis, a curl the wrist: with 35 % of a repetition on the lift, the
-  peak upward speed is (1 - 0.35) / 0.35 = 1.86 times the peak downward speed."""
-
-  def up_over_down(lift_share: float) -> float:
-    ratios = []
-    for i in range(4):
-      subject = motion.sample_subject(np.random.default_rng(10 + i), i)
-      clip = motion.generate_motion(
-        activity, subject, 12.0, rng=np.random.default_rng(i), lift_share=lift_share
-      )
-      velocity = np.gradient(clip.pose[:, _j(joint), 2]) * clip.fps
-      ratios.append(np.percentile(velocity, 99) / -np.percentile(velocity, 1))
-    return float(np.mean(ratios))
-
-  assert 1.5 < up_over_down(0.35) < 2.3
-  assert 0.85 < up_over_down(0.5) < 1.15
-
-
 def _features(clip: motion.Motion) -> np.ndarray:
   imu = vi.from_pose(clip.pose, clip.fps, IMU_SITES, out_rate_hz=50.0)
   return np.concatenate([imu.mean(0).ravel(), imu.std(0).ravel()])

@@ -67,7 +67,7 @@ def cli_data_dir(tmp_path_factory) -> pathlib.Path:
 
 
 def test_cli_build_writes_array_records_named_mujo_synthetic(cli_data_dir):
-  version_dir = cli_data_dir / 'mujo_synthetic' / 'tiny' / '1.6.0'
+  version_dir = cli_data_dir / 'mujo_synthetic' / 'tiny' / '1.5.0'
   info = json.loads((version_dir / 'dataset_info.json').read_text())
   assert info['name'] == 'mujo_synthetic'
   assert info['fileFormat'] == 'array_record'
@@ -131,7 +131,7 @@ def test_python_build_matches_cli_build(cli_data_dir, tmp_path):
   from mujo_jax.data import synthetic_source
 
   builder = synthetic_source.ensure_built('tiny', tmp_path)
-  assert builder.info.full_name == 'mujo_synthetic/tiny/1.6.0'
+  assert builder.info.full_name == 'mujo_synthetic/tiny/1.5.0'
   assert builder.info.file_format.value == 'array_record'
   from_python = synthetic_source.data_source('tiny', 'validation', tmp_path)
   from_cli = synthetic_source.data_source('tiny', 'validation', cli_data_dir)
@@ -171,8 +171,8 @@ def test_cli_module_builds_tfds_and_guards_out_dirs(tmp_path):
     env=env,
   )
   assert result.returncode == 0, result.stderr[-4000:]
-  assert 'mujo_synthetic/tiny/1.6.0 ready' in result.stdout
-  assert (data_dir / 'mujo_synthetic' / 'tiny' / '1.6.0' / 'dataset_info.json').exists()
+  assert 'mujo_synthetic/tiny/1.5.0 ready' in result.stdout
+  assert (data_dir / 'mujo_synthetic' / 'tiny' / '1.5.0' / 'dataset_info.json').exists()
   # A non-empty --out is refused (no traceback, exit status 1) and left untouched.
   out = tmp_path / 'mmfit'
   out.mkdir()

@@ -55,21 +55,6 @@ _PAUSE_SCALE = {name: 1.0 for name in _REP_PERIOD_S} | {'jumping_jacks': 0.0}
 # How strongly the subject's tempo applies (period = base / tempo**exponent): jumping jacks are
 # bounded by the jump, whose cadence varies less than that of slow strength exercises.
 _TEMPO_EXPONENT = {name: 1.0 for name in _REP_PERIOD_S} | {'jumping_jacks': 0.4}
-# Which way the repetition profile moves (0 -> 1 'rising', 1 -> 0 'falling') while the muscles
-# shorten against the load: the concentric half, the one lifters do quicker than the controlled
-# lowering. A squat's profile rises as the body goes down, so its concentric half is 'falling'.
-# Jumping jacks are ballistic, both halves alike: absent.
-CONCENTRIC_HALF = {
-  'squats': 'falling',
-  'lunges': 'falling',
-  'bicep_curls': 'rising',
-  'situps': 'rising',
-  'pushups': 'falling',
-  'tricep_extensions': 'falling',  # The profile bends the elbow: the weight goes down.
-  'dumbbell_rows': 'rising',
-  'dumbbell_shoulder_press': 'rising',
-  'lateral_shoulder_raises': 'rising',
-}
 
 LYING_PELVIS_HEIGHT = 0.10  # Pelvis joint above the floor when lying on the back (m).
 _CONTACT_SOFTNESS_M = 0.01  # Height difference over which ground contact passes between feet.
@@ -268,29 +253,9 @@ class _Timeline:
   mean_period_s: float
 
 
-def rising_share(concentric_half: str | None, lift_share: float) -> float:
-  """Share of a repetition spent on the profile's rise, given the concentric half's share."""
-  if not 0.0 < lift_share < 1.0:
-    raise ValueError(f'lift_share must be in (0, 1), got {lift_share}.')
-  if concentric_half is None:
-    return 0.5
-  if concentric_half not in ('rising', 'falling'):
-    raise ValueError(f"concentric_half must be 'rising', 'falling' or None, got {concentric_half!r}.")
-  return lift_share if concentric_half == 'rising' else 1.0 - lift_share
-
-
 def _timeline(
-  times: np.ndarray,
-  period_s: float,
-  pause_s: float,
-  fps: float,
-  rng: np.random.Generator,
-  rising_share: float = 0.5,
+  times: np.ndarray, period_s: float, pause_s: float, fps: float, rng: np.random.Generator
 ) -> _Timeline:
-  """Repetitions of `period_s` (±10 %) with pauses at rest; `rising_share` of each one is the
-  profile's way up (0 -> 1), the rest its way down, each half a raised cosine."""
-  if not 0.0 < rising_share < 1.0:
-    raise ValueError(f'rising_share must be in (0, 1), got {rising_share}.')
   duration = times[-1] + 1.0 / fps
   # Start at a random point of the first cycle, so clips do not all begin at rest.
   start = -rng.uniform(0.0, period_s + pause_s)
@@ -308,10 +273,7 @@ def _timeline(
   phase_raw = (times - starts[safe]) / (ends[safe] - starts[safe])
   active = (rep_index >= 0) & (phase_raw < 1.0)
   phase = np.where(active, phase_raw, 0.0)
-  # Warp the phase so that the rise ends at `rising_share` (the identity, bit for bit, at 0.5).
-  half = 0.5 + (phase - rising_share) * (0.5 / (1.0 - rising_share))
-  warped = np.where(phase < rising_share, phase * (0.5 / rising_share), half)
-  profile = 0.5 * (1.0 - np.cos(2.0 * np.pi * warped))
+  profile = 0.5 * (1.0 - np.cos(2.0 * np.pi * phase))
   start_frames = np.ceil(starts * fps - 1e-9).astype(int)
   end_frames = np.ceil(ends * fps - 1e-9).astype(int)
   complete = (starts >= 0.0) & (ends <= duration)
@@ -662,7 +624,6 @@ def generate_motion(
   fps: float = 30.0,
   *,
   rng: np.random.Generator,
-  lift_share: float = 0.5,
 ) -> Motion:
   """Generates `duration_s` of one activity performed by `subject`.
 
@@ -672,8 +633,6 @@ def generate_motion(
     duration_s: clip length in seconds; T = round(duration_s * fps) frames (at least 2).
     fps: pose frame rate.
     rng: draws everything that varies per clip (heading, start phase, style, jitter).
-    lift_share: share of each repetition spent on its concentric half (`CONCENTRIC_HALF`);
-      0.5, the default, goes out and back alike.
 
   Returns:
     A `Motion` with the world pose (floor at z = 0) and repetition bookkeeping.
@@ -691,9 +650,7 @@ def generate_motion(
   if not isinstance(rng, np.random.Generator):
     raise ValueError(f'rng must be a np.random.Generator, got {type(rng)}.')
 
-  state = program_state(
-    activity, subject, np.arange(num_frames) / fps, fps, rng, lift_share=lift_share
-  )
+  state = program_state(activity, subject, np.arange(num_frames) / fps, fps, rng)
   heading = float(rng.uniform(-np.pi, np.pi))
   heading_rotation = _axis_rotation(2, heading)
   root_rotation = heading_rotation @ state.body_rotation
@@ -745,13 +702,7 @@ class ProgramState:
 
 
 def program_state(
-  activity: str,
-  subject: Subject,
-  times: np.ndarray,
-  fps: float,
-  rng: np.random.Generator,
-  *,
-  lift_share: float = 0.5,
+  activity: str, subject: Subject, times: np.ndarray, fps: float, rng: np.random.Generator
 ) -> ProgramState:
   """Runs the program of one of `activities.ACTIVITIES` (draws: timeline, variant, jitter)."""
   num_frames = times.shape[0]
@@ -759,8 +710,7 @@ def program_state(
   if is_exercise:
     period = _REP_PERIOD_S[activity] / subject.tempo ** _TEMPO_EXPONENT[activity]
     pause = subject.pause_s * _PAUSE_SCALE[activity]
-    rising = rising_share(CONCENTRIC_HALF.get(activity), lift_share)
-    timeline = _timeline(times, period, pause, fps, rng, rising)
+    timeline = _timeline(times, period, pause, fps, rng)
   else:
     zeros = np.zeros(num_frames)
     timeline = _Timeline(

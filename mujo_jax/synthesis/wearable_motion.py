@@ -77,9 +77,6 @@ class Habits:
     right_handed: the hand of one-arm activities (brushing, vacuuming, pendulum).
     seat_height_m: height of the chairs the subject sits on.
     fatigue_per_s: fraction of tempo and range lost per second of activity.
-    lift_share: share of a repetition the subject spends on its concentric half (lifting),
-      the rest on the lowering: the habit of a quicker lift and a controlled lowering
-      (tempo prescriptions like 2-0-1, seconds down-pause-up), from 0.3 to even (0.5).
   """
 
   cadence: float
@@ -88,7 +85,6 @@ class Habits:
   right_handed: bool
   seat_height_m: float
   fatigue_per_s: float
-  lift_share: float
 
 
 def habits(subject: motion_lib.Subject) -> Habits:
@@ -102,13 +98,7 @@ def habits(subject: motion_lib.Subject) -> Habits:
     right_handed=bool(rng.random() < 0.88),
     seat_height_m=float(rng.uniform(0.40, 0.48)),
     fatigue_per_s=float(rng.uniform(0.0, 0.008)),
-    lift_share=float(rng.uniform(0.30, 0.50)),
   )
-
-
-def lift_share(subject: motion_lib.Subject, rng: np.random.Generator) -> float:
-  """One set's concentric share: the subject's habit, a little different set to set."""
-  return float(np.clip(habits(subject).lift_share + rng.normal(0.0, 0.03), 0.25, 0.55))
 
 
 # --- Geometry helpers -----------------------------------------------------------------------
@@ -1033,27 +1023,6 @@ _REP_PERIOD_S = {
   'ironing': 1.5,
 }
 _NO_PAUSE = frozenset({'kettlebell_swings', 'vacuuming', 'ironing', 'burpees'})
-# As `motion.CONCENTRIC_HALF`: the profile's direction while lifting. Chest flyes rise as the
-# arms open (lowering the weights), waist bends and knee bends as the body goes down, lunges as
-# the pelvis sinks. Kettlebell swings, vacuuming, ironing and burpees (which run on the phase)
-# go out and back alike: absent.
-_CONCENTRIC_HALF = {
-  'waist_bends_forward': 'falling',
-  'frontal_elevation_of_arms': 'rising',
-  'knee_bends': 'falling',
-  'arnold_press': 'rising',
-  'front_raises': 'rising',
-  'upright_rows': 'rising',
-  'reverse_flyes': 'rising',
-  'chest_flyes': 'falling',
-  'hammer_curls': 'rising',
-  'reverse_lunges': 'falling',
-  'side_lunges': 'falling',
-  'shoulder_abduction': 'rising',
-  'shoulder_flexion': 'rising',
-  'shoulder_external_rotation': 'rising',  # Outward against the band.
-  'shoulder_internal_rotation': 'rising',  # Inward against the band.
-}
 
 _PROGRAMS: dict[str, _Program] = {
   **{name: functools.partial(_gait_program, spec=spec) for name, spec in _GAITS.items()},
@@ -1202,9 +1171,8 @@ def _place(pose: np.ndarray, placement: motion_lib._Placement) -> np.ndarray:
 def _state(activity: str, subject, times, fps, rng) -> _State:
   offsets = skeleton.rest_offsets(np.asarray(subject.bone_lengths))
   num = times.shape[0]
-  lift = lift_share(subject, rng)
   if activity in MMFIT:
-    ps = motion_lib.program_state(activity, subject, times, fps, rng, lift_share=lift)
+    ps = motion_lib.program_state(activity, subject, times, fps, rng)
     pose = skeleton.forward_kinematics(ps.rig.local, offsets, np.zeros((num, 3)), ps.body_rotation)
     root = _place(pose, ps.placement)[:, 0, :]
     return _State(
@@ -1224,8 +1192,7 @@ def _state(activity: str, subject, times, fps, rng) -> _State:
     pause = 0.0 if activity in _NO_PAUSE else subject.pause_s
     # Fatigue slows the repetitions: the timeline runs on a slowing clock.
     clock = np.concatenate([[0.0], np.cumsum(0.5 * (fatigue[1:] + fatigue[:-1]) / fps)])
-    rising = motion_lib.rising_share(_CONCENTRIC_HALF.get(activity), lift)
-    timeline = motion_lib._timeline(clock, period, pause, fps, rng, rising)
+    timeline = motion_lib._timeline(clock, period, pause, fps, rng)
   c = _Ctx(
     subject=subject,
     habits=hab,
@@ -1311,8 +1278,7 @@ def generate(
   """
   times = _check(activity, subject, duration_s, fps, rng)
   if activity in MMFIT:
-    lift = lift_share(subject, rng)
-    return motion_lib.generate_motion(activity, subject, duration_s, fps, rng=rng, lift_share=lift)
+    return motion_lib.generate_motion(activity, subject, duration_s, fps, rng=rng)
   state = _state(activity, subject, times, fps, rng)
   heading = float(rng.uniform(-np.pi, np.pi))
   return motion_lib.Motion(

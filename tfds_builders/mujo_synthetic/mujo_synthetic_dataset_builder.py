@@ -44,7 +44,7 @@ def _num_workers(num_clips: int) -> int:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic parallel corpus: MM-Fit's 11 classes (tiny, default) or 53 (wearables)."""
 
-  VERSION = tfds.core.Version('1.6.0')
+  VERSION = tfds.core.Version('1.5.0')
   RELEASE_NOTES = {
     '1.0.0': 'First release.',
     '1.1.0': "'wearables': the forearms pronate and supinate (forearm.forearm_twist).",
@@ -65,12 +65,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       "'wearables' configs: each clip stores its forearms' pronation (forearm_pronation, "
       'radians, (left, right), at the pose frames) beside the joints, which cannot show it. '
       'Every other array is as in 1.4.0.'
-    ),
-    '1.6.0': (
-      "'wearables' configs: repetitions lift quicker than they lower (motion.CONCENTRIC_HALF; "
-      'each subject spends 30-50 % of a repetition on the concentric half, wearable_motion.'
-      'Habits.lift_share, ±0.03 set to set), so internal and external rotation, raises and '
-      'squats are no longer alike played backwards. The mmfit configs are unchanged.'
     ),
   }
   BUILDER_CONFIGS = [
