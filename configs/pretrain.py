@@ -134,8 +134,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # with this probability, so that it also embeds poses without it (real pose sources).
   config.augment.forearm_pronation_dropout = 0.0
   # Every other window of a batch is the one before it played backwards (time reversed, gyro
-  # sign flipped), so that the encoders must tell a motion from its reverse. Pair it with
-  # loss.text_negatives='other_activities' when texts are among the modalities.
+  # sign flipped), so that the encoders must tell a motion from its reverse. A reversed window's
+  # text is marked absent: its description tells the motion as performed.
   config.augment.backwards_pairs = False
 
   # ---------------------------------------------------------------- model, loss, multitask
