@@ -11,7 +11,6 @@ from mujo_jax import accumulation, config_validation
 from mujo_jax.data import schema
 from mujo_jax.models import joint
 
-
 # Without the video tower unless a test is about it: compiling it is a third of each
 # comparison's time, and GradCache treats every tower alike.
 BASE_MODALITIES = 'imu+pose+text'
