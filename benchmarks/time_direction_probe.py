@@ -73,7 +73,7 @@ def _accuracy(features, labels, subjects) -> float:
 
 def _turn_percentiles(imu: np.ndarray, right_arm: bool) -> np.ndarray:
   """Percentiles of (a · ω) / |a| (rad/s) of a (T, 6) window, negated on a right arm."""
-  acc, gyr = imu[:, :3], imu[:, 3:]
+  acc, gyr = imu[:, augment.ACC_CHANNELS], imu[:, augment.GYRO_CHANNELS]
   turn = np.sum(acc * gyr, axis=1) / np.maximum(np.linalg.norm(acc, axis=1), 1e-6)
   return np.percentile(turn, PERCENTILES) * (-1.0 if right_arm else 1.0)
 

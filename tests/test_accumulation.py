@@ -78,7 +78,7 @@ def test_exact_accumulation_equals_full_batch(strategy, loss, modalities, micro_
   params = joint.init_params(model, jax.random.key(0), schema.dummy_batch(full_config, 2))
   batch = _random_batch(full_config)
   ref_loss, ref_grads = _loss_and_grads(full_config, params, batch)
-  for accum_steps in micro_batches:  # Each is a compile: 2 and 4 once, then 4 alone.
+  for accum_steps in micro_batches:  # One compile per count.
     config = _config(strategy, loss, accum_steps, modalities=modalities)
     loss_value, grads = _loss_and_grads(config, params, batch)
     assert loss_value == pytest.approx(ref_loss, rel=1e-5)

@@ -437,7 +437,7 @@ def test_writer_refuses_bad_input_before_writing(corpus, tmp_path):
     )
 
 
-@pytest.mark.slow  # End to end: a `tfds build` or a pretraining run (30-40 s).
+@pytest.mark.slow  # End to end: pretraining on the built corpus (~30 s).
 def test_pretrain_on_built_fimad_trains_a_few_steps(corpus, tmp_path):
   """`configs/pretrain.py:data=fimad,size=tiny` runs end to end on the built corpus."""
   from configs import pretrain

@@ -245,7 +245,7 @@ def test_wearable_clips_label_by_the_centre_and_describe_each_class():
     assert len(descriptions) >= 3, name
 
 
-@pytest.mark.slow  # End to end: a `tfds build` or a pretraining run (30-40 s).
+@pytest.mark.slow  # End to end: a `tfds build` through the CLI (~40 s).
 def test_wearables_tiny_builds_with_the_new_class_names(tmp_path):
   env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL='3')
   result = subprocess.run(
